@@ -1,0 +1,195 @@
+"""Generate the student notebooks in notebooks/ from the solutions in solutions/.
+
+`python -m course_lib.build` rewrites notebooks/; `--check` changes nothing and exits 1,
+naming each stale notebook, when notebooks/ differs from what would be generated.
+Solution blocks (### BEGIN SOLUTION / ### END SOLUTION) become a stub that raises
+NotImplementedError; outputs are cleared; nbgrader metadata (schema 3) is kept and validated.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+
+from course_lib.runtime import REPO_ROOT
+
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+CHECK_CALL = re.compile(r"""^\s*check\(\s*["']([\w.-]+)["']""", re.MULTILINE)
+KEEP_CELL_METADATA = ("nbgrader", "tags")
+
+
+class NotebookError(ValueError):
+    """A solutions notebook breaks the course conventions; the message says where and how."""
+
+
+def _strip_solution(source: str, where: str, markdown: bool) -> str:
+    out, inside = [], False
+    for line in source.splitlines(keepends=True):
+        if line.strip() == BEGIN:
+            if inside:
+                raise NotebookError(f"{where}: nested {BEGIN}")
+            inside = True
+            indent = line[: len(line) - len(line.lstrip())]
+            if markdown:
+                out.append("YOUR ANSWER HERE\n")
+            else:
+                out.append(f"{indent}# YOUR CODE HERE\n{indent}raise NotImplementedError()\n")
+        elif line.strip() == END:
+            if not inside:
+                raise NotebookError(f"{where}: {END} without {BEGIN}")
+            inside = False
+        elif not inside:
+            out.append(line)
+    if inside:
+        raise NotebookError(f"{where}: {BEGIN} is never closed by {END}")
+    return "".join(out).rstrip("\n")
+
+
+def _validate_metadata(cell, where: str, seen: dict[str, str]) -> None:
+    meta = cell.metadata.get("nbgrader")
+    has_block = BEGIN in cell.source
+    if meta is None:
+        if has_block:
+            raise NotebookError(f"{where}: has a solution block but no nbgrader metadata")
+        return
+    if meta.get("schema_version") != 3:
+        raise NotebookError(f"{where}: nbgrader schema_version must be 3")
+    grade_id = meta.get("grade_id")
+    if not grade_id:
+        raise NotebookError(f"{where}: nbgrader metadata without a grade_id")
+    if grade_id in seen:
+        raise NotebookError(f"{where}: grade_id {grade_id!r} already used in {seen[grade_id]}")
+    seen[grade_id] = where
+    if meta.get("solution") and not has_block:
+        raise NotebookError(f"{where}: marked as a solution cell but has no {BEGIN} block")
+    if has_block and not meta.get("solution"):
+        raise NotebookError(f"{where}: has a solution block but nbgrader solution is false")
+    if meta.get("grade") and not isinstance(meta.get("points"), (int, float)):
+        raise NotebookError(f"{where}: graded cell {grade_id!r} has no points")
+
+
+def _validate_checks(nb, name: str) -> None:
+    """Every check cell is a locked, graded nbgrader cell worth the registry's points, and
+    every registered exercise of this notebook has a check cell."""
+    from course_lib.checks import EXERCISES
+
+    found = set()
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        for ex_id in CHECK_CALL.findall(cell.source):
+            where = f"{name} cell {i}"
+            if ex_id not in EXERCISES:
+                raise NotebookError(f"{where}: check({ex_id!r}) names no registered exercise")
+            meta = cell.metadata.get("nbgrader", {})
+            if not (meta.get("grade") and meta.get("locked")):
+                raise NotebookError(f"{where}: check cell for {ex_id!r} must be graded and locked")
+            if meta.get("points") != EXERCISES[ex_id].points:
+                raise NotebookError(f"{where}: check cell for {ex_id!r} is worth "
+                                    f"{meta.get('points')} points, the registry says "
+                                    f"{EXERCISES[ex_id].points}")
+            found.add(ex_id)
+    missing = [e.id for e in EXERCISES.values() if e.notebook == Path(name).stem
+               and e.id not in found]
+    if missing:
+        raise NotebookError(f"{name}: no check cell for registered exercise(s) {missing}")
+
+
+def student_version(nb, name: str, seen: dict[str, str] | None = None):
+    """The student notebook for one solutions notebook (a new object; nb is not changed)."""
+    seen = {} if seen is None else seen
+    out = nbformat.v4.new_notebook()
+    out.metadata = {"kernelspec": {"display_name": "Python 3", "language": "python",
+                                   "name": "python3"},
+                    "language_info": {"name": "python"}}
+    for i, cell in enumerate(nb.cells):
+        where = f"{name} cell {i}"
+        _validate_metadata(cell, where, seen)
+        source = cell.source
+        if BEGIN in source or END in source:
+            source = _strip_solution(source, where, cell.cell_type == "markdown")
+        meta = {k: cell.metadata[k] for k in KEEP_CELL_METADATA if k in cell.metadata}
+        if cell.cell_type == "code":
+            new = nbformat.v4.new_code_cell(source, metadata=meta)
+        elif cell.cell_type == "markdown":
+            new = nbformat.v4.new_markdown_cell(source, metadata=meta)
+        else:
+            new = nbformat.v4.new_raw_cell(source, metadata=meta)
+        new.id = cell.get("id") or f"cell-{i}"
+        out.cells.append(new)
+    _validate_checks(nb, name)
+    nbformat.validate(out)
+    return out
+
+
+def read_notebook(path: Path):
+    """Read an .ipynb with a message that names the file when it is not a valid notebook."""
+    try:
+        return nbformat.read(path, as_version=4)
+    except Exception as exc:
+        raise NotebookError(
+            f"{path}: not a readable notebook ({type(exc).__name__}: {exc})") from None
+
+
+def render(root: Path = REPO_ROOT) -> dict[str, str]:
+    """{file name: student notebook text} for every notebook in solutions/."""
+    seen: dict[str, str] = {}
+    texts = {}
+    for path in sorted((root / "solutions").glob("*.ipynb")):
+        nb = read_notebook(path)
+        texts[path.name] = nbformat.writes(student_version(nb, path.name, seen)) + "\n"
+    return texts
+
+
+def stale(root: Path = REPO_ROOT) -> list[str]:
+    """Names of notebooks/ files that are missing, out of date or have no source."""
+    texts = render(root)
+    problems = []
+    for name, text in texts.items():
+        path = root / "notebooks" / name
+        if not path.exists():
+            problems.append(f"{name}: missing from notebooks/")
+        elif path.read_text(encoding="utf-8") != text:
+            problems.append(f"{name}: out of date")
+    for path in sorted((root / "notebooks").glob("*.ipynb")):
+        if path.name not in texts:
+            problems.append(f"{path.name}: in notebooks/ but not in solutions/")
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true",
+                        help="exit 1 if notebooks/ is stale; change nothing")
+    parser.add_argument("--root", type=Path, default=REPO_ROOT, help="course root folder")
+    args = parser.parse_args(argv)
+    try:
+        if args.check:
+            problems = stale(args.root)
+            for p in problems:
+                print(f"stale: {p}")
+            if problems:
+                print("run `python -m course_lib.build` to regenerate notebooks/")
+                return 1
+            print("notebooks/ is in sync with solutions/")
+            return 0
+        texts = render(args.root)
+    except NotebookError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    (args.root / "notebooks").mkdir(exist_ok=True)
+    for path in (args.root / "notebooks").glob("*.ipynb"):
+        if path.name not in texts:
+            path.unlink()
+            print(f"removed notebooks/{path.name} (no source in solutions/)")
+    for name, text in texts.items():
+        (args.root / "notebooks" / name).write_text(text, encoding="utf-8")
+        print(f"wrote notebooks/{name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

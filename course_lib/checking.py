@@ -1,0 +1,295 @@
+"""The exercise checker: probe a learner's function, judge what came out, print why.
+
+Introduced in notebook 00; every check cell calls `check(exercise_id, fn)`. Probing (calling
+the function on seeded inputs) and judging (comparing plain outputs with the reference) are
+separate steps, so the class grader can probe in a sandboxed process and judge in its own.
+"""
+from __future__ import annotations
+
+import copy
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+PASS, FAIL = "✓", "✗"
+
+
+class CheckFailed(AssertionError):
+    """Raised by a failing check. Shows one line in Jupyter instead of a traceback."""
+
+    def _render_traceback_(self):  # IPython prints this instead of the stack
+        return [f"{type(self).__name__}: {self}"]
+
+
+class NotAttempted(CheckFailed):
+    """Raised when the exercise is still the stub (it raises NotImplementedError)."""
+
+
+@dataclass
+class Case:
+    """One call of the learner's function with fixed, seeded inputs."""
+    args: tuple
+    kwargs: dict = field(default_factory=dict)
+
+
+@dataclass
+class Outcome:
+    """What one call produced, as plain data (tensors, numbers, strings) that can cross a
+    process boundary with torch.save / torch.load(weights_only=True)."""
+    value: Any = None
+    type_name: str = "NoneType"
+    error: str | None = None
+    not_implemented: bool = False
+    mutated: bool = False
+    requires_grad: bool = False
+
+    def to_plain(self) -> dict:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_plain(cls, d: dict) -> Outcome:
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
+@dataclass
+class Prop:
+    """A property of the outputs: `test(outs, refs) -> (ok, detail)`; `hint` is shown on failure."""
+    name: str
+    test: Callable[[dict[str, Outcome], dict[str, Outcome]], tuple[bool, str]]
+    hint: str
+
+
+@dataclass
+class Exercise:
+    """An exercise: where it lives, what it is worth, its reference and how to probe it."""
+    id: str
+    notebook: str
+    points: int
+    reference: Callable
+    cases: Callable[[], dict[str, Case]]
+    props: list[Prop]
+    summary: str = ""
+
+
+# ----------------------------------------------------------------------------- probing
+
+def _plain(value: Any) -> Any:
+    """Detach tensors to CPU, turn numpy into tensors; anything else exotic becomes its repr."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().clone()
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(np.array(value))
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    return repr(value)[:200]
+
+
+def _tensors(obj: Any) -> list[torch.Tensor]:
+    if isinstance(obj, torch.Tensor):
+        return [obj]
+    if isinstance(obj, (tuple, list)):
+        return [t for o in obj for t in _tensors(o)]
+    if isinstance(obj, dict):
+        return [t for o in obj.values() for t in _tensors(o)]
+    return []
+
+
+def _where(exc: BaseException) -> str:
+    """' (at line N: code)' for the innermost frame outside torch, numpy and course_lib."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)[1:]
+              if "site-packages" not in f.filename and "course_lib" not in f.filename]
+    if not frames:
+        return ""
+    f = frames[-1]
+    return f" (at line {f.lineno}: {f.line.strip()})" if f.line else f" (at line {f.lineno})"
+
+
+def run_case(fn: Callable, case: Case) -> Outcome:
+    """Call fn on one case, catching everything; notes a stub and any change to the inputs."""
+    inputs = _tensors(case.args) + _tensors(case.kwargs)
+    before = [t.detach().clone() for t in inputs]
+    try:
+        value = fn(*case.args, **case.kwargs)
+    except NotImplementedError:
+        return Outcome(not_implemented=True, type_name="NotImplementedError")
+    except Exception as exc:  # the learner's bug, reported in words by judge()
+        return Outcome(error=f"{type(exc).__name__}: {exc}{_where(exc)}"[:600],
+                       type_name=type(exc).__name__)
+    mutated = any(
+        t.shape != b.shape or not torch.equal(t.detach(), b) for t, b in zip(inputs, before)
+    )
+    grad = isinstance(value, torch.Tensor) and value.requires_grad
+    return Outcome(value=_plain(value), type_name=type(value).__name__, mutated=mutated,
+                   requires_grad=grad)
+
+
+def run_cases(fn: Callable, cases: dict[str, Case]) -> dict[str, Outcome]:
+    """Probe fn on every case. Each case gets its own deep copy so no call sees another's."""
+    return {name: run_case(fn, copy.deepcopy(case)) for name, case in cases.items()}
+
+
+# ----------------------------------------------------------------------------- judging
+
+@dataclass
+class Line:
+    ok: bool
+    name: str
+    detail: str = ""
+    hint: str = ""
+
+    def render(self) -> str:
+        text = f"  {PASS if self.ok else FAIL} {self.name}"
+        if self.detail:
+            text += f": {self.detail}"
+        if not self.ok and self.hint:
+            text += f"\n      hint: {self.hint}"
+        return text
+
+
+@dataclass
+class Report:
+    exercise: Exercise
+    lines: list[Line]
+    not_attempted: bool = False
+
+    @property
+    def passed(self) -> bool:
+        return not self.not_attempted and all(line.ok for line in self.lines)
+
+    @property
+    def score(self) -> int:
+        return self.exercise.points if self.passed else 0
+
+    def failures(self) -> list[str]:
+        if self.not_attempted:
+            return ["not attempted yet"]
+        return [f"{line.name}: {line.detail}".rstrip(": ") for line in self.lines if not line.ok]
+
+    def render(self) -> str:
+        ex = self.exercise
+        if self.not_attempted:
+            return (f"{ex.id}: not attempted yet (0/{ex.points} points). Replace "
+                    "`raise NotImplementedError()` with your code, run that cell, then this one.")
+        verdict = "passed" if self.passed else "not yet"
+        head = f"{ex.id}: {verdict} ({self.score}/{ex.points} points)"
+        return "\n".join([head] + [line.render() for line in self.lines])
+
+
+def describe(value: Any) -> str:
+    """Short words for a value: 'tensor (8, 2) float32', 'float', 'None'."""
+    if isinstance(value, torch.Tensor):
+        return f"tensor {tuple(value.shape)} {str(value.dtype).replace('torch.', '')}"
+    if isinstance(value, list):
+        return f"a sequence of {len(value)}"
+    return "None" if value is None else type(value).__name__
+
+
+def form_problem(out: Outcome, ref: Outcome) -> str | None:
+    """Why `out` is not shaped like `ref` (None when it is): type, shape, dtype, NaN."""
+    got, want = out.value, ref.value
+    if got is None:
+        return "returned None: did you forget `return`?"
+    if isinstance(want, torch.Tensor):
+        if not isinstance(got, torch.Tensor):
+            extra = " (.item() turns a tensor into a float)" if out.type_name == "float" else ""
+            return f"expected a torch.Tensor, got {out.type_name}{extra}"
+        if out.type_name == "ndarray":
+            return "expected a torch.Tensor, got a numpy array: use torch functions"
+        if got.shape != want.shape:
+            return f"expected shape {tuple(want.shape)}, got {tuple(got.shape)}"
+        if got.dtype != want.dtype:
+            return f"expected dtype {want.dtype}, got {got.dtype}"
+        if got.is_floating_point() and not torch.isfinite(got).all():
+            return "contains NaN or inf"
+    return None
+
+
+class _Unusable(KeyError):
+    pass
+
+
+class _Usable(dict):
+    """Outcomes a property may read; reading a case that errored or is malformed skips it."""
+
+    def __missing__(self, name):
+        raise _Unusable(name)
+
+
+def judge(ex: Exercise, outs: dict[str, Outcome], refs: dict[str, Outcome]) -> Report:
+    """Turn outcomes into report lines: runs, well-formed, inputs untouched, then ex.props."""
+    if any(o.not_implemented for o in outs.values()):
+        return Report(ex, [], not_attempted=True)
+    lines = []
+    errors = {name: o.error for name, o in outs.items() if o.error}
+    forms = {name: p for name, o in outs.items()
+             if not o.error and (p := form_problem(o, refs[name]))}
+    first_error = next(iter(errors.items()), None)
+    lines.append(Line(not errors, f"runs on all {len(outs)} probe inputs",
+                      f"case '{first_error[0]}': {first_error[1]}" if first_error else "",
+                      "the error names the failing line; print the shapes of the tensors it "
+                      "combines"))
+    example = describe(next(iter(refs.values())).value)
+    first_form = next(iter(forms.items()), None)
+    lines.append(Line(not forms, f"returns the right type, shape and dtype (e.g. {example})",
+                      f"case '{first_form[0]}': {first_form[1]}" if first_form else "",
+                      "compare with the docstring: shapes and dtype of the result"))
+    mutated = [name for name, o in outs.items() if o.mutated]
+    lines.append(Line(not mutated, "leaves its inputs unchanged",
+                      f"changed an input in case '{mutated[0]}'" if mutated else "",
+                      "use out-of-place operations (x = x + y), not x += y or x.add_(y)"))
+    usable = _Usable({k: v for k, v in outs.items() if k not in errors and k not in forms})
+    for prop in ex.props:
+        try:
+            ok, detail = prop.test(usable, refs)
+        except _Unusable as skip:
+            ok, detail = False, f"not checked: case '{skip.args[0]}' failed above"
+        except Exception as exc:  # a value the property could not even compare
+            ok, detail = False, f"could not compare ({type(exc).__name__}: {exc})"
+        lines.append(Line(bool(ok), prop.name, detail, prop.hint))
+    return Report(ex, lines)
+
+
+def close(name: str, atol: float = 1e-5, rtol: float = 1e-4):
+    """A Prop test: the output of case `name` equals the reference's within tolerance."""
+    def test(outs, refs):
+        got, want = outs[name].value, refs[name].value
+        got = torch.as_tensor(got, dtype=torch.float64)
+        want = torch.as_tensor(want, dtype=torch.float64)
+        diff = (got - want).abs()
+        tol = atol + rtol * want.abs()
+        return bool((diff <= tol).all()), f"max |yours - reference| = {diff.max().item():.2e}"
+    return test
+
+
+# ----------------------------------------------------------------------------- entry point
+
+def evaluate(ex: Exercise, fn: Callable) -> Report:
+    """Probe fn and the reference on fresh copies of the same cases, then judge."""
+    return judge(ex, run_cases(fn, ex.cases()), run_cases(ex.reference, ex.cases()))
+
+
+def check(exercise_id: str, fn: Callable) -> Report:
+    """Check a learner's function; print one line per property; raise if anything fails."""
+    from course_lib.checks import get_exercise
+
+    ex = get_exercise(exercise_id)
+    if not callable(fn):
+        raise CheckFailed(f"{exercise_id}: expected a function, got {type(fn).__name__}. "
+                          f"Pass the function itself, e.g. check('{exercise_id}', my_function).")
+    report = evaluate(ex, fn)
+    print(report.render())
+    if report.not_attempted:
+        raise NotAttempted(f"{exercise_id} is not attempted yet")
+    if not report.passed:
+        n_bad = sum(not line.ok for line in report.lines)
+        raise CheckFailed(f"{exercise_id}: {n_bad} of {len(report.lines)} checks failed; "
+                          "read the lines above")
+    return report

@@ -1,0 +1,39 @@
+"""Checks for notebook 00 (welcome): a warm-up exercise that shows how checks work."""
+from __future__ import annotations
+
+import torch
+
+from course_lib.checking import Case, Exercise, Prop, close
+
+
+def mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Mean squared error: the mean over every element of (a - b)^2, a 0-dim tensor."""
+    return ((a - b) ** 2).mean()
+
+
+def _mse_cases() -> dict[str, Case]:
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(8, 2, generator=g), torch.randn(8, 2, generator=g)
+    c, d = torch.randn(4, 3, 5, generator=g), torch.randn(4, 3, 5, generator=g)
+    return {"batch": Case((a, b)), "same": Case((a, a.clone())), "3d": Case((c, d))}
+
+
+def _zero_for_same(outs, refs):
+    got = float(outs["same"].value)
+    return got == 0.0, f"mse(a, a) = {got:.3g}, expected 0"
+
+
+EXERCISES = [
+    Exercise(
+        id="mse", notebook="00_welcome", points=1, reference=mse, cases=_mse_cases,
+        summary="mean squared error between two tensors",
+        props=[
+            Prop("is 0 when both inputs are equal", _zero_for_same,
+                 "square the difference a - b before averaging"),
+            Prop("matches the reference on an (8, 2) batch", close("batch"),
+                 "square each difference, then average: mean, not sum; no square root"),
+            Prop("averages over every element of a (4, 3, 5) tensor", close("3d"),
+                 "take .mean() over all elements, not over one dimension"),
+        ],
+    ),
+]

@@ -1,0 +1,76 @@
+"""Where the course runs: device, fast mode, training-from-scratch switch, data paths.
+
+Introduced in notebook 00. Every notebook asks these helpers instead of hard-coding a device
+or a step count, so the same cells run on a laptop CPU, in CI (COURSE_FAST=1) and on a GPU.
+"""
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+import torch
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = REPO_ROOT / "data"
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def fast_mode() -> bool:
+    """True when COURSE_FAST=1: tests shrink loops and sample counts but run every code path."""
+    return _flag("COURSE_FAST")
+
+
+def wants_training() -> bool:
+    """True when COURSE_TRAIN=1: train models from scratch instead of loading data/ checkpoints."""
+    return _flag("COURSE_TRAIN")
+
+
+def pick(full, fast):
+    """`full` normally, `fast` under COURSE_FAST=1 (step counts, sample sizes)."""
+    return fast if fast_mode() else full
+
+
+def get_device(prefer: str | None = None) -> torch.device:
+    """The one place that picks a device: `prefer` or COURSE_DEVICE if set, else CUDA, else CPU."""
+    name = prefer or os.environ.get("COURSE_DEVICE")
+    if name:
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def describe_device() -> str:
+    """One line a learner can paste into a question: torch version, device, threads."""
+    dev = get_device()
+    if dev.type == "cuda":
+        props = torch.cuda.get_device_properties(dev)
+        where = f"GPU {props.name}, {props.total_memory / 2**30:.0f} GiB"
+    else:
+        cpu = platform.processor() or platform.machine()
+        where = f"CPU ({cpu}), {torch.get_num_threads()} threads"
+    return f"torch {torch.__version__} on {dev.type}: {where}"
+
+
+def data_path(name: str) -> Path:
+    """Path of a shipped artefact in data/, with a plain message when it is missing."""
+    path = DATA_DIR / name
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} is missing. It ships with the course: restore it with "
+            f"`git checkout -- data/{name}`, or rebuild it with the command in data/README.md."
+        )
+    return path
+
+
+def show_source(obj) -> None:
+    """Display the source of a course_lib function or class, highlighted, in a notebook."""
+    import inspect
+
+    from IPython.display import Code, display
+
+    display(Code(inspect.getsource(obj), language="python"))

@@ -1,0 +1,113 @@
+"""The 2D spiral toy: data, noise levels, noising, the MLP denoiser and its training loop.
+
+Introduced in notebook 01. Convention for the whole course: x_sigma = x0 + sigma * eps, and
+every model is `denoiser(x, sigma, cond=None) -> eps_hat`. This is not a general trainer:
+it is the smallest loop that makes a 2D denoiser good enough to sample from.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+
+def make_spiral(n: int = 256, turns: float = 1.75) -> torch.Tensor:
+    """n points evenly spaced (in angle) along a spiral of radius <= 1. Returns (n, 2)."""
+    theta = torch.linspace(0.5 * math.pi, (0.25 + 2 * turns) * math.pi, n)
+    r = theta / theta.max()
+    return torch.stack([r * torch.cos(theta), r * torch.sin(theta)], dim=1)
+
+
+def sigma_schedule(sigma_min: float, sigma_max: float, n: int) -> torch.Tensor:
+    """n noise levels from sigma_max down to sigma_min, evenly spaced in log sigma. Returns (n,)."""
+    return torch.exp(torch.linspace(math.log(sigma_max), math.log(sigma_min), n))
+
+
+def add_noise(x0: torch.Tensor, sigma: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    """x_sigma = x0 + sigma * eps, with one sigma per sample. x0, eps: (B, *D); sigma: (B,)."""
+    return x0 + sigma.reshape(-1, *[1] * (x0.dim() - 1)) * eps
+
+
+def sigma_embedding(sigma: torch.Tensor, dim: int) -> torch.Tensor:
+    """Sinusoidal features of log(sigma). sigma: (B,) -> (B, dim), sines first then cosines.
+
+    Frequencies omega_k run geometrically from 1/4 to 8 (k = 0 .. dim/2 - 1), so the slowest
+    feature is monotone over the whole sigma range and the fastest resolves a factor of ~2.
+    """
+    omega = torch.logspace(-2, 3, dim // 2, base=2.0, dtype=sigma.dtype, device=sigma.device)
+    angle = torch.log(sigma)[:, None] * omega[None, :]  # (B, dim/2)
+    return torch.cat([torch.sin(angle), torch.cos(angle)], dim=1)
+
+
+def predict_x0(x: torch.Tensor, sigma: torch.Tensor, eps_hat: torch.Tensor) -> torch.Tensor:
+    """The denoised guess x0_hat = x - sigma * eps_hat (invert the noising). sigma: (B,)."""
+    return add_noise(x, -sigma, eps_hat)
+
+
+def denoising_loss(denoiser, x0: torch.Tensor, sigma: torch.Tensor, eps: torch.Tensor):
+    """L = mean || denoiser(x0 + sigma*eps, sigma) - eps ||^2 over batch and coordinates."""
+    eps_hat = denoiser(add_noise(x0, sigma, eps), sigma)
+    return ((eps_hat - eps) ** 2).mean()
+
+
+class SpiralDenoiser(nn.Module):
+    """eps_theta(x, sigma): an MLP on [x, sigma_embedding(sigma)]. x: (B, 2) -> (B, 2)."""
+
+    def __init__(self, hidden: int = 128, depth: int = 3, emb_dim: int = 16):
+        super().__init__()
+        self.emb_dim = emb_dim
+        layers, width = [], 2 + emb_dim
+        for _ in range(depth):
+            layers += [nn.Linear(width, hidden), nn.SiLU()]
+            width = hidden
+        self.net = nn.Sequential(*layers, nn.Linear(width, 2))
+
+    def forward(self, x: torch.Tensor, sigma, cond=None) -> torch.Tensor:
+        sigma = torch.as_tensor(sigma, dtype=x.dtype, device=x.device).expand(x.shape[0])
+        return self.net(torch.cat([x, sigma_embedding(sigma, self.emb_dim)], dim=1))
+
+
+def sample_sigmas(batch: int, sigma_min: float, sigma_max: float, generator=None) -> torch.Tensor:
+    """Training noise levels, log-uniform in [sigma_min, sigma_max]. Returns (batch,)."""
+    u = torch.rand(batch, generator=generator)
+    return torch.exp(math.log(sigma_min) + u * (math.log(sigma_max) - math.log(sigma_min)))
+
+
+def train_denoiser(denoiser: nn.Module, data: torch.Tensor, steps: int, batch_size: int = 256,
+                   lr: float = 3e-3, sigma_min: float = 0.01, sigma_max: float = 10.0,
+                   seed: int = 0, progress: bool = True) -> list[float]:
+    """Adam on denoising_loss with fresh noise each step; cosine-decayed lr. Returns the losses."""
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(denoiser.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+    losses = []
+    denoiser.train()
+    for _ in tqdm(range(steps), desc="training", disable=not progress):
+        idx = torch.randint(len(data), (batch_size,), generator=gen)
+        x0 = data[idx]                                            # (B, 2)
+        sigma = sample_sigmas(batch_size, sigma_min, sigma_max, gen)  # (B,)
+        eps = torch.randn(x0.shape, generator=gen)                 # (B, 2)
+        loss = denoising_loss(denoiser, x0, sigma, eps)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        losses.append(loss.item())
+    denoiser.eval()
+    return losses
+
+
+def save_checkpoint(path, denoiser: nn.Module, config: dict, losses: list[float]) -> None:
+    """Weights, the config that rebuilds the model and the loss history, in one torch file."""
+    torch.save({"state_dict": denoiser.state_dict(), "config": config, "losses": losses}, path)
+
+
+def load_checkpoint(path) -> tuple[SpiralDenoiser, dict, list[float]]:
+    """Rebuild a SpiralDenoiser from save_checkpoint's file (plain tensors only, no pickle)."""
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    cfg = blob["config"]
+    model = SpiralDenoiser(cfg["hidden"], cfg["depth"], cfg["emb_dim"])
+    model.load_state_dict(blob["state_dict"])
+    return model.eval(), cfg, blob["losses"]

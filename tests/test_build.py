@@ -1,0 +1,135 @@
+"""notebooks/ is generated from solutions/: in sync, no outputs, no solution text, metadata kept."""
+import json
+import shutil
+
+import nbformat
+import pytest
+
+from course_lib import build
+from course_lib.checks import EXERCISES
+from course_lib.runtime import REPO_ROOT
+
+SOLUTIONS = sorted((REPO_ROOT / "solutions").glob("*.ipynb"))
+
+
+def test_notebooks_are_in_sync():
+    assert build.stale() == [], "run `python -m course_lib.build`"
+    assert build.main(["--check"]) == 0
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
+def test_student_notebook_is_clean(path):
+    student = nbformat.read(REPO_ROOT / "notebooks" / path.name, as_version=4)
+    solution = nbformat.read(path, as_version=4)
+    assert len(student.cells) == len(solution.cells)
+    for s_cell, cell in zip(student.cells, solution.cells):
+        assert "BEGIN SOLUTION" not in s_cell.source and "END SOLUTION" not in s_cell.source
+        if s_cell.cell_type == "code":
+            assert s_cell.outputs == [] and s_cell.execution_count is None
+        assert s_cell.metadata.get("nbgrader") == cell.metadata.get("nbgrader")
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            assert "raise NotImplementedError()" in s_cell.source
+            # the signature and docstring stay, the body between the markers goes
+            assert s_cell.source.splitlines()[0] == cell.source.splitlines()[0]
+
+
+def test_every_exercise_has_a_solution_and_a_check_cell():
+    ids = {}
+    for path in SOLUTIONS:
+        for cell in nbformat.read(path, as_version=4).cells:
+            meta = cell.metadata.get("nbgrader")
+            if meta:
+                assert meta["schema_version"] == 3
+                ids[meta["grade_id"]] = (path.stem, meta)
+    for ex in EXERCISES.values():
+        assert ids[ex.id][0] == ex.notebook and ids[ex.id][1]["solution"]
+        check_meta = ids[f"check_{ex.id}"][1]
+        assert check_meta["grade"] and check_meta["locked"] and check_meta["points"] == ex.points
+
+
+def _copy_course(tmp_path):
+    for name in ("solutions", "notebooks"):
+        shutil.copytree(REPO_ROOT / name, tmp_path / name)
+    return tmp_path
+
+
+def test_check_names_a_stale_notebook(tmp_path, capsys):
+    root = _copy_course(tmp_path)
+    path = root / "solutions" / "01_spiral.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[0].source += "\nA new sentence."
+    nbformat.write(nb, path)
+    assert build.main(["--check", "--root", str(root)]) == 1
+    assert "01_spiral.ipynb: out of date" in capsys.readouterr().out
+    assert build.main(["--root", str(root)]) == 0
+    assert build.main(["--check", "--root", str(root)]) == 0
+
+
+def test_check_finds_missing_and_orphan_notebooks(tmp_path):
+    root = _copy_course(tmp_path)
+    (root / "notebooks" / "00_welcome.ipynb").unlink()
+    shutil.copy(root / "notebooks" / "01_spiral.ipynb", root / "notebooks" / "99_extra.ipynb")
+    problems = build.stale(root)
+    assert "00_welcome.ipynb: missing from notebooks/" in problems
+    assert "99_extra.ipynb: in notebooks/ but not in solutions/" in problems
+
+
+def _solution_nb(source, meta=None):
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell(source)
+    if meta is not None:
+        cell.metadata["nbgrader"] = meta
+    nb.cells.append(cell)
+    return nb
+
+
+META = {"grade": False, "grade_id": "x", "locked": False, "schema_version": 3,
+        "solution": True, "task": False}
+
+
+@pytest.mark.parametrize("source,meta,words", [
+    ("def f():\n    ### BEGIN SOLUTION\n    return 1\n", META, "never closed"),
+    ("def f():\n    return 1\n    ### END SOLUTION\n", None, "without"),
+    ("def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\n", None,
+     "no nbgrader metadata"),
+    ("def f():\n    return 1\n", META, "has no ### BEGIN SOLUTION"),
+    ("check('mse', f)\n", {**META, "solution": False, "grade": True, "points": 1},
+     "must be graded and locked"),
+    ("check('nope', f)\n", {**META, "solution": False}, "names no registered exercise"),
+])
+def test_malformed_solutions_get_clear_messages(source, meta, words):
+    with pytest.raises(build.NotebookError, match=words):
+        build.student_version(_solution_nb(source, meta), "bad.ipynb")
+
+
+def test_stub_keeps_indentation():
+    nb = _solution_nb("def f(x):\n    \"\"\"doc\"\"\"\n    ### BEGIN SOLUTION\n    y = x\n"
+                      "    return y\n    ### END SOLUTION\n", META)
+    out = build.student_version(nb, "ok.ipynb").cells[0].source
+    assert out == ('def f(x):\n    """doc"""\n'
+                   "    # YOUR CODE HERE\n    raise NotImplementedError()")
+
+
+def test_unreadable_notebook_is_named(tmp_path):
+    (tmp_path / "solutions").mkdir()
+    (tmp_path / "solutions" / "broken.ipynb").write_text("{not json")
+    with pytest.raises(build.NotebookError, match="broken.ipynb: not a readable notebook"):
+        build.render(tmp_path)
+    assert build.main(["--root", str(tmp_path)]) == 2
+
+
+def test_duplicate_grade_ids_are_refused():
+    with pytest.raises(build.NotebookError, match="already used"):
+        seen = {}
+        for name in ("a.ipynb", "b.ipynb"):
+            build.student_version(_solution_nb(
+                "def f():\n    ### BEGIN SOLUTION\n    pass\n    ### END SOLUTION\n", META),
+                name, seen)
+
+
+def test_generated_text_is_stable():
+    texts = build.render()
+    assert texts == build.render()
+    for text in texts.values():
+        assert '"output_type"' not in text
+        json.loads(text)

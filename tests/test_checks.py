@@ -1,0 +1,109 @@
+"""The checks are trustworthy: references pass, planted bugs fail, messages are plain words."""
+import pytest
+import torch
+
+from course_lib import CheckFailed, NotAttempted, check
+from course_lib.checking import evaluate
+from course_lib.checks import EXERCISES, get_exercise, points_table
+
+from planted_bugs import PLANTED_BUGS
+
+
+@pytest.mark.parametrize("exercise_id", list(EXERCISES))
+def test_reference_passes(exercise_id, capsys):
+    report = check(exercise_id, EXERCISES[exercise_id].reference)
+    assert report.passed and report.score == EXERCISES[exercise_id].points
+    assert "passed" in capsys.readouterr().out
+
+
+def test_every_exercise_has_two_planted_bugs():
+    for exercise_id in EXERCISES:
+        assert len(PLANTED_BUGS.get(exercise_id, {})) >= 2, exercise_id
+    assert set(PLANTED_BUGS) <= set(EXERCISES)
+
+
+@pytest.mark.parametrize("exercise_id,bug", [(e, b) for e in PLANTED_BUGS for b in PLANTED_BUGS[e]])
+def test_planted_bug_fails(exercise_id, bug, capsys):
+    with pytest.raises(CheckFailed) as info:
+        check(exercise_id, PLANTED_BUGS[exercise_id][bug])
+    assert not isinstance(info.value, NotAttempted)
+    out = capsys.readouterr().out
+    assert "✗" in out and "hint:" in out, out
+
+
+def _stub(*args, **kwargs):
+    raise NotImplementedError()
+
+
+@pytest.mark.parametrize("exercise_id", list(EXERCISES))
+def test_stub_is_not_attempted(exercise_id, capsys):
+    with pytest.raises(NotAttempted):
+        check(exercise_id, _stub)
+    out = capsys.readouterr().out
+    assert "not attempted yet" in out and "✗" not in out
+
+
+def test_plain_word_messages():
+    ex = get_exercise("add_noise")
+    cases = {
+        "None": (lambda x0, s, e: None, "returned None: did you forget `return`?"),
+        "shape": (lambda x0, s, e: (x0 + s.reshape(-1, *[1] * (x0.dim() - 1)) * e)[:1],
+                  "expected shape"),
+        "dtype": (lambda x0, s, e: (x0 + s.reshape(-1, *[1] * (x0.dim() - 1)) * e).double(),
+                  "expected dtype torch.float32, got torch.float64"),
+        "nan": (lambda x0, s, e: x0 * float("nan"), "contains NaN or inf"),
+        "numpy": (lambda x0, s, e: x0.numpy(), "got a numpy array"),
+        "mutates": (PLANTED_BUGS["add_noise"]["modifies x0 in place"], "changed an input"),
+        "raises": (lambda x0, s, e: x0 @ e, "RuntimeError"),
+    }
+    for name, (fn, words) in cases.items():
+        report = evaluate(ex, fn)
+        assert not report.passed, name
+        text = report.render()
+        assert words in text, (name, text)
+
+
+def test_error_names_the_learners_line(tmp_path):
+    src = tmp_path / "learner.py"
+    src.write_text("def add_noise(x0, sigma, eps):\n    y = sigma * eps\n    return x0 + y\n")
+    namespace = {}
+    exec(compile(src.read_text(), str(src), "exec"), namespace)
+    text = evaluate(get_exercise("add_noise"), namespace["add_noise"]).render()
+    assert "at line 2: y = sigma * eps" in text, text
+
+
+def test_check_rejects_non_functions_and_unknown_ids():
+    with pytest.raises(CheckFailed, match="expected a function"):
+        check("mse", 3.0)
+    with pytest.raises(KeyError, match="known ids"):
+        check("no_such_exercise", lambda: None)
+
+
+def test_a_property_that_fails_does_not_hide_the_others():
+    # sigma**2 breaks only the value comparisons; the sigma = 0 property still passes
+    report = evaluate(get_exercise("add_noise"), PLANTED_BUGS["add_noise"]["sigma squared"])
+    lines = {line.name: line.ok for line in report.lines}
+    assert lines["sigma = 0 leaves x0 unchanged"]
+    assert not report.passed
+
+
+def test_jupyter_sees_one_line_not_a_traceback():
+    err = CheckFailed("mse: 1 of 6 checks failed")
+    assert err._render_traceback_() == ["CheckFailed: mse: 1 of 6 checks failed"]
+    assert NotAttempted("x")._render_traceback_() == ["NotAttempted: x"]
+
+
+def test_registry_points_table():
+    table = points_table()
+    assert [row[1] for row in table] == list(EXERCISES)
+    assert all(points > 0 for _, _, points in table)
+    assert sum(p for nb, _, p in table if nb == "01_spiral") == 10
+
+
+def test_checks_do_not_depend_on_global_rng():
+    ex = get_exercise("denoising_loss")
+    torch.manual_seed(123)
+    a = evaluate(ex, ex.reference).render()
+    torch.manual_seed(456)
+    b = evaluate(ex, ex.reference).render()
+    assert a == b
