@@ -2,6 +2,8 @@
 import subprocess
 import sys
 
+import nbformat
+
 from course_lib.runtime import REPO_ROOT
 
 
@@ -12,7 +14,10 @@ def test_ruff_clean():
 
 
 def test_no_hard_coded_cuda():
-    files = list((REPO_ROOT / "course_lib").rglob("*.py")) + \
-        list((REPO_ROOT / "solutions").glob("*.ipynb"))
-    offenders = [str(p) for p in files if ".cuda()" in p.read_text(encoding="utf-8")]
+    sources = {str(p): p.read_text(encoding="utf-8")
+               for p in (REPO_ROOT / "course_lib").rglob("*.py")}
+    for path in (REPO_ROOT / "solutions").glob("*.ipynb"):
+        cells = nbformat.read(path, as_version=4).cells
+        sources[str(path)] = "\n".join(c.source for c in cells if c.cell_type == "code")
+    offenders = [name for name, text in sources.items() if ".cuda()" in text]
     assert not offenders, f"use course_lib.get_device() instead of .cuda(): {offenders}"
