@@ -96,6 +96,13 @@ def _validate_checks(nb, name: str) -> None:
                and e.id not in found]
     if missing:
         raise NotebookError(f"{name}: no check cell for registered exercise(s) {missing}")
+    for ex_id in found:
+        cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == ex_id]
+        if not cells or not re.search(rf"^def {ex_id}\(", cells[0].source, re.MULTILINE):
+            raise NotebookError(f"{name}: exercise {ex_id!r} needs a solution cell with "
+                                f"grade_id {ex_id!r} that defines `def {ex_id}(...)`")
+    if found and not any("setup" in c.metadata.get("tags", []) for c in nb.cells):
+        raise NotebookError(f"{name}: no code cell tagged 'setup' (the imports the grader runs)")
 
 
 def student_version(nb, name: str, seen: dict[str, str] | None = None):

@@ -102,6 +102,26 @@ def test_malformed_solutions_get_clear_messages(source, meta, words):
         build.student_version(_solution_nb(source, meta), "bad.ipynb")
 
 
+def _graded_nb(solution_source, setup=True):
+    nb = _solution_nb(solution_source, {**META, "grade_id": "mse"})
+    nb.cells.insert(0, nbformat.v4.new_code_cell("import torch"))
+    if setup:
+        nb.cells[0].metadata["tags"] = ["setup"]
+    nb.cells.append(nbformat.v4.new_code_cell("check('mse', mse)"))
+    nb.cells[-1].metadata["nbgrader"] = {**META, "grade_id": "check_mse", "solution": False,
+                                         "grade": True, "locked": True, "points": 1}
+    return nb
+
+
+def test_exercise_cells_must_define_the_function_and_have_a_setup_cell():
+    good = "def mse(a, b):\n    ### BEGIN SOLUTION\n    pass\n    ### END SOLUTION\n"
+    build.student_version(_graded_nb(good), "00_welcome.ipynb")
+    with pytest.raises(build.NotebookError, match="defines `def mse"):
+        build.student_version(_graded_nb(good.replace("def mse", "def msq")), "00_welcome.ipynb")
+    with pytest.raises(build.NotebookError, match="tagged 'setup'"):
+        build.student_version(_graded_nb(good, setup=False), "00_welcome.ipynb")
+
+
 def test_stub_keeps_indentation():
     nb = _solution_nb("def f(x):\n    \"\"\"doc\"\"\"\n    ### BEGIN SOLUTION\n    y = x\n"
                       "    return y\n    ### END SOLUTION\n", META)
