@@ -149,7 +149,7 @@ class Line:
         text = f"  {PASS if self.ok else FAIL} {self.name}"
         if self.detail:
             text += f": {self.detail}"
-        if not self.ok and self.hint:
+        if not self.ok and self.hint and not self.detail.startswith("not checked"):
             text += f"\n      hint: {self.hint}"
         return text
 
@@ -206,7 +206,8 @@ def form_problem(out: Outcome, ref: Outcome) -> str | None:
         if got.shape != want.shape:
             return f"expected shape {tuple(want.shape)}, got {tuple(got.shape)}"
         if got.dtype != want.dtype:
-            return f"expected dtype {want.dtype}, got {got.dtype}"
+            return (f"expected dtype {want.dtype}, got {got.dtype} (torch.tensor(numpy_array) "
+                    "and math on float64 tensors give float64: stay with torch float32)")
         if got.is_floating_point() and not torch.isfinite(got).all():
             return "contains NaN or inf"
     return None
@@ -257,15 +258,18 @@ def judge(ex: Exercise, outs: dict[str, Outcome], refs: dict[str, Outcome]) -> R
     return Report(ex, lines)
 
 
-def close(name: str, atol: float = 1e-5, rtol: float = 1e-4):
-    """A Prop test: the output of case `name` equals the reference's within tolerance."""
+def close(*names: str, atol: float = 1e-5, rtol: float = 1e-4):
+    """A Prop test: the outputs of the named cases equal the reference's within tolerance."""
     def test(outs, refs):
-        got, want = outs[name].value, refs[name].value
-        got = torch.as_tensor(got, dtype=torch.float64)
-        want = torch.as_tensor(want, dtype=torch.float64)
-        diff = (got - want).abs()
-        tol = atol + rtol * want.abs()
-        return bool((diff <= tol).all()), f"max |yours - reference| = {diff.max().item():.2e}"
+        diffs = []
+        for name in names:
+            got = torch.as_tensor(outs[name].value, dtype=torch.float64)
+            want = torch.as_tensor(refs[name].value, dtype=torch.float64)
+            diff = (got - want).abs()
+            if not bool((diff <= atol + rtol * want.abs()).all()):
+                return False, f"case '{name}': max |yours - reference| = {diff.max():.2e}"
+            diffs.append(f"{diff.max():.1e}" if diff.numel() else "0")
+        return True, f"max |yours - reference| = {', '.join(diffs)}"
     return test
 
 
@@ -276,7 +280,7 @@ def evaluate(ex: Exercise, fn: Callable) -> Report:
     return judge(ex, run_cases(fn, ex.cases()), run_cases(ex.reference, ex.cases()))
 
 
-def check(exercise_id: str, fn: Callable) -> Report:
+def check(exercise_id: str, fn: Callable) -> None:
     """Check a learner's function; print one line per property; raise if anything fails."""
     from course_lib.checks import get_exercise
 
@@ -292,4 +296,3 @@ def check(exercise_id: str, fn: Callable) -> Report:
         n_bad = sum(not line.ok for line in report.lines)
         raise CheckFailed(f"{exercise_id}: {n_bad} of {len(report.lines)} checks failed; "
                           "read the lines above")
-    return report

@@ -1,5 +1,6 @@
-"""Numbers for 2D samples: how close to the data curve, how much of it is covered, and a
-distance between the two point clouds. Introduced in notebook 01; used again in 02-05.
+"""Numbers for 2D samples: how close to the data curve (distance, precision), how much of it
+is covered (coverage), and a distance between the two point clouds. Introduced in notebook
+01; used again in 02-05.
 
 All take (N, 2) tensors; `data` is a finite set of points on the curve (dense enough that
 the nearest data point stands for the nearest point on the curve).
@@ -17,6 +18,11 @@ def _cdist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 def dist_to_data(samples: torch.Tensor, data: torch.Tensor) -> float:
     """Mean Euclidean distance from each sample to its nearest data point (0 is perfect)."""
     return _cdist(samples, data).min(dim=1).values.mean().item()
+
+
+def precision(samples: torch.Tensor, data: torch.Tensor, radius: float = 0.05) -> float:
+    """Fraction of samples within `radius` of some data point (1 is perfect)."""
+    return (_cdist(samples, data).min(dim=1).values <= radius).float().mean().item()
 
 
 def coverage(samples: torch.Tensor, data: torch.Tensor, radius: float = 0.05) -> float:
@@ -40,6 +46,7 @@ def report(samples: torch.Tensor, data: torch.Tensor, radius: float = 0.05) -> d
     """All three metrics in one dict, rounded for printing."""
     return {
         "dist_to_data": round(dist_to_data(samples, data), 4),
+        "precision": round(precision(samples, data, radius), 3),
         "coverage": round(coverage(samples, data, radius), 3),
         "energy_distance": round(energy_distance(samples, data), 4),
     }

@@ -15,27 +15,29 @@ def _np(x) -> np.ndarray:
     return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
 
 
-def scatter2d(points, data=None, ax=None, title: str = "", lim: float = 1.6, s: float = 2):
+def scatter2d(points, data=None, ax=None, title: str = "", lim: float = 1.6, s: float = 2,
+              ticks: bool = False):
     """Points (N, 2) in blue over the data set (M, 2) in grey, on a square frame."""
     ax = ax or plt.subplots(figsize=(4, 4))[1]
     if data is not None:
         ax.scatter(*_np(data).T, s=s, c="0.75", label="data")
     ax.scatter(*_np(points).T, s=s, c="tab:blue", label="samples")
     ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", title=title)
-    ax.set_xticks([]), ax.set_yticks([])
+    if not ticks:
+        ax.set_xticks([]), ax.set_yticks([])
     return ax
 
 
 def plot_trajectories(traj, data=None, n_paths: int = 40, ax=None, lim: float = 1.6,
                       title: str = "reverse trajectories"):
-    """traj: (T, N, 2) states from noise to sample. Draws n_paths paths and all end points."""
-    traj = _np(traj)
+    """traj: (T, N, 2) states from noise to sample. Draws n_paths paths with their ends."""
+    traj = _np(traj)[:, :n_paths]
     ax = ax or plt.subplots(figsize=(5, 5))[1]
     if data is not None:
         ax.scatter(*_np(data).T, s=3, c="0.75")
-    for i in range(min(n_paths, traj.shape[1])):
+    for i in range(traj.shape[1]):
         ax.plot(traj[:, i, 0], traj[:, i, 1], lw=0.6, alpha=0.6)
-    ax.scatter(*traj[-1].T, s=3, c="k", zorder=3, label="end")
+    ax.scatter(*traj[-1].T, s=8, c="k", zorder=3, label="end")
     ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", title=title)
     return ax
 

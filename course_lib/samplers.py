@@ -11,6 +11,13 @@ from collections.abc import Iterator
 import torch
 
 
+def ge_direction(eps_hat: torch.Tensor, eps_prev: torch.Tensor | None,
+                 gam: float) -> torch.Tensor:
+    """Gradient-estimation direction eps_bar = gam * eps_hat + (1 - gam) * eps_prev
+    (Permenter & Yuan, Algorithm 3); the first step, with no eps_prev, uses eps_hat."""
+    return eps_hat if eps_prev is None else gam * eps_hat + (1 - gam) * eps_prev
+
+
 def samples(denoiser, sigmas: torch.Tensor, x: torch.Tensor, gam: float = 1.0, mu: float = 0.0,
             cond=None, generator: torch.Generator | None = None) -> Iterator[torch.Tensor]:
     """Walk consecutive pairs (sigma, sigma_next) of `sigmas`; yield x after every step.
@@ -25,7 +32,7 @@ def samples(denoiser, sigmas: torch.Tensor, x: torch.Tensor, gam: float = 1.0, m
     eps_prev = None
     for sigma, sigma_next in zip(sigmas[:-1], sigmas[1:]):
         eps_hat = denoiser(x, sigma, cond) if cond is not None else denoiser(x, sigma)
-        eps_bar = eps_hat if eps_prev is None else gam * eps_hat + (1 - gam) * eps_prev
+        eps_bar = ge_direction(eps_hat, eps_prev, gam)
         sigma_p = (sigma_next / sigma**mu) ** (1 / (1 - mu))
         noise_std = (sigma_next**2 - sigma_p**2).clamp(min=0).sqrt()
         x = x - (sigma - sigma_p) * eps_bar

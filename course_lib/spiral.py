@@ -47,17 +47,24 @@ def predict_x0(x: torch.Tensor, sigma: torch.Tensor, eps_hat: torch.Tensor) -> t
 
 
 def denoising_loss(denoiser, x0: torch.Tensor, sigma: torch.Tensor, eps: torch.Tensor):
-    """L = mean || denoiser(x0 + sigma*eps, sigma) - eps ||^2 over batch and coordinates."""
+    """L = mean over batch and coordinates of (denoiser(x0 + sigma*eps, sigma) - eps)^2."""
     eps_hat = denoiser(add_noise(x0, sigma, eps), sigma)
     return ((eps_hat - eps) ** 2).mean()
 
 
 class SpiralDenoiser(nn.Module):
-    """eps_theta(x, sigma): an MLP on [x, sigma_embedding(sigma)]. x: (B, 2) -> (B, 2)."""
+    """eps_theta(x, sigma): an MLP on [x / sqrt(1 + sigma^2), sigma_embedding(sigma)].
 
-    def __init__(self, hidden: int = 128, depth: int = 3, emb_dim: int = 16):
+    Dividing by sqrt(1 + sigma^2) gives the network inputs of unit scale at every noise level
+    (it is DDPM's x_t, notebook 02). Beyond the trained range [sigma_min, sigma_max] the
+    embedding is clamped: there the data is invisible and all noise levels look alike.
+    x: (B, 2), sigma: scalar or (B,) -> eps_hat: (B, 2).
+    """
+
+    def __init__(self, hidden: int = 128, depth: int = 3, emb_dim: int = 16,
+                 sigma_min: float = 0.01, sigma_max: float = 10.0):
         super().__init__()
-        self.emb_dim = emb_dim
+        self.emb_dim, self.sigma_min, self.sigma_max = emb_dim, sigma_min, sigma_max
         layers, width = [], 2 + emb_dim
         for _ in range(depth):
             layers += [nn.Linear(width, hidden), nn.SiLU()]
@@ -66,7 +73,9 @@ class SpiralDenoiser(nn.Module):
 
     def forward(self, x: torch.Tensor, sigma, cond=None) -> torch.Tensor:
         sigma = torch.as_tensor(sigma, dtype=x.dtype, device=x.device).expand(x.shape[0])
-        return self.net(torch.cat([x, sigma_embedding(sigma, self.emb_dim)], dim=1))
+        x_in = x / torch.sqrt(1 + sigma[:, None] ** 2)                      # (B, 2)
+        emb = sigma_embedding(sigma.clamp(self.sigma_min, self.sigma_max), self.emb_dim)
+        return self.net(torch.cat([x_in, emb], dim=1))
 
 
 def sample_sigmas(batch: int, sigma_min: float, sigma_max: float, generator=None) -> torch.Tensor:
@@ -108,6 +117,7 @@ def load_checkpoint(path) -> tuple[SpiralDenoiser, dict, list[float]]:
     """Rebuild a SpiralDenoiser from save_checkpoint's file (plain tensors only, no pickle)."""
     blob = torch.load(path, map_location="cpu", weights_only=True)
     cfg = blob["config"]
-    model = SpiralDenoiser(cfg["hidden"], cfg["depth"], cfg["emb_dim"])
+    model = SpiralDenoiser(cfg["hidden"], cfg["depth"], cfg["emb_dim"], cfg["sigma_min"],
+                           cfg["sigma_max"])
     model.load_state_dict(blob["state_dict"])
     return model.eval(), cfg, blob["losses"]

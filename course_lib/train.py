@@ -24,7 +24,8 @@ def train_spiral(config: dict = SPIRAL_CONFIG, progress: bool = True):
     """Train the notebook 01 denoiser from scratch; returns (model, losses)."""
     c = config
     torch.manual_seed(c["seed"])
-    model = spiral.SpiralDenoiser(c["hidden"], c["depth"], c["emb_dim"])
+    model = spiral.SpiralDenoiser(c["hidden"], c["depth"], c["emb_dim"], c["sigma_min"],
+                                  c["sigma_max"])
     losses = spiral.train_denoiser(model, spiral.make_spiral(c["n_points"]), c["steps"],
                                    c["batch_size"], c["lr"], c["sigma_min"], c["sigma_max"],
                                    seed=c["seed"], progress=progress)

@@ -37,6 +37,8 @@ PLANTED_BUGS = {
         "sigma squared": lambda x0, s, e: x0 + _b(s, x0) ** 2 * e,
         "sqrt sigma": lambda x0, s, e: x0 + _b(s, x0).sqrt() * e,
         "broadcast only for 2-d": lambda x0, s, e: x0 + s[:, None] * e,
+        "special-cases 2-d and 4-d": lambda x0, s, e: (
+            x0 + s.view(-1, 1, 1, 1) * e if x0.dim() == 4 else x0 + s[:, None] * e),
         "ignores sigma": lambda x0, s, e: x0 + e,
         "returns the input": lambda x0, s, e: x0,
         "modifies x0 in place": _inplace_noise,
@@ -58,6 +60,9 @@ PLANTED_BUGS = {
             lambda f, x0, s, e: ((f(spiral.add_noise(x0, s, e), s) - e) ** 2).sum(),
         "returns a float": lambda f, x0, s, e: spiral.denoising_loss(f, x0, s, e).item(),
         "detached": lambda f, x0, s, e: spiral.denoising_loss(f, x0, s, e).detach(),
+        "absolute error": lambda f, x0, s, e: (f(spiral.add_noise(x0, s, e), s) - e).abs().mean(),
+        "norm summed over coordinates":
+            lambda f, x0, s, e: ((f(spiral.add_noise(x0, s, e), s) - e) ** 2).sum(1).mean(),
     },
     "predict_x0": {
         "adds instead of subtracts": lambda x, s, e: x + _b(s, x) * e,

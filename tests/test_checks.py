@@ -11,9 +11,10 @@ from planted_bugs import PLANTED_BUGS
 
 @pytest.mark.parametrize("exercise_id", list(EXERCISES))
 def test_reference_passes(exercise_id, capsys):
-    report = check(exercise_id, EXERCISES[exercise_id].reference)
-    assert report.passed and report.score == EXERCISES[exercise_id].points
+    assert check(exercise_id, EXERCISES[exercise_id].reference) is None  # no repr in Jupyter
     assert "passed" in capsys.readouterr().out
+    report = evaluate(EXERCISES[exercise_id], EXERCISES[exercise_id].reference)
+    assert report.passed and report.score == EXERCISES[exercise_id].points
 
 
 def test_every_exercise_has_two_planted_bugs():
@@ -98,6 +99,23 @@ def test_registry_points_table():
     assert [row[1] for row in table] == list(EXERCISES)
     assert all(points > 0 for _, _, points in table)
     assert sum(p for nb, _, p in table if nb == "01_spiral") == 10
+
+
+def test_hints_only_on_lines_that_were_checked():
+    text = evaluate(get_exercise("add_noise"), lambda x0, s, e: x0 + s[:, None] * e).render()
+    lines = text.splitlines()
+    skipped = [i for i, line in enumerate(lines) if "not checked" in line]
+    assert skipped and "hint: the error names the failing line" in text
+    for i in skipped:
+        assert i + 1 == len(lines) or "hint:" not in lines[i + 1], text
+
+
+def test_checks_leave_the_learners_rng_alone():
+    torch.manual_seed(7)
+    expected = torch.rand(3)
+    torch.manual_seed(7)
+    evaluate(get_exercise("denoising_loss"), get_exercise("denoising_loss").reference)
+    assert torch.equal(torch.rand(3), expected)
 
 
 def test_checks_do_not_depend_on_global_rng():

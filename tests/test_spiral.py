@@ -104,4 +104,6 @@ def test_metrics_on_known_clouds():
     half = curve[:1000]  # the inner half of the spiral only: precise but not covering
     assert metrics2d.dist_to_data(half, curve) == 0.0
     assert metrics2d.coverage(half, curve) < 0.6
-    assert set(metrics2d.report(half, curve)) == {"dist_to_data", "coverage", "energy_distance"}
+    assert metrics2d.precision(half, curve) == 1.0
+    assert set(metrics2d.report(half, curve)) == {"dist_to_data", "precision", "coverage",
+                                                  "energy_distance"}

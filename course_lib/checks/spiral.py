@@ -44,10 +44,12 @@ def _noise_cases():
     x0, eps = torch.randn(8, 2, generator=g), torch.randn(8, 2, generator=g)
     sigma = torch.exp(torch.linspace(-3, 2, 8))
     img, img_eps = torch.randn(3, 3, 4, 4, generator=g), torch.randn(3, 3, 4, 4, generator=g)
+    seq, seq_eps = torch.randn(2, 3, 5, generator=g), torch.randn(2, 3, 5, generator=g)
     return {
         "batch": Case((x0, sigma, eps)),
         "zero": Case((x0, torch.zeros(8), eps)),
         "images": Case((img, torch.tensor([0.1, 1.0, 5.0]), img_eps)),
+        "sequences": Case((seq, torch.tensor([0.3, 3.0]), seq_eps)),
     }
 
 
@@ -80,8 +82,9 @@ class ProbeDenoiser(nn.Module):
 
     def __init__(self):
         super().__init__()
-        torch.manual_seed(0)
-        self.lin = nn.Linear(3, 2)
+        with torch.random.fork_rng():  # fixed weights without touching the learner's RNG
+            torch.manual_seed(0)
+            self.lin = nn.Linear(3, 2)
 
     def forward(self, x, sigma, cond=None):
         sigma = torch.as_tensor(sigma, dtype=x.dtype).expand(x.shape[0])
@@ -110,7 +113,7 @@ def _loss_cases():
 
 def _oracle_zero(outs, refs):
     got = float(outs["oracle"].value)
-    return abs(got) < 1e-8, f"loss of a perfect denoiser = {got:.3g}, expected 0"
+    return abs(got) < 1e-6, f"loss of a perfect denoiser = {got:.3g}, expected 0"
 
 
 def _keeps_graph(outs, refs):
@@ -126,8 +129,10 @@ def _x0_cases():
     sigma = torch.exp(torch.linspace(-3, 2, 8))
     img, img_eps = torch.randn(2, 3, 4, 4, generator=g), torch.randn(2, 3, 4, 4, generator=g)
     sig2 = torch.tensor([0.5, 4.0])
+    seq, seq_eps = torch.randn(2, 3, 5, generator=g), torch.randn(2, 3, 5, generator=g)
     return {"invert": Case((spiral.add_noise(x0, sigma, eps), sigma, eps)),
-            "images": Case((spiral.add_noise(img, sig2, img_eps), sig2, img_eps))}
+            "images": Case((spiral.add_noise(img, sig2, img_eps), sig2, img_eps)),
+            "sequences": Case((spiral.add_noise(seq, sig2, seq_eps), sig2, seq_eps))}
 
 
 def _recovers_x0(outs, refs):
@@ -147,7 +152,7 @@ EXERCISES = [
             Prop("constant ratio between neighbours (even in log sigma)", _constant_ratio,
                  "space log(sigma) evenly: exp(linspace(log(sigma_max), log(sigma_min), n))"),
             Prop("matches the reference for 8, 50 and 2 levels",
-                 lambda o, r: _all_close(o, r, ("small", "edm", "two")),
+                 close("small", "edm", "two"),
                  "n levels includes both ends: torch.linspace(a, b, n) has n points"),
         ],
     ),
@@ -160,8 +165,9 @@ EXERCISES = [
             Prop("matches x0 + sigma*eps on an (8, 2) batch, one sigma per row", close("batch"),
                  "sigma has shape (B,): reshape it to (B, 1) so row i gets sigma[i]; scale by "
                  "sigma, not sigma**2 (sigma is a standard deviation)"),
-            Prop("works for image batches (3, 3, 4, 4)", close("images"),
-                 "reshape sigma to (B, 1, 1, 1) for 4-d inputs: "
+            Prop("works for any shape after the batch: (3, 3, 4, 4) and (2, 3, 5)",
+                 close("images", "sequences"),
+                 "reshape sigma to (B, 1, ..., 1) with one 1 per dimension after the batch: "
                  "sigma.view(-1, *[1] * (x0.dim() - 1))"),
         ],
     ),
@@ -170,9 +176,10 @@ EXERCISES = [
         cases=_embedding_cases, summary="sinusoidal features of log sigma",
         props=[
             Prop("at sigma = 1: sines are 0 and cosines are 1 (sines first)", _sigma_one,
-                 "embed log(sigma), not sigma (log 1 = 0); put the sin block before the cos block"),
+                 "embed the natural log, torch.log(sigma) (log 1 = 0), not sigma; put the sin "
+                 "block before the cos block"),
             Prop("matches the reference for dim 16 and 32",
-                 lambda o, r: _all_close(o, r, ("range", "wide")),
+                 close("range", "wide"),
                  "omega = torch.logspace(-2, 3, dim // 2, base=2): 1/4 up to 8, geometric; "
                  "angle = log(sigma)[:, None] * omega[None, :]"),
         ],
@@ -182,11 +189,12 @@ EXERCISES = [
         cases=_loss_cases, summary="mean squared error between predicted and true noise",
         props=[
             Prop("a perfect denoiser gets loss 0", _oracle_zero,
-                 "the target is the noise eps that you added, and the input is x0 + sigma*eps"),
+                 "the input is x0 + sigma*eps and the target is eps; square the error "
+                 "(an absolute value or an unsquared norm is not the loss)"),
             Prop("matches the reference on a batch of 16 and of 3",
-                 lambda o, r: _all_close(o, r, ("probe", "small")),
-                 "call denoiser(x_sigma, sigma) on the noised points, then average the "
-                 "squared error over batch and coordinates (.mean(), not .sum())"),
+                 close("probe", "small"),
+                 "call denoiser(x_sigma, sigma) on the noised points, square the error and "
+                 "average over batch and coordinates (.mean(), not .sum())"),
             Prop("keeps the graph for backpropagation", _keeps_graph,
                  "return the tensor itself: .item(), .detach() or torch.no_grad() cut the graph"),
         ],
@@ -197,18 +205,9 @@ EXERCISES = [
         props=[
             Prop("recovers x0 exactly when eps_hat is the true noise", _recovers_x0,
                  "solve x = x0 + sigma*eps for x0: x0 = x - sigma*eps"),
-            Prop("works for image batches with one sigma per image", close("images"),
+            Prop("works for any shape after the batch, one sigma per sample",
+                 close("images", "sequences"),
                  "reshape sigma to broadcast over every dimension after the batch"),
         ],
     ),
 ]
-
-
-def _all_close(outs, refs, names):
-    details = []
-    for name in names:
-        ok, detail = close(name)(outs, refs)
-        details.append(f"{name} {detail.split('= ')[-1]}")
-        if not ok:
-            return False, f"case '{name}': {detail}"
-    return True, "max |yours - reference|: " + ", ".join(details)

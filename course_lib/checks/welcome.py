@@ -29,7 +29,7 @@ EXERCISES = [
         summary="mean squared error between two tensors",
         props=[
             Prop("is 0 when both inputs are equal", _zero_for_same,
-                 "square the difference a - b before averaging"),
+                 "compare a with b itself: (a - b) is 0 everywhere when a equals b"),
             Prop("matches the reference on an (8, 2) batch", close("batch"),
                  "square each difference, then average: mean, not sum; no square root"),
             Prop("averages over every element of a (4, 3, 5) tensor", close("3d"),
