@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from course_lib import spiral
+from course_lib import ddim, ddpm, projection, spiral
 
 
 def _b(sigma, x):
@@ -70,4 +70,159 @@ PLANTED_BUGS = {
         "forgets sigma": lambda x, s, e: x - e,
         "returns the input": lambda x, s, e: x,
     },
+}
+
+
+# ------------------------------------------------------------------ notebooks 02-04
+
+def _ab_prev(ab, t):
+    return ab[t - 1] if t > 0 else torch.tensor(1.0)
+
+
+def _post(x0, x_t, t, ab, swap=False, no_sqrt=False, prev_index=None):
+    a_t = ab[t]
+    a_prev = _ab_prev(ab, t) if prev_index is None else ab[prev_index(t)]
+    alpha = a_t / a_prev
+    c0 = a_prev.sqrt() * (1 - alpha) / (1 - a_t)
+    ct = (alpha if no_sqrt else alpha.sqrt()) * (1 - a_prev) / (1 - a_t)
+    return (ct * x0 + c0 * x_t) if swap else (c0 * x0 + ct * x_t)
+
+
+def _ddpm_step(x, t, e, ab, z, var="tilde", sign=-1):
+    a_t, a_prev = ab[t], _ab_prev(ab, t)
+    x0_hat = (x + sign * (1 - a_t).sqrt() * e) / a_t.sqrt()
+    mean = ddpm.posterior_mean(x0_hat, x, t, ab)
+    beta = 1 - a_t / a_prev
+    v = {"tilde": (1 - a_prev) / (1 - a_t) * beta, "beta": beta}[var]
+    return mean if t == 0 else mean + v.sqrt() * z
+
+
+def _ddpm_algorithm2(x, t, e, ab, z):
+    """Ho et al.'s Algorithm 2 written literally: a correct alternative form."""
+    a_t, a_prev = ab[t], _ab_prev(ab, t)
+    alpha = a_t / a_prev
+    mean = (x - (1 - alpha) / (1 - a_t).sqrt() * e) / alpha.sqrt()
+    if t == 0:
+        return mean
+    return mean + ((1 - a_prev) / (1 - a_t) * (1 - alpha)).sqrt() * z
+
+
+def _ddim(x, e, a_t, a_prev, eta, z, direction=True, minus_std=True, noise_scale=None):
+    x0_hat = (x - (1 - a_t).sqrt() * e) / a_t.sqrt()
+    s = ddim.ddim_noise_std(a_t, a_prev, eta)
+    d = (1 - a_prev - (s**2 if minus_std else 0)).sqrt() * e if direction else 0
+    return a_prev.sqrt() * x0_hat + d + (s if noise_scale is None else noise_scale) * z
+
+
+def _ideal(x, sigma, K, two=2.0, dim=1, out="eps", power=1):
+    sigma = torch.as_tensor(sigma, dtype=x.dtype).expand(x.shape[0])[:, None]
+    d2 = ((x[:, None, :] - K[None]) ** 2).sum(-1)
+    w = torch.softmax(-d2 / (two * sigma**2), dim=dim)
+    x0_hat = w @ K
+    return x0_hat if out == "x0" else (x - x0_hat) / sigma**power
+
+
+def _sq(x, K):
+    return ((x[:, None, :] - K[None]) ** 2).sum(-1)
+
+
+PLANTED_BUGS.update({
+    "alpha_bars": {
+        "cumprod of beta": lambda b: torch.cumprod(b, 0),
+        "cumsum": lambda b: 1 - torch.cumsum(b, 0),
+        "shifted by one": lambda b: torch.cat([torch.ones(1), torch.cumprod(1 - b, 0)[:-1]]),
+        "no product": lambda b: 1 - b,
+    },
+    "q_sample": {
+        "no square roots": lambda x0, t, e, ab: _b(ab[t], x0) * x0 + (1 - _b(ab[t], x0)) * e,
+        "swapped weights": lambda x0, t, e, ab: (1 - _b(ab[t], x0)).sqrt() * x0
+        + _b(ab[t], x0).sqrt() * e,
+        "index t - 1": lambda x0, t, e, ab: ddpm.q_sample(x0, (t - 1).clamp(min=0), e, ab),
+        "2-d broadcast only": lambda x0, t, e, ab: ab[t][:, None].sqrt() * x0
+        + (1 - ab[t][:, None]).sqrt() * e,
+    },
+    "alpha_bar_to_sigma": {
+        "sqrt(1 - alpha_bar)": lambda ab: (1 - ab).sqrt(),
+        "no square root": lambda ab: 1 / ab - 1,
+        "sqrt(1 / alpha_bar)": lambda ab: (1 / ab).sqrt(),
+    },
+    "posterior_mean": {
+        "swapped weights": lambda x0, xt, t, ab: _post(x0, xt, t, ab, swap=True),
+        "alpha_t without sqrt": lambda x0, xt, t, ab: _post(x0, xt, t, ab, no_sqrt=True),
+        "alpha_bar_t used as alpha_bar_(t-1)": lambda x0, xt, t, ab: _post(
+            x0, xt, t, ab, prev_index=lambda t: t),
+    },
+    "ddpm_step": {
+        "x0_hat without square roots": lambda x, t, e, ab, z: ddpm.posterior_mean(
+            (x - (1 - ab[t]) * e) / ab[t], x, t, ab) + (ddpm.ddpm_step(x, t, e, ab, z)
+                                                        - ddpm.ddpm_step(x, t, e, ab, 0 * z)),
+        "variance beta (not beta_tilde)": lambda x, t, e, ab, z: _ddpm_step(x, t, e, ab, z,
+                                                                             var="beta"),
+        "sign of eps_hat": lambda x, t, e, ab, z: _ddpm_step(x, t, e, ab, z, sign=1),
+        "no noise at all": lambda x, t, e, ab, z: _ddpm_step(x, 0, e, ab, z) if t == 0
+        else ddpm.posterior_mean((x - (1 - ab[t]).sqrt() * e) / ab[t].sqrt(), x, t, ab),
+    },
+    "ddim_timesteps": {
+        "ascending": lambda T, n: torch.arange(n) * (T // n),
+        "linspace (trailing-like)": lambda T, n: torch.linspace(T - 1, 0, n).round().long(),
+        "one too many": lambda T, n: (torch.arange(n + 1) * (T // n)).flip(0),
+    },
+    "ddim_noise_std": {
+        "missing outer sqrt": lambda a, p, eta: eta * (1 - p) / (1 - a) * (1 - a / p),
+        "ratio upside down": lambda a, p, eta: eta * ((1 - p) / (1 - a) * (1 - p / a)).abs().sqrt(),
+        "ignores eta": lambda a, p, eta: ((1 - p) / (1 - a) * (1 - a / p)).sqrt(),
+    },
+    "ddim_step": {
+        "no direction term": lambda *c: _ddim(*c, direction=False),
+        "direction ignores the std": lambda *c: _ddim(*c, minus_std=False),
+        "noise not scaled by std": lambda *c: _ddim(*c, noise_scale=1.0),
+        "x0_hat without square roots": lambda x, e, a, p, eta, z: p.sqrt() * (x - (1 - a) * e) / a
+        + (1 - p - ddim.ddim_noise_std(a, p, eta) ** 2).sqrt() * e
+        + ddim.ddim_noise_std(a, p, eta) * z,
+    },
+    "ddim_sigmas": {
+        "no final zero": lambda ab, ts: ddpm.alpha_bar_to_sigma(ab[ts]),
+        "sqrt(1 - alpha_bar)": lambda ab, ts: torch.cat([(1 - ab[ts]).sqrt(), torch.zeros(1)]),
+        "ascending": lambda ab, ts: torch.cat([ddpm.alpha_bar_to_sigma(ab[ts]),
+                                               torch.zeros(1)]).flip(0),
+    },
+    "dist_K": {
+        "squared distance": lambda x, K: _sq(x, K).min(1).values,
+        "mean instead of min": lambda x, K: _sq(x, K).sqrt().mean(1),
+        "max instead of min": lambda x, K: _sq(x, K).sqrt().max(1).values,
+    },
+    "proj_K": {
+        "argmax": lambda x, K: K[_sq(x, K).argmax(1)],
+        "soft average": lambda x, K: torch.softmax(-_sq(x, K), 1) @ K,
+        "returns x": lambda x, K: x,
+    },
+    "ideal_eps": {
+        "missing the 1/2": lambda x, s, K: _ideal(x, s, K, two=1.0),
+        "softmax over the batch": lambda x, s, K: _ideal(x, s, K, dim=0),
+        "returns x0_hat": lambda x, s, K: _ideal(x, s, K, out="x0"),
+        "divides by sigma^2": lambda x, s, K: _ideal(x, s, K, power=2),
+    },
+    "gd_step": {
+        "ascent": lambda x, K, st: x + st * (x - projection.proj_K(x, K)),
+        "steps towards the mean": lambda x, K, st: x - st * (x - K.mean(0)),
+        "scales the point": lambda x, K, st: x - st * projection.proj_K(x, K),
+    },
+    "ge_direction": {
+        "roles swapped": lambda e, p, g: e if p is None else g * p + (1 - g) * e,
+        "no first-step case": lambda e, p, g: g * e + (1 - g) * p,
+        "average": lambda e, p, g: e if p is None else (e + p) / 2,
+    },
+})
+
+# Correct answers written differently from the reference: each must pass its check.
+ALTERNATIVES = {
+    "ddpm_step": {"Algorithm 2 literally": _ddpm_algorithm2},
+    "add_noise": {
+        "view with a tuple": lambda x0, s, e: x0 + s.view((-1,) + (1,) * (x0.dim() - 1)) * e,
+    },
+    "ideal_eps": {"logsumexp weights": lambda x, s, K: (
+        x - torch.exp(-_sq(x, K) / (2 * torch.as_tensor(s).expand(x.shape[0])[:, None] ** 2)
+                      - torch.logsumexp(-_sq(x, K) / (2 * torch.as_tensor(s).expand(
+                          x.shape[0])[:, None] ** 2), 1, keepdim=True)) @ K)
+        / torch.as_tensor(s).expand(x.shape[0])[:, None]},
 }

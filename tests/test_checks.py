@@ -6,7 +6,7 @@ from course_lib import CheckFailed, NotAttempted, check
 from course_lib.checking import evaluate
 from course_lib.checks import EXERCISES, get_exercise, points_table
 
-from planted_bugs import PLANTED_BUGS
+from planted_bugs import ALTERNATIVES, PLANTED_BUGS
 
 
 @pytest.mark.parametrize("exercise_id", list(EXERCISES))
@@ -30,6 +30,13 @@ def test_planted_bug_fails(exercise_id, bug, capsys):
     assert not isinstance(info.value, NotAttempted)
     out = capsys.readouterr().out
     assert "✗" in out and "hint:" in out, out
+
+
+@pytest.mark.parametrize("exercise_id,name",
+                         [(e, n) for e in ALTERNATIVES for n in ALTERNATIVES[e]])
+def test_correct_alternative_forms_pass(exercise_id, name):
+    report = evaluate(EXERCISES[exercise_id], ALTERNATIVES[exercise_id][name])
+    assert report.passed, report.render()
 
 
 def _stub(*args, **kwargs):
