@@ -75,9 +75,10 @@ def ddpm_step(x_t: torch.Tensor, t: int, eps_hat: torch.Tensor, alpha_bar: torch
 def eps_model(denoiser, alpha_bar: torch.Tensor):
     """Wrap a sigma-view denoiser as DDPM's eps_theta(x_t, t): the same network serves both,
     because x_sigma = x_t / sqrt(alpha_bar_t) carries the same noise eps at sigma_t."""
-    def model(x_t: torch.Tensor, t: int) -> torch.Tensor:
+    def model(x_t: torch.Tensor, t) -> torch.Tensor:  # t: an int or a (B,) tensor of ints
         a = alpha_bar[t]
-        return denoiser(x_t / a.sqrt(), alpha_bar_to_sigma(a))
+        scale = a.sqrt().reshape(-1, *[1] * (x_t.dim() - 1)) if a.dim() else a.sqrt()
+        return denoiser(x_t / scale, alpha_bar_to_sigma(a))
     return model
 
 

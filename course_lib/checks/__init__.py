@@ -5,9 +5,10 @@ Each notebook's exercises live in their own module here; this file only collects
 from __future__ import annotations
 
 from course_lib.checking import Exercise
-from course_lib.checks import spiral, welcome
+from course_lib.checks import ddim, ddpm, projection, spiral, welcome
 
-EXERCISES: dict[str, Exercise] = {ex.id: ex for ex in welcome.EXERCISES + spiral.EXERCISES}
+MODULES = [welcome, spiral, ddpm, ddim, projection]  # in course order
+EXERCISES: dict[str, Exercise] = {ex.id: ex for m in MODULES for ex in m.EXERCISES}
 
 
 def get_exercise(exercise_id: str) -> Exercise:
