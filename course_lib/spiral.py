@@ -113,11 +113,11 @@ def save_checkpoint(path, denoiser: nn.Module, config: dict, losses: list[float]
     torch.save({"state_dict": denoiser.state_dict(), "config": config, "losses": losses}, path)
 
 
-def load_checkpoint(path) -> tuple[SpiralDenoiser, dict, list[float]]:
-    """Rebuild a SpiralDenoiser from save_checkpoint's file (plain tensors only, no pickle)."""
+def load_checkpoint(path, cls: type[SpiralDenoiser] = SpiralDenoiser
+                    ) -> tuple[SpiralDenoiser, dict, list[float]]:
+    """Rebuild a SpiralDenoiser (or subclass) from save_checkpoint's file; no pickle."""
     blob = torch.load(path, map_location="cpu", weights_only=True)
     cfg = blob["config"]
-    model = SpiralDenoiser(cfg["hidden"], cfg["depth"], cfg["emb_dim"], cfg["sigma_min"],
-                           cfg["sigma_max"])
+    model = cls(cfg["hidden"], cfg["depth"], cfg["emb_dim"], cfg["sigma_min"], cfg["sigma_max"])
     model.load_state_dict(blob["state_dict"])
     return model.eval(), cfg, blob["losses"]

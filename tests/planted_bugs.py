@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from course_lib import ddim, ddpm, projection, spiral
+from course_lib import ddim, ddpm, guidance, projection, spiral
 
 
 def _b(sigma, x):
@@ -214,8 +214,57 @@ PLANTED_BUGS.update({
     },
 })
 
+NULL = guidance.NULL
+
+
+def _drop(labels, p, generator=None, null=NULL, flip=False):
+    keep = torch.rand(labels.shape, generator=generator) < p
+    if flip:
+        keep = ~keep
+    return torch.where(keep, torch.full_like(labels, null), labels)
+
+
+def _both(f, x, sigma, cond, uncond):
+    sigma = torch.as_tensor(sigma).expand(x.shape[0])
+    return f(x, sigma, uncond), f(x, sigma, cond)
+
+
+def _nearest_labels(s, data, labels):
+    return labels[torch.cdist(s, data).argmin(1)]
+
+
+PLANTED_BUGS.update({
+    "drop_condition": {
+        "drops to label 0": lambda lab, p, g=None: _drop(lab, p, g, null=0),
+        "keeps with probability p": lambda lab, p, g=None: _drop(lab, p, g, flip=True),
+        "in place": lambda lab, p, g=None: lab.masked_fill_(
+            torch.rand(lab.shape, generator=g) < p, NULL),
+    },
+    "cfg_eps": {
+        "1 + w convention": lambda u, c, w: u + (1 + w) * (c - u),
+        "difference reversed": lambda u, c, w: u + w * (u - c),
+        "scales the conditional only": lambda u, c, w: w * c,
+    },
+    "cfg_denoise": {
+        "label 0 as unconditional": lambda f, x, s, c, w: guidance.cfg_eps(
+            *_both(f, x, s, c, torch.zeros_like(c)), w),
+        "no guidance": lambda f, x, s, c, w: f(x, torch.as_tensor(s).expand(x.shape[0]), c),
+        "1 + w convention": lambda f, x, s, c, w: guidance.cfg_denoise(f, x, s, c, 1 + w),
+    },
+    "adherence": {
+        "labels by sample index": lambda s, t, d, lab: (lab[: len(s)] == t).float().mean().item(),
+        "count instead of fraction":
+            lambda s, t, d, lab: float((_nearest_labels(s, d, lab) == t).sum()),
+        "farthest point":
+            lambda s, t, d, lab: (lab[torch.cdist(s, d).argmax(1)] == t).float().mean().item(),
+    },
+})
+
 # Correct answers written differently from the reference: each must pass its check.
 ALTERNATIVES = {
+    "cfg_denoise": {"two calls, None for unconditional": lambda f, x, s, c, w: guidance.cfg_eps(
+        f(x, torch.as_tensor(s).expand(x.shape[0]), None),
+        f(x, torch.as_tensor(s).expand(x.shape[0]), c), w)},
     "ddpm_step": {"Algorithm 2 literally": _ddpm_algorithm2},
     "add_noise": {
         "view with a tuple": lambda x0, s, e: x0 + s.view((-1,) + (1,) * (x0.dim() - 1)) * e,
