@@ -7,6 +7,7 @@ separate steps, so the class grader can probe in a sandboxed process and judge i
 from __future__ import annotations
 
 import copy
+import os
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -102,10 +103,15 @@ def _tensors(obj: Any) -> list[torch.Tensor]:
     return []
 
 
+_STDLIB = os.path.dirname(os.__file__)
+
+
 def _where(exc: BaseException) -> str:
-    """' (at line N: code)' for the innermost frame outside torch, numpy and course_lib."""
+    """' (at line N: code)' for the innermost frame of the learner's own code (not the
+    standard library, installed packages or course_lib)."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__)[1:]
-              if "site-packages" not in f.filename and "course_lib" not in f.filename]
+              if "site-packages" not in f.filename and "course_lib" not in f.filename
+              and not f.filename.startswith(_STDLIB)]
     if not frames:
         return ""
     f = frames[-1]

@@ -1,0 +1,248 @@
+"""Fixture submissions for the class grader's tests, built from solutions/ and notebooks/:
+a complete, a blank and a partly right student, and one student per kind of broken or hostile
+submission, with the exact points the grader must give each (notebooks 00 and 01 only).
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+from course_lib.runtime import REPO_ROOT
+
+NOTEBOOKS = ["00_welcome", "01_spiral"]
+EXERCISE_IDS = ["mse", "sigma_schedule", "add_noise", "sigma_embedding", "denoising_loss",
+                "predict_x0"]
+FULL = {"mse": 1, "sigma_schedule": 2, "add_noise": 2, "sigma_embedding": 2,
+        "denoising_loss": 2, "predict_x0": 2}
+
+
+def read(folder: str, stem: str) -> dict:
+    return json.loads((REPO_ROOT / folder / f"{stem}.ipynb").read_text(encoding="utf-8"))
+
+
+def write(nb: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(nb, indent=1), encoding="utf-8")
+
+
+def answer_cell(nb: dict, ex_id: str) -> dict:
+    return next(c for c in nb["cells"]
+                if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == ex_id)
+
+
+def source(nb: dict, ex_id: str) -> str:
+    src = answer_cell(nb, ex_id)["source"]
+    return "".join(src) if isinstance(src, list) else src
+
+
+def set_source(nb: dict, ex_id: str, text: str) -> None:
+    answer_cell(nb, ex_id)["source"] = text
+
+
+def solved(stem: str) -> dict:
+    """A solutions notebook as a student would hand it in: markers and all."""
+    return copy.deepcopy(read("solutions", stem))
+
+
+# Each builder writes one student's folder; `ctx` has `outside` (a folder the grader must
+# never write to) and `folder` (the student's own folder).
+
+def complete(ctx):
+    for stem in NOTEBOOKS:
+        shutil.copy(REPO_ROOT / "solutions" / f"{stem}.ipynb", ctx["folder"])
+
+
+def blank(ctx):
+    for stem in NOTEBOOKS:
+        shutil.copy(REPO_ROOT / "notebooks" / f"{stem}.ipynb", ctx["folder"])
+
+
+def partly_right(ctx):
+    nb = solved("01_spiral")
+    set_source(nb, "add_noise", source(nb, "add_noise").replace("* eps", "** 2 * eps"))
+    set_source(nb, "sigma_embedding", source(read("notebooks", "01_spiral"), "sigma_embedding"))
+    write(nb, ctx["folder"] / "01_spiral.ipynb")
+
+
+def invalid_json(ctx):
+    text = (REPO_ROOT / "solutions" / "01_spiral.ipynb").read_text(encoding="utf-8")
+    (ctx["folder"] / "01_spiral.ipynb").write_text(text[: len(text) // 2], encoding="utf-8")
+    (ctx["folder"] / "00_welcome.ipynb").write_text("[1, 2, 3]\n", encoding="utf-8")
+
+
+def renamed_function(ctx):
+    nb = solved("01_spiral")
+    set_source(nb, "sigma_schedule",
+               source(nb, "sigma_schedule").replace("def sigma_schedule(", "def sigma_sched("))
+    write(nb, ctx["folder"] / "01_spiral.ipynb")
+    # A link to a perfect notebook elsewhere: the grader does not follow links.
+    shutil.copy(REPO_ROOT / "solutions" / "00_welcome.ipynb", ctx["outside"].parent)
+    os.symlink(ctx["outside"].parent / "00_welcome.ipynb", ctx["folder"] / "00_welcome.ipynb")
+
+
+def broken_metadata(ctx):
+    """No nbgrader metadata left, magics in two answers, a stray line after a def, and
+    nbgrader's nested layout."""
+    nb = solved("01_spiral")
+    set_source(nb, "sigma_schedule", "%%time\n" + source(nb, "sigma_schedule"))
+    set_source(nb, "add_noise", "%matplotlib inline\n" + source(nb, "add_noise"))
+    # `data` comes from a cell the grader does not run: the error after the def costs nothing
+    set_source(nb, "predict_x0", source(nb, "predict_x0") + "\n\nprint(data.shape)\n")
+    for cell in nb["cells"]:
+        cell["metadata"].pop("nbgrader", None)
+    write(nb, ctx["folder"] / "01_spiral" / "01_spiral.ipynb")
+
+
+def syntax_error(ctx):
+    nb = solved("01_spiral")
+    set_source(nb, "add_noise", source(nb, "add_noise").replace("* eps", "* eps)"))
+    write(nb, ctx["folder"] / "01_spiral.ipynb")
+    os.mkfifo(ctx["folder"] / "00_welcome.ipynb")  # reading it carelessly blocks forever
+
+
+def infinite_loop(ctx):
+    shutil.copy(REPO_ROOT / "solutions" / "00_welcome.ipynb", ctx["folder"])
+    nb = solved("01_spiral")
+    set_source(nb, "sigma_schedule", "def sigma_schedule(sigma_min, sigma_max, n):\n"
+               "    while True:\n        pass\n")
+    write(nb, ctx["folder"] / "01_spiral.ipynb")
+
+
+def memory_hog(ctx):
+    nb = solved("01_spiral")
+    set_source(nb, "add_noise", "def add_noise(x0, sigma, eps):\n    hog = []\n"
+               "    while True:\n        hog.append(torch.empty(2**26))  # 256 MiB a time\n")
+    write(nb, ctx["folder"] / "01_spiral.ipynb")
+
+
+def kills_itself(ctx):
+    nb = solved("01_spiral")
+    # A FIFO in place of its stderr file would block a grader that reads it carelessly.
+    set_source(nb, "sigma_embedding", "import os, signal\n\n"
+               "def sigma_embedding(sigma, dim):\n"
+               "    os.remove('stderr.txt')\n    os.mkfifo('stderr.txt')\n"
+               "    os.kill(os.getpid(), signal.SIGKILL)\n")
+    set_source(nb, "denoising_loss", "import os\n\n"
+               "def denoising_loss(denoiser, x0, sigma, eps):\n    os._exit(3)\n")
+    set_source(nb, "predict_x0", "import sys\n\n"
+               "def predict_x0(x, sigma, eps_hat):\n    sys.exit(0)\n")
+    write(nb, ctx["folder"] / "01_spiral.ipynb")
+
+
+def floods_output(ctx):
+    nb = solved("00_welcome")
+    set_source(nb, "mse", "def mse(a, b):\n    print('x' * 3 * 2**20)\n"
+               "    return ((a - b) ** 2).mean()\n")
+    write(nb, ctx["folder"] / "00_welcome.ipynb")
+    nb = solved("01_spiral")
+    set_source(nb, "sigma_schedule", "import os\n\ndef sigma_schedule(sigma_min, sigma_max, n):\n"
+               "    for _ in range(200):\n        os.write(1, b'y' * 2**20)\n")
+    write(nb, ctx["folder"] / "01_spiral.ipynb")
+
+
+def writes_outside(ctx):
+    out, own = ctx["outside"], ctx["folder"] / "01_spiral.ipynb"
+    nb = solved("00_welcome")
+    set_source(nb, "mse", f"def mse(a, b):\n    try:\n"
+               f"        open({str(out / 'pwned.txt')!r}, 'w').write('pwned')\n"
+               "    except PermissionError:\n        pass\n    return ((a - b) ** 2).mean()\n")
+    write(nb, ctx["folder"] / "00_welcome.ipynb")
+    nb = solved("01_spiral")
+    set_source(nb, "sigma_schedule", f"import os\nos.remove({str(own)!r})\n\n"
+               + source(nb, "sigma_schedule"))
+    set_source(nb, "add_noise", source(nb, "add_noise").replace(
+        "    return", f"    torch.save(x0, {str(out / 'saved.pt')!r})\n    return", 1))
+    set_source(nb, "sigma_embedding", "import subprocess\n\n"
+               + source(nb, "sigma_embedding").replace(
+                   "    omega", f"    subprocess.run(['touch', {str(out / 'touched')!r}])\n"
+                   "    omega", 1))
+    write(nb, own)
+
+
+def monkeypatcher(ctx):
+    nb = solved("00_welcome")
+    set_source(nb, "mse", "import torch\nimport course_lib.checking as checking\n"
+               "checking.judge = lambda ex, outs, refs: checking.Report(ex, [])\n"
+               "checking.Report.passed = property(lambda self: True)\n"
+               "torch.allclose = lambda *args, **kwargs: True\n\n"
+               "def mse(a, b):\n    return ((a - b) ** 2).sum()\n")
+    write(nb, ctx["folder"] / "00_welcome.ipynb")
+    nb = solved("01_spiral")
+    set_source(nb, "sigma_schedule", "import course_lib.checking as checking\n"
+               "from course_lib import spiral as _lib\n_real = checking.run_case\n"
+               "checking.run_case = lambda fn, case: _real(_lib.sigma_schedule, case)\n\n"
+               "def sigma_schedule(sigma_min, sigma_max, n):\n"
+               "    return torch.linspace(sigma_max, sigma_min, n)\n")
+    write(nb, ctx["folder"] / "01_spiral.ipynb")
+
+
+def expected(landlock: bool) -> dict[str, tuple[dict[str, int], dict[str, str]]]:
+    """{student: (points per exercise, {exercise: a phrase one of its reasons must contain})}."""
+    missing_00 = {"mse": "notebook not submitted"}
+
+    def pts(**lost):
+        return {k: 0 if k in lost else v for k, v in FULL.items()}, lost
+
+    return {
+        "complete": pts(),
+        "blank": ({k: 0 for k in FULL}, {k: "not attempted yet" for k in FULL}),
+        "partly_right": pts(**missing_00, add_noise="matches x0 + sigma*eps",
+                            sigma_embedding="not attempted yet"),
+        "invalid_json": ({k: 0 for k in FULL},
+                         {"mse": "not a notebook in nbformat 4",
+                          **{k: "is not valid JSON" for k in EXERCISE_IDS[1:]}}),
+        "renamed_function": pts(mse="symbolic link", sigma_schedule=(
+            "defines no function named `sigma_schedule` (it defines: sigma_sched)")),
+        "broken_metadata": pts(**missing_00),
+        "syntax_error": pts(mse="is not a regular file",
+                            add_noise="SyntaxError in the answer cell, line 4"),
+        "infinite_loop": pts(sigma_schedule="timed out after 5 s"),
+        "memory_hog": pts(**missing_00, add_noise="ran out of memory"),
+        "kills_itself": pts(**missing_00, sigma_embedding="killed (SIGKILL)",
+                            denoising_loss="exit code 3", predict_x0="raised SystemExit"),
+        "floods_output": pts(mse="printed more than 1 MiB",
+                             sigma_schedule="wrote a file or printed more than 64 MiB"),
+        "writes_outside": pts(mse="refused by the grader: writing",
+                              sigma_schedule="the answer cell raised PermissionError",
+                              sigma_embedding="refused by the grader: starting a process",
+                              **({"add_noise": "Permission denied"} if landlock else {})),
+        "monkeypatcher": pts(mse="matches", sigma_schedule="matches the reference"),
+    }
+
+
+BUILDERS = {f.__name__: f for f in (
+    complete, blank, partly_right, invalid_json, renamed_function, broken_metadata,
+    syntax_error, infinite_loop, memory_hog, kills_itself, floods_output, writes_outside,
+    monkeypatcher)}
+
+
+def build_class(root: Path) -> tuple[Path, Path]:
+    """Write every student's folder under root/class; returns (class folder, outside folder)."""
+    klass, outside = root / "class", root / "outside" / "target"
+    outside.mkdir(parents=True)
+    for name, build in BUILDERS.items():
+        folder = klass / name
+        folder.mkdir(parents=True)
+        build({"folder": folder, "outside": outside})
+    return klass, outside
+
+
+def fingerprint(root: Path) -> dict[str, tuple]:
+    """(sha256 or link target, mtime_ns, mode) of everything under root, links not followed."""
+    prints = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            path = Path(dirpath) / name
+            st = path.lstat()
+            if path.is_symlink():
+                content = "link:" + os.readlink(path)
+            elif path.is_file():
+                content = hashlib.sha256(path.read_bytes()).hexdigest()
+            else:
+                content = "dir" if path.is_dir() else "other"  # a FIFO: never read it
+            prints[str(path.relative_to(root))] = (content, st.st_mtime_ns, st.st_mode)
+    return prints
