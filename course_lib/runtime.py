@@ -67,6 +67,24 @@ def data_path(name: str) -> Path:
     return path
 
 
+def save_model(path, model: torch.nn.Module, config: dict, losses: list[float],
+               half: bool = False) -> None:
+    """Weights (float16 on disk if half: half the size), the config that rebuilds the model
+    and the loss history, in one file. load_model casts the weights back to float32."""
+    state = {k: v.half() if half and v.is_floating_point() else v
+             for k, v in model.state_dict().items()}
+    torch.save({"state_dict": state, "config": config, "losses": losses}, path)
+
+
+def load_model(path, build) -> tuple[torch.nn.Module, dict, list[float]]:
+    """(model, config, losses) from save_model's file; build(config) makes the empty model.
+    Reads plain tensors only (weights_only=True): no pickled code runs."""
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    model = build(blob["config"])
+    model.load_state_dict(blob["state_dict"])
+    return model.eval(), blob["config"], blob["losses"]
+
+
 def show_source(obj) -> None:
     """Display the source of a course_lib function or class, highlighted, in a notebook."""
     import inspect

@@ -43,10 +43,12 @@ def samples(denoiser, sigmas: torch.Tensor, x: torch.Tensor, gam: float = 1.0, m
 
 
 @torch.no_grad()
-def sample(denoiser, sigmas: torch.Tensor, n: int, dim: int = 2, gam: float = 1.0,
-           mu: float = 0.0, seed: int = 0, trajectory: bool = False):
-    """Draw n samples from pure noise; return the final x (n, dim), or all states (T, n, dim)."""
+def sample(denoiser, sigmas: torch.Tensor, n: int, dim: int | tuple[int, ...] = 2,
+           gam: float = 1.0, mu: float = 0.0, seed: int = 0, trajectory: bool = False):
+    """Draw n samples of shape dim (an int, or a tuple such as (3, 32, 32)) from pure noise;
+    return the final x (n, *dim), or all states (T, n, *dim)."""
     gen = torch.Generator().manual_seed(seed)
-    x = sigmas[0] * torch.randn(n, dim, generator=gen)
+    shape = (dim,) if isinstance(dim, int) else tuple(dim)
+    x = sigmas[0] * torch.randn(n, *shape, generator=gen)
     states = [x] + list(samples(denoiser, sigmas, x, gam=gam, mu=mu, generator=gen))
     return torch.stack(states) if trajectory else states[-1]

@@ -52,6 +52,18 @@ def denoising_loss(denoiser, x0: torch.Tensor, sigma: torch.Tensor, eps: torch.T
     return ((eps_hat - eps) ** 2).mean()
 
 
+def weighted_denoising_loss(denoiser, x0: torch.Tensor, sigma: torch.Tensor, eps: torch.Tensor,
+                            sigma_data: float | None = None) -> torch.Tensor:
+    """denoising_loss, or with sigma_data given, each sample's squared error weighted by
+    1 + sigma^2 / sigma_data^2 (EDM's weighting in eps terms: every noise level then counts
+    alike in terms of the error of x0_hat = x - sigma * eps_hat). Used for images (06, 07)."""
+    if sigma_data is None:
+        return denoising_loss(denoiser, x0, sigma, eps)
+    eps_hat = denoiser(add_noise(x0, sigma, eps), sigma)
+    per_sample = ((eps_hat - eps) ** 2).flatten(1).mean(1)                # (B,)
+    return ((1 + sigma**2 / sigma_data**2) * per_sample).mean()
+
+
 class SpiralDenoiser(nn.Module):
     """eps_theta(x, sigma): an MLP on [x / sqrt(1 + sigma^2), sigma_embedding(sigma)].
 
@@ -86,8 +98,10 @@ def sample_sigmas(batch: int, sigma_min: float, sigma_max: float, generator=None
 
 def train_denoiser(denoiser: nn.Module, data: torch.Tensor, steps: int, batch_size: int = 256,
                    lr: float = 3e-3, sigma_min: float = 0.01, sigma_max: float = 10.0,
-                   seed: int = 0, progress: bool = True) -> list[float]:
-    """Adam on denoising_loss with fresh noise each step; cosine-decayed lr. Returns the losses."""
+                   seed: int = 0, progress: bool = True,
+                   sigma_data: float | None = None) -> list[float]:
+    """Adam on denoising_loss with fresh noise each step; cosine-decayed lr. Returns the losses.
+    Works for any data tensor (B, *D); sigma_data switches on weighted_denoising_loss."""
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(denoiser.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
@@ -95,10 +109,10 @@ def train_denoiser(denoiser: nn.Module, data: torch.Tensor, steps: int, batch_si
     denoiser.train()
     for _ in tqdm(range(steps), desc="training", disable=not progress):
         idx = torch.randint(len(data), (batch_size,), generator=gen)
-        x0 = data[idx]                                            # (B, 2)
+        x0 = data[idx]                                               # (B, *D)
         sigma = sample_sigmas(batch_size, sigma_min, sigma_max, gen)  # (B,)
-        eps = torch.randn(x0.shape, generator=gen)                 # (B, 2)
-        loss = denoising_loss(denoiser, x0, sigma, eps)
+        eps = torch.randn(x0.shape, generator=gen)                    # (B, *D)
+        loss = weighted_denoising_loss(denoiser, x0, sigma, eps, sigma_data)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -108,16 +122,10 @@ def train_denoiser(denoiser: nn.Module, data: torch.Tensor, steps: int, batch_si
     return losses
 
 
-def save_checkpoint(path, denoiser: nn.Module, config: dict, losses: list[float]) -> None:
-    """Weights, the config that rebuilds the model and the loss history, in one torch file."""
-    torch.save({"state_dict": denoiser.state_dict(), "config": config, "losses": losses}, path)
-
-
 def load_checkpoint(path, cls: type[SpiralDenoiser] = SpiralDenoiser
                     ) -> tuple[SpiralDenoiser, dict, list[float]]:
-    """Rebuild a SpiralDenoiser (or subclass) from save_checkpoint's file; no pickle."""
-    blob = torch.load(path, map_location="cpu", weights_only=True)
-    cfg = blob["config"]
-    model = cls(cfg["hidden"], cfg["depth"], cfg["emb_dim"], cfg["sigma_min"], cfg["sigma_max"])
-    model.load_state_dict(blob["state_dict"])
-    return model.eval(), cfg, blob["losses"]
+    """Rebuild a SpiralDenoiser (or subclass) from a file written by runtime.save_model."""
+    from course_lib.runtime import load_model
+
+    return load_model(path, lambda c: cls(c["hidden"], c["depth"], c["emb_dim"],
+                                          c["sigma_min"], c["sigma_max"]))

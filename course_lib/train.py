@@ -2,6 +2,10 @@
 
     python -m course_lib.train spiral        # data/spiral_mlp.pt, ~15 s on one CPU thread
     python -m course_lib.train spiral_cond   # data/spiral_cond.pt, ~17 s on one CPU thread
+    python -m course_lib.train judge         # data/shapes_judge.pt, ~30 s on one CPU thread
+    python -m course_lib.train unet_pixels   # data/unet_pixels.pt, ~8 min on two CPU threads
+    python -m course_lib.train vae           # data/vae.pt, ~4 min on two CPU threads
+    python -m course_lib.train text2img      # data/text2img.pt (needs data/vae.pt), ~10 min
 
 Each command fixes its seed and uses one thread, so the same command gives the same file.
 """
@@ -14,8 +18,8 @@ from pathlib import Path
 
 import torch
 
-from course_lib import guidance, spiral
-from course_lib.runtime import DATA_DIR
+from course_lib import guidance, judge, latent, shapes, spiral, text, unet, vae
+from course_lib.runtime import DATA_DIR, load_model, save_model
 
 SPIRAL_CONFIG = {"hidden": 128, "depth": 3, "emb_dim": 16, "n_points": 256, "steps": 10_000,
                  "batch_size": 256, "lr": 3e-3, "sigma_min": 0.01, "sigma_max": 10.0, "seed": 0}
@@ -48,21 +52,99 @@ def train_spiral_cond(config: dict = COND_CONFIG, progress: bool = True):
     return model, losses
 
 
+JUDGE_CONFIG = {"steps": 600, "batch_size": 128, "n": 20_000, "seed": 0}
+UNET_CONFIG = {"base": 16, "mults": [1, 2, 4], "attn": [False, False, True], "n_images": 20_000,
+               "steps": 2000, "batch_size": 64, "lr": 1e-3, "sigma_min": 0.01, "sigma_max": 10.0,
+               "sigma_data": 0.5, "seed": 0}
+
+
+def build_unet(c: dict) -> unet.UNet:
+    return unet.UNet(base=c["base"], mults=tuple(c["mults"]), attn=tuple(c["attn"]),
+                     sigma_data=c["sigma_data"])
+
+
+def train_unet_pixels(config: dict = UNET_CONFIG, progress: bool = True):
+    """Notebook 06's pixel-space U-Net on the shapes data, with notebook 01's loop."""
+    c = config
+    torch.manual_seed(c["seed"])
+    images, _, _ = shapes.make_dataset(c["n_images"], seed=c["seed"])
+    model = build_unet(c)
+    losses = spiral.train_denoiser(model, images, c["steps"], c["batch_size"], c["lr"],
+                                   c["sigma_min"], c["sigma_max"], c["seed"], progress,
+                                   sigma_data=c["sigma_data"])
+    return model, losses
+
+
+def _train_judge(config: dict = JUDGE_CONFIG, progress: bool = True):
+    return judge.train_judge(config["steps"], config["batch_size"], config["n"], config["seed"],
+                             progress)
+
+
+VAE_CONFIG = {"width": 32, "n_images": 20_000, "steps": 1500, "batch_size": 64, "lr": 2e-3,
+              "beta": 1e-3, "seed": 0}
+T2I_CONFIG = {"dim": 64, "base": 64, "n_images": 20_000, "steps": 2000, "batch_size": 64,
+              "lr": 1e-3, "p_empty": 0.1, "seed": 0}
+
+
+def build_vae(c: dict) -> vae.VAE:
+    return vae.VAE(c["width"])
+
+
+def build_text2img(c: dict) -> latent.TextToImage:
+    return latent.TextToImage(len(c["vocab"]), c["dim"], c["base"])
+
+
+def train_vae(config: dict = VAE_CONFIG, progress: bool = True):
+    """Notebook 07's VAE; the latent scale (1 / std of the latents) is stored in the config."""
+    c = dict(config)
+    torch.manual_seed(c["seed"])
+    images, _, _ = shapes.make_dataset(c["n_images"], seed=c["seed"])
+    model = build_vae(c)
+    losses = vae.train_vae(model, images, c["steps"], c["batch_size"], c["lr"], c["beta"],
+                           c["seed"], progress)
+    c["scale"] = vae.latent_scale(model.eval(), images[:2000])
+    return model, losses, c
+
+
+def train_text2img(config: dict = T2I_CONFIG, progress: bool = True):
+    """Notebook 07's text-to-image model on the latents of the shipped VAE."""
+    c = dict(config)
+    torch.manual_seed(c["seed"])
+    autoencoder, vae_config, _ = load_model(DATA_DIR / "vae.pt", build_vae)
+    images, captions, _ = shapes.make_dataset(c["n_images"], seed=c["seed"])
+    with torch.no_grad():
+        z = torch.cat([autoencoder.encode(b)[0] for b in images.split(1000)]) * vae_config["scale"]
+    c["vocab"] = text.build_vocab(captions)
+    model = build_text2img(c)
+    losses = latent.train_text_to_image(model, z, captions, c["vocab"], c["steps"],
+                                        c["batch_size"], c["lr"], c["p_empty"], c["seed"],
+                                        progress)
+    return model, losses, c
+
+
 MODELS = {"spiral": ("spiral_mlp.pt", train_spiral, SPIRAL_CONFIG),
-          "spiral_cond": ("spiral_cond.pt", train_spiral_cond, COND_CONFIG)}
+          "spiral_cond": ("spiral_cond.pt", train_spiral_cond, COND_CONFIG),
+          "judge": ("shapes_judge.pt", _train_judge, JUDGE_CONFIG),
+          "unet_pixels": ("unet_pixels.pt", train_unet_pixels, UNET_CONFIG),
+          "vae": ("vae.pt", train_vae, VAE_CONFIG),
+          "text2img": ("text2img.pt", train_text2img, T2I_CONFIG)}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Train a course checkpoint into data/.")
     parser.add_argument("model", choices=list(MODELS))
     parser.add_argument("--out", type=Path, default=None, help="output file (default: data/)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default: 1 for the toys, 2 for image models)")
     args = parser.parse_args(argv)
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads or (1 if args.model.startswith("spiral") or
+                                           args.model == "judge" else 2))
     filename, train, config = MODELS[args.model]
     out = args.out or DATA_DIR / filename
     start = time.perf_counter()
-    model, losses = train()
-    spiral.save_checkpoint(out, model, config, losses)
+    model, losses, *rest = train()
+    # the text-to-image model is the largest file: store it in float16 (10 -> 5 MB)
+    save_model(out, model, rest[0] if rest else config, losses, half=args.model == "text2img")
     print(f"wrote {out} after {time.perf_counter() - start:.1f} s; "
           f"final loss (mean of last 500 steps) {sum(losses[-500:]) / 500:.4f}")
     return 0

@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from course_lib import ddim, ddpm, guidance, projection, spiral
+from course_lib import ddim, ddpm, guidance, projection, spiral, unet
 
 
 def _b(sigma, x):
@@ -275,3 +275,116 @@ ALTERNATIVES = {
                           x.shape[0])[:, None] ** 2), 1, keepdim=True)) @ K)
         / torch.as_tensor(s).expand(x.shape[0])[:, None]},
 }
+
+
+# ------------------------------------------------------------------ notebook 06
+
+def _gn(x, groups, eps=1e-5, axis="group", unbiased=False, eps_outside=False):
+    B = x.shape[0]
+    g = x.reshape(B, groups, -1) if axis == "group" else x.reshape(B, x.shape[1], -1)
+    if axis == "all":
+        g = x.reshape(B, 1, -1)
+    var = g.var(-1, unbiased=unbiased, keepdim=True)
+    den = var.sqrt() + eps if eps_outside else (var + eps).sqrt()
+    return ((g - g.mean(-1, keepdim=True)) / den).reshape(x.shape)
+
+
+def _attn(q, k, v, mask=None, scale="sqrt", dim=-1, use_mask=True):
+    d = q.shape[-1]
+    s = q @ k.transpose(-2, -1) / {"sqrt": d ** 0.5, "d": d, "none": 1}[scale]
+    if mask is not None and use_mask:
+        s = s.masked_fill(~mask[:, None, None, :], float("-inf"))
+    return torch.softmax(s, dim=dim) @ v
+
+
+def _res(block, x, emb, where="after_conv1", skip=True, act_first=False):
+    nl = torch.nn.functional.silu
+    h = block.conv1(block.norm1(nl(x)) if act_first else nl(block.norm1(x)))
+    if where == "after_conv1":
+        h = h + block.emb(emb)[:, :, None, None]
+    h = block.conv2(nl(block.norm2(h)))
+    if where == "after_conv2":
+        h = h + block.emb(emb)[:, :, None, None]
+    return block.skip(x) + h if skip else h
+
+
+def _a2d(block, x, context=None, mask=None, residual=True, transpose=True, heads=True):
+    B, C, H, W = x.shape
+    t = block.norm(x).reshape(B, C, H * W)
+    t = t.transpose(1, 2) if transpose else t.reshape(B, H * W, C)
+    src = t if context is None else context
+    q, k, v = block.to_q(t), block.to_k(src), block.to_v(src)
+    n = block.heads if heads else 1
+
+    def split(z):
+        return z.reshape(B, z.shape[1], n, -1).transpose(1, 2)
+
+    o = unet.attention(split(q), split(k), split(v), mask)
+    o = block.proj(o.transpose(1, 2).reshape(B, H * W, C))
+    o = o.transpose(1, 2).reshape(B, C, H, W)
+    return x + o if residual else o
+
+
+PLANTED_BUGS.update({
+    "group_norm": {
+        "layer norm (all channels)": lambda x, g, eps=1e-5: _gn(x, g, eps, axis="all"),
+        "instance norm (per channel)": lambda x, g, eps=1e-5: _gn(x, g, eps, axis="channel"),
+        "unbiased variance": lambda x, g, eps=1e-5: _gn(x, g, eps, unbiased=True),
+    },
+    "attention": {
+        "no scaling": lambda q, k, v, m=None: _attn(q, k, v, m, scale="none"),
+        "divides by d": lambda q, k, v, m=None: _attn(q, k, v, m, scale="d"),
+        "softmax over the queries": lambda q, k, v, m=None: _attn(q, k, v, m, dim=-2),
+        "ignores the mask": lambda q, k, v, m=None: _attn(q, k, v, m, use_mask=False),
+    },
+    "resblock_forward": {
+        "embedding after conv2": lambda b, x, e: _res(b, x, e, where="after_conv2"),
+        "no skip": lambda b, x, e: _res(b, x, e, skip=False),
+        "SiLU before the norm": lambda b, x, e: _res(b, x, e, act_first=True),
+        "ignores the embedding": lambda b, x, e: _res(b, x, e, where="nowhere"),
+    },
+    "attention_2d": {
+        "no residual": lambda b, x, c=None, m=None: _a2d(b, x, c, m, residual=False),
+        "reshape instead of transpose":
+            lambda b, x, c=None, m=None: _a2d(b, x, c, m, transpose=False),
+        "one head": lambda b, x, c=None, m=None: _a2d(b, x, c, m, heads=False),
+    },
+})
+
+
+# ------------------------------------------------------------------ notebook 07
+
+def _tok(caption, vocab, max_len=12, bos=True, pad=0, lower=True):
+    words = caption.lower().split() if lower else caption.split()
+    ids = ([1] if bos else []) + [vocab.get(w, 3) for w in words][: max_len - 2] + [2]
+    return torch.tensor(ids + [pad] * (max_len - len(ids)), dtype=torch.long)
+
+
+def _kl(m, lv, half=True, reduce="sum", var="exp"):
+    v = lv.exp() if var == "exp" else (0.5 * lv).exp()
+    per = (0.5 if half else 1.0) * (m**2 + v - 1 - lv)
+    return per.flatten(1).sum(1).mean() if reduce == "sum" else per.mean()
+
+
+PLANTED_BUGS.update({
+    "reparameterize": {
+        "exp(logvar) as std": lambda m, lv, e: m + lv.exp() * e,
+        "logvar as std": lambda m, lv, e: m + lv * e,
+        "returns the mean": lambda m, lv, e: m,
+    },
+    "kl_divergence": {
+        "missing the 1/2": lambda m, lv: _kl(m, lv, half=False),
+        "mean over values, not sum": lambda m, lv: _kl(m, lv, reduce="mean"),
+        "std in place of variance": lambda m, lv: _kl(m, lv, var="std"),
+    },
+    "tokenize": {
+        "no <bos>": lambda c, v, n=12: _tok(c, v, n, bos=False),
+        "pads with <eos>": lambda c, v, n=12: _tok(c, v, n, pad=2),
+        "case sensitive": lambda c, v, n=12: _tok(c, v, n, lower=False),
+    },
+    "decode_latents": {
+        "multiplies by the scale": lambda d, z, s: d(z * s).clamp(-1, 1),
+        "no clamp": lambda d, z, s: d(z / s),
+        "ignores the scale": lambda d, z, s: d(z).clamp(-1, 1),
+    },
+})

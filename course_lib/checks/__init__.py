@@ -5,9 +5,18 @@ Each notebook's exercises live in their own module here; this file only collects
 from __future__ import annotations
 
 from course_lib.checking import Exercise
-from course_lib.checks import ddim, ddpm, guidance, projection, spiral, welcome
+from course_lib.checks import (
+    ddim,
+    ddpm,
+    guidance,
+    latent,
+    projection,
+    spiral,
+    unet,
+    welcome,
+)
 
-MODULES = [welcome, spiral, ddpm, ddim, projection, guidance]  # in course order
+MODULES = [welcome, spiral, ddpm, ddim, projection, guidance, unet, latent]  # in course order
 EXERCISES: dict[str, Exercise] = {ex.id: ex for m in MODULES for ex in m.EXERCISES}
 
 

@@ -1,0 +1,91 @@
+"""A judge for the shapes data: a small CNN that reads shape, colour and position.
+
+Introduced in notebook 06 to put numbers on generated images (does a sample show a clean
+shape? does it match its prompt?). Trained on every combination, held-out pairs included:
+it is the examiner, not a generator.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from course_lib import shapes
+
+HEADS = {"shape": len(shapes.SHAPES), "colour": len(shapes.COLOURS),
+         "position": len(shapes.POSITIONS)}
+
+
+class Judge(nn.Module):
+    """(B, 3, 32, 32) in [-1, 1] -> dict of logits per head."""
+
+    def __init__(self, width: int = 16):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, width, 3, padding=1), nn.SiLU(), nn.MaxPool2d(2),           # 16x16
+            nn.Conv2d(width, 2 * width, 3, padding=1), nn.SiLU(), nn.MaxPool2d(2),   # 8x8
+            nn.Conv2d(2 * width, 2 * width, 3, padding=1), nn.SiLU(), nn.MaxPool2d(2),  # 4x4
+            nn.Flatten(), nn.Linear(2 * width * 16, 128), nn.SiLU())
+        self.heads = nn.ModuleDict({k: nn.Linear(128, n) for k, n in HEADS.items()})
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        h = self.features(x)
+        return {k: head(h) for k, head in self.heads.items()}
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """Predicted (shape, colour, position) indices, (B, 3)."""
+        logits = self(x)
+        return torch.stack([logits[k].argmax(1) for k in HEADS], dim=1)
+
+
+def train_judge(steps: int = 600, batch_size: int = 128, n: int = 20_000, seed: int = 0,
+                progress: bool = True) -> tuple[Judge, list[float]]:
+    """Adam on the summed cross-entropies of the three heads, on shapes images; a quarter of
+    each batch is garbage (noise, smooth colour blobs) whose target is the uniform
+    distribution, so that the judge is unsure, not confidently wrong, on non-shapes."""
+    torch.manual_seed(seed)
+    images, _, labels = shapes.make_dataset(n, seed=seed, include_held_out=True)
+    # small pixel noise so that imperfect generated images are still read sensibly
+    gen = torch.Generator().manual_seed(seed)
+    model, losses = Judge(), []
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+    for _ in tqdm(range(steps), desc="judge", disable=not progress):
+        idx = torch.randint(n, (batch_size,), generator=gen)
+        x = images[idx] + 0.1 * torch.randn(images[idx].shape, generator=gen)
+        junk = _garbage(batch_size // 4, gen)
+        logits, junk_logits = model(x), model(junk)
+        loss = sum(nn.functional.cross_entropy(logits[k], labels[idx, i])
+                   - torch.log_softmax(junk_logits[k], dim=1).mean()
+                   for i, k in enumerate(HEADS))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return model.eval(), losses
+
+
+def _garbage(n: int, gen: torch.Generator) -> torch.Tensor:
+    """n images that show no shape at all: pixel noise and smooth colour blobs."""
+    k = n // 2
+    noise = torch.randn(k, 3, 32, 32, generator=gen).clamp(-1, 1)
+    blobs = torch.nn.functional.interpolate(torch.randn(n - k, 3, 4, 4, generator=gen),
+                                            size=32, mode="bilinear").clamp(-1, 1)
+    return torch.cat([noise, blobs])
+
+
+def match_rate(judge: Judge, images: torch.Tensor, attrs: list[shapes.Attributes]) -> dict:
+    """Fractions of images whose shape, colour, position, and all three, match `attrs`."""
+    pred = judge.predict(images)
+    want = torch.tensor([a.labels for a in attrs])
+    hits = pred == want
+    return {"shape": hits[:, 0].float().mean().item(), "colour": hits[:, 1].float().mean().item(),
+            "position": hits[:, 2].float().mean().item(), "all": hits.all(1).float().mean().item()}
+
+
+@torch.no_grad()
+def recognised(judge: Judge, images: torch.Tensor, threshold: float = 0.9) -> torch.Tensor:
+    """Per image: True when every head is at least `threshold` sure of its answer, i.e. the
+    image shows one clear shape, colour and position. Returns (B,) bool."""
+    probs = [torch.softmax(v, dim=1).max(dim=1).values for v in judge(images).values()]
+    return torch.stack(probs, dim=1).min(dim=1).values >= threshold

@@ -1,0 +1,155 @@
+"""A small U-Net for images, built from parts: noise-level embedding, residual blocks with
+GroupNorm, down/up-sampling with skip connections, self- and cross-attention.
+
+Introduced in notebook 06 (pixels) and reused in 07 (latents, with text through
+cross-attention). Same contract as every course model: unet(x, sigma, cond) -> eps_hat,
+x: (B, C, H, W). Not a general library: one resolution schedule, no dropout.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from course_lib.spiral import sigma_embedding
+
+
+def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+              mask: torch.Tensor | None = None) -> torch.Tensor:
+    """softmax(q k^T / sqrt(d)) v over the last two dims. q: (..., Tq, d), k, v: (..., Tk, d);
+    mask: (B, Tk) bool, True where a key may be attended to."""
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (..., Tq, Tk)
+    if mask is not None:
+        scores = scores.masked_fill(~mask[:, None, None, :], float("-inf"))
+    return torch.softmax(scores, dim=-1) @ v
+
+
+def resblock_forward(block: ResBlock, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+    """norm -> SiLU -> conv, add the embedding per channel, norm -> SiLU -> conv, plus skip."""
+    h = block.conv1(F.silu(block.norm1(x)))             # (B, C_out, H, W)
+    h = h + block.emb(emb)[:, :, None, None]             # the noise level, per channel
+    h = block.conv2(F.silu(block.norm2(h)))
+    return block.skip(x) + h
+
+
+def attention_2d(block: Attention2d, x: torch.Tensor, context: torch.Tensor | None = None,
+                 mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Pixels as tokens: (B, C, H, W) -> (B, HW, C), multi-head attention to themselves
+    (context None) or to context (B, L, D_ctx), back to (B, C, H, W), plus a residual."""
+    B, C, H, W = x.shape
+    tokens = block.norm(x).reshape(B, C, H * W).transpose(1, 2)       # (B, HW, C)
+    source = tokens if context is None else context                    # (B, L, D)
+    q, k, v = block.to_q(tokens), block.to_k(source), block.to_v(source)
+
+    def heads(t):  # (B, T, C) -> (B, heads, T, C / heads)
+        return t.reshape(B, t.shape[1], block.heads, -1).transpose(1, 2)
+
+    out = attention(heads(q), heads(k), heads(v), mask)                 # (B, heads, HW, C/h)
+    out = block.proj(out.transpose(1, 2).reshape(B, H * W, C))
+    return x + out.transpose(1, 2).reshape(B, C, H, W)
+
+
+class ResBlock(nn.Module):
+    def __init__(self, c_in: int, c_out: int, emb_dim: int, groups: int = 8):
+        super().__init__()
+        self.norm1, self.conv1 = nn.GroupNorm(groups, c_in), nn.Conv2d(c_in, c_out, 3, padding=1)
+        self.emb = nn.Linear(emb_dim, c_out)
+        self.norm2, self.conv2 = nn.GroupNorm(groups, c_out), nn.Conv2d(c_out, c_out, 3, padding=1)
+        self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
+
+    def forward(self, x, emb):
+        return resblock_forward(self, x, emb)
+
+
+class Attention2d(nn.Module):
+    """Self-attention over pixels, or cross-attention to a context of dimension context_dim."""
+
+    def __init__(self, channels: int, heads: int = 4, context_dim: int | None = None,
+                 groups: int = 8):
+        super().__init__()
+        self.heads, self.norm = heads, nn.GroupNorm(groups, channels)
+        kv_dim = context_dim or channels
+        self.to_q = nn.Linear(channels, channels)
+        self.to_k, self.to_v = nn.Linear(kv_dim, channels), nn.Linear(kv_dim, channels)
+        self.proj = nn.Linear(channels, channels)
+
+    def forward(self, x, context=None, mask=None):
+        return attention_2d(self, x, context, mask)
+
+
+class Level(nn.Module):
+    """The blocks at one resolution: ResBlocks, then optional self- and cross-attention."""
+
+    def __init__(self, c_in, c_out, emb_dim, n_res, attn, context_dim):
+        super().__init__()
+        self.res = nn.ModuleList([ResBlock(c_in if i == 0 else c_out, c_out, emb_dim)
+                                  for i in range(n_res)])
+        self.attn = Attention2d(c_out) if attn else None
+        self.cross = Attention2d(c_out, context_dim=context_dim) if attn and context_dim else None
+
+    def forward(self, h, emb, context, mask):
+        for block in self.res:
+            h = block(h, emb)
+        if self.attn is not None:
+            h = self.attn(h)
+        if self.cross is not None:
+            h = self.cross(h, context, mask)
+        return h
+
+
+class UNet(nn.Module):
+    """Down: conv_in, a Level per resolution (halving between levels); middle; up: a Level
+    per resolution on [h, skip] concatenated (doubling between levels); conv_out.
+    `cond` is None or (context (B, L, D), mask (B, L)) for cross-attention (notebook 07).
+
+    Preconditioning (Karras et al. 2022, "EDM"): the network F reads x / sqrt(sigma^2 + s_d^2)
+    and its output is blended with x into the denoised guess D = c_skip x + c_out F, returned
+    as eps_hat = (x - D) / sigma. F's target then has unit scale at every noise level, which
+    keeps large-sigma errors (amplified by sigma in x0_hat) small. s_d: the data's std.
+    """
+
+    def __init__(self, channels: int = 3, base: int = 32, mults=(1, 2, 2),
+                 attn=(False, False, True), emb_dim: int = 128, context_dim: int | None = None,
+                 sigma_data: float = 0.5):
+        super().__init__()
+        self.sigma_data = sigma_data
+        widths = [base * m for m in mults]
+        self.emb_mlp = nn.Sequential(nn.Linear(64, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
+        self.conv_in = nn.Conv2d(channels, base, 3, padding=1)
+        self.down = nn.ModuleList()
+        c = base
+        for w, a in zip(widths, attn):
+            self.down.append(Level(c, w, emb_dim, 1, a, context_dim))
+            c = w
+        self.middle = Level(c, c, emb_dim, 2, True, context_dim)
+        self.up = nn.ModuleList()
+        for w, a in zip(reversed(widths), reversed(attn)):
+            self.up.append(Level(c + w, w, emb_dim, 2, a, context_dim))
+            c = w
+        self.out = nn.Sequential(nn.GroupNorm(8, c), nn.SiLU(),
+                                 nn.Conv2d(c, channels, 3, padding=1))
+        nn.init.zeros_(self.out[-1].weight)  # start by predicting eps = 0
+        nn.init.zeros_(self.out[-1].bias)
+
+    def forward(self, x: torch.Tensor, sigma, cond=None) -> torch.Tensor:
+        sigma = torch.as_tensor(sigma, dtype=x.dtype, device=x.device).expand(x.shape[0])
+        context, mask = cond if cond is not None else (None, None)
+        emb = self.emb_mlp(sigma_embedding(sigma, 64))
+        s, sd = sigma[:, None, None, None], self.sigma_data
+        h = self.conv_in(x / torch.sqrt(s**2 + sd**2))
+        skips = []
+        for i, level in enumerate(self.down):
+            h = level(h, emb, context, mask)
+            skips.append(h)
+            if i < len(self.down) - 1:
+                h = F.avg_pool2d(h, 2)                              # halve H and W
+        h = self.middle(h, emb, context, mask)
+        for i, level in enumerate(self.up):
+            h = level(torch.cat([h, skips.pop()], dim=1), emb, context, mask)
+            if i < len(self.up) - 1:
+                h = F.interpolate(h, scale_factor=2, mode="nearest")  # double H and W
+        # eps_hat = (x - c_skip x - c_out F) / sigma, c_skip = sd^2/(s^2+sd^2),
+        # c_out = s sd / sqrt(s^2+sd^2); an untrained F = 0 gives Gaussian data's best guess
+        return x * s / (s**2 + sd**2) - sd / torch.sqrt(s**2 + sd**2) * self.out(h)
