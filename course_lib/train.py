@@ -4,8 +4,8 @@
     python -m course_lib.train spiral_cond   # data/spiral_cond.pt, ~17 s on one CPU thread
     python -m course_lib.train judge         # data/shapes_judge.pt, ~30 s on one CPU thread
     python -m course_lib.train unet_pixels   # data/unet_pixels.pt, ~8 min on two CPU threads
-    python -m course_lib.train vae           # data/vae.pt, ~4 min on two CPU threads
-    python -m course_lib.train text2img      # data/text2img.pt (needs data/vae.pt), ~10 min
+    python -m course_lib.train vae           # data/vae.pt, ~2.5 min on two CPU threads
+    python -m course_lib.train text2img      # data/text2img.pt (needs data/vae.pt), ~6 min
 
 Each command fixes its seed and uses one thread, so the same command gives the same file.
 """

@@ -18,8 +18,9 @@ from course_lib.spiral import sigma_embedding
 
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
               mask: torch.Tensor | None = None) -> torch.Tensor:
-    """softmax(q k^T / sqrt(d)) v over the last two dims. q: (..., Tq, d), k, v: (..., Tk, d);
-    mask: (B, Tk) bool, True where a key may be attended to."""
+    """softmax(q k^T / sqrt(d)) v over the last two dims. q: (..., Tq, d), k, v: (..., Tk, d).
+    mask: None, or (B, Tk) bool, True where a key may be attended to; with a mask, q, k, v are
+    (B, heads, T, d), and the mask broadcasts as mask[:, None, None, :]."""
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (..., Tq, Tk)
     if mask is not None:
         scores = scores.masked_fill(~mask[:, None, None, :], float("-inf"))
@@ -130,7 +131,7 @@ class UNet(nn.Module):
             c = w
         self.out = nn.Sequential(nn.GroupNorm(8, c), nn.SiLU(),
                                  nn.Conv2d(c, channels, 3, padding=1))
-        nn.init.zeros_(self.out[-1].weight)  # start by predicting eps = 0
+        nn.init.zeros_(self.out[-1].weight)  # F = 0 at first: see forward's last line
         nn.init.zeros_(self.out[-1].bias)
 
     def forward(self, x: torch.Tensor, sigma, cond=None) -> torch.Tensor:

@@ -388,3 +388,11 @@ PLANTED_BUGS.update({
         "ignores the scale": lambda d, z, s: d(z).clamp(-1, 1),
     },
 })
+
+
+PLANTED_BUGS["group_norm"]["eps outside the square root"] = (
+    lambda x, g, eps=1e-5: _gn(x, g, eps, eps_outside=True))
+PLANTED_BUGS["tokenize"]["keeps the last words"] = lambda c, v, n=12: torch.tensor(
+    ([1] + [v.get(w, 3) for w in c.lower().split()][-(n - 2):] + [2]
+     + [0] * max(0, n - 2 - len(c.split())))[:n], dtype=torch.long)
+PLANTED_BUGS["drop_condition"]["ignores the generator"] = lambda lab, p, g=None: _drop(lab, p)

@@ -129,6 +129,9 @@ EXERCISES = [
             Prop("p = 0.2 drops about 20% and keeps the rest", _drop_rate,
                  "one uniform number per label (torch.rand(labels.shape, generator=...)); "
                  "torch.where(drop, NULL, labels) keeps the others"),
+            Prop("with the given generator, drops exactly the reference's labels", close("p02"),
+                 "draw torch.rand(labels.shape, generator=generator) once and drop where it "
+                 "is < p, so that a seed reproduces the same dropout"),
         ],
     ),
     Exercise(

@@ -69,7 +69,11 @@ def _tok_cases():
     return {"caption": Case(("a small red circle at the top left", v)),
             "upper": Case(("A Large Green Square In The Center", v)),
             "empty": Case(("", v)), "unknown": Case(("a purple circle", v)),
-            "long": Case((" ".join(["red"] * 20), v)), "short_max": Case(("a red square", v, 6))}
+            "long": Case((LONG, v)), "short_max": Case(("a red square", v, 6))}
+
+
+LONG = ("a small red circle at the top left and a large blue square in the center "
+        "and a yellow triangle")  # 20 distinct-ish words: the first ten must be kept
 
 
 def _tok_frame(outs, refs):
@@ -84,9 +88,8 @@ def _tok_empty(outs, refs):
 
 
 def _tok_long(outs, refs):
-    got = outs["long"].value.tolist()
-    ok = len(got) == text.MAX_LEN and got[0] == text.BOS and got[-1] == text.EOS
-    return ok, f"20 words -> {got}"
+    got, want = outs["long"].value.tolist(), refs["long"].value.tolist()
+    return got == want, f"a 20-word caption -> {got}, expected {want} (its first 10 words)"
 
 
 # ------------------------------------------------------------------- decode_latents
@@ -144,7 +147,7 @@ EXERCISES = [
                  f"PAD = {text.PAD} up to max_len"),
             Prop("the empty prompt is <bos> <eos>", _tok_empty,
                  "an empty caption has no words: ''.split() is []"),
-            Prop("a long caption keeps max_len tokens, ending in <eos>", _tok_long,
+            Prop("a long caption keeps its first max_len - 2 words, then <eos>", _tok_long,
                  "keep the first max_len - 2 words, then add <eos>"),
             Prop("matches the reference (upper case, unknown words, max_len 6)",
                  close("upper", "unknown", "short_max"),
