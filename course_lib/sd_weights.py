@@ -1,0 +1,101 @@
+"""Which Stable Diffusion notebook 08 runs: real weights on a GPU, or the course's own model.
+
+The real model is named in one place (SD_MODELS). `python -m course_lib.sd_weights prefetch`
+downloads it once into a local folder (the only command in the course that uses the network);
+afterwards everything loads offline. Without CUDA or without that folder, notebook 08 says so
+and runs the course's small diffusers-format model from data/sd_course: the same pipeline
+code, only the folder and dtype change.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import torch
+
+from course_lib.runtime import DATA_DIR, get_device
+
+# repo id and revision, pinned here and nowhere else. "main" is replaced by the exact commit
+# that `prefetch` resolved (it writes it to REVISION in the folder and prints it).
+SD_MODELS = {
+    "sd15": ("stable-diffusion-v1-5/stable-diffusion-v1-5", "main"),
+    "sdxl": ("stabilityai/stable-diffusion-xl-base-1.0", "main"),
+}
+DEFAULT = os.environ.get("COURSE_SD_MODEL", "sd15")
+COURSE_MODEL = DATA_DIR / "sd_course"
+
+
+def local_folder(name: str = DEFAULT) -> Path:
+    """Where prefetch puts a real model (COURSE_SD_DIR, else ~/course-models/NAME)."""
+    root = Path(os.environ.get("COURSE_SD_DIR", Path.home() / "course-models"))
+    return root / name
+
+
+def choose(name: str = DEFAULT) -> tuple[Path, torch.device, torch.dtype, str]:
+    """(folder, device, dtype, reason): real weights in fp16 on CUDA when both are present,
+    else the course model (fp16 on CUDA, fp32 on CPU), with the reason in plain words."""
+    device, real = get_device(), local_folder(name)
+    have_weights = (real / "model_index.json").exists()
+    if device.type == "cuda" and have_weights:
+        return real, device, torch.float16, f"real {name} weights from {real}, fp16 on {device}"
+    if device.type != "cuda":
+        why = "no CUDA GPU here"
+    else:
+        why = (f"no {name} weights in {real} (download them once with "
+               f"`python -m course_lib.sd_weights prefetch {name}`)")
+    dtype = torch.float16 if device.type == "cuda" else torch.float32
+    return COURSE_MODEL, device, dtype, f"{why}: running the course's own model on {device}"
+
+
+def load_pipeline(folder: Path, device: torch.device, dtype: torch.dtype, safety: bool = False):
+    """StableDiffusion(XL)Pipeline.from_pretrained(folder) offline. The safety checker is kept
+    only if asked for and present (the course model has none: shapes need no filter)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from diffusers import DiffusionPipeline
+
+    if not (Path(folder) / "model_index.json").exists():
+        raise FileNotFoundError(f"{folder} holds no diffusers pipeline. The course model is "
+                                "made by `python -m course_lib.train sd_course`.")
+    extra = {} if safety else {"safety_checker": None, "requires_safety_checker": False}
+    if "xl" in Path(folder).name:
+        extra = {}  # SDXL pipelines have no safety checker component
+    if any(Path(folder).rglob("*.fp16.safetensors")):
+        extra["variant"] = "fp16"  # what prefetch downloads for the real models
+    pipe = DiffusionPipeline.from_pretrained(folder, torch_dtype=dtype, local_files_only=True,
+                                             **extra)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe.to(device)
+
+
+def prefetch(name: str = DEFAULT) -> Path:
+    """Download the pinned model into local_folder(name) (fp16 weights where offered)."""
+    from huggingface_hub import snapshot_download
+
+    repo_id, revision = SD_MODELS[name]
+    folder = local_folder(name)
+    snapshot_download(repo_id, revision=revision, local_dir=folder,
+                      allow_patterns=["*.json", "*.txt", "*.fp16.safetensors", "*.model"])
+    from huggingface_hub import HfApi
+
+    sha = HfApi().model_info(repo_id, revision=revision).sha
+    (folder / "REVISION").write_text(f"{repo_id} {sha}\n")
+    print(f"{repo_id} at commit {sha} is in {folder}; pin it in SD_MODELS to reproduce this.")
+    return folder
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Fetch real Stable Diffusion weights once.")
+    parser.add_argument("command", choices=["prefetch", "where"])
+    parser.add_argument("name", nargs="?", default=DEFAULT, choices=list(SD_MODELS))
+    args = parser.parse_args(argv)
+    if args.command == "where":
+        print(choose(args.name)[3])
+        return 0
+    prefetch(args.name)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
