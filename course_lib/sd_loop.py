@@ -95,9 +95,11 @@ def img2img_latents(pipe, init_latents: torch.Tensor, prompts: list[str], streng
 
 
 def sigma_view_denoiser(unet, alpha_bar: torch.Tensor, timesteps: torch.Tensor,
-                        embeds: torch.Tensor, w: float):
+                        embeds: torch.Tensor, w: float, prediction: str = "epsilon"):
     """A diffusers U-Net as a course denoiser(x_sigma, sigma) on the sigma levels of
-    `timesteps`, with guidance, so samplers.samples (any gam, mu) can drive it."""
+    `timesteps`, with guidance, so samplers.samples (any gam, mu) can drive it. A U-Net
+    trained for v (prediction="v_prediction") is converted:
+    eps = (v + sigma x_t) / sqrt(1 + sigma^2)."""
     sigmas = ddim.ddim_sigmas(alpha_bar, timesteps)[:-1]
 
     @torch.no_grad()
@@ -106,7 +108,10 @@ def sigma_view_denoiser(unet, alpha_bar: torch.Tensor, timesteps: torch.Tensor,
         x_t = (x / torch.sqrt(1 + sigma**2)).to(unet.device, unet.dtype)  # DDPM's x_t
         eps_u, eps_c = unet(torch.cat([x_t] * 2), t, encoder_hidden_states=embeds
                             ).sample.chunk(2)
-        return (eps_u + w * (eps_c - eps_u)).to(x)  # the sampler runs in float32 on the CPU
+        out = (eps_u + w * (eps_c - eps_u)).to(x)  # the sampler runs in float32 on the CPU
+        if prediction == "v_prediction":
+            out = (out + sigma * x_t.to(x)) / torch.sqrt(1 + sigma**2)
+        return out
     return denoiser
 
 
@@ -119,7 +124,8 @@ def course_sampler_latents(pipe, prompts: list[str], steps: int = 10, w: float =
     timesteps = ddim.ddim_timesteps(len(alpha_bar), steps) + 1        # SD's steps_offset
     timesteps = timesteps.clamp(max=len(alpha_bar) - 1)
     embeds = encode_prompt(pipe.tokenizer, pipe.text_encoder, prompts, [""] * len(prompts))
-    den = sigma_view_denoiser(pipe.unet, alpha_bar, timesteps, embeds, w)
+    den = sigma_view_denoiser(pipe.unet, alpha_bar, timesteps, embeds, w,
+                              pipe.scheduler.config.prediction_type)
     size = pipe.unet.config.sample_size
     x = samplers.sample(den, ddim.ddim_sigmas(alpha_bar, timesteps), len(prompts),
                         dim=(pipe.unet.config.in_channels, size, size), gam=gam, seed=seed)

@@ -6,6 +6,7 @@
     python -m course_lib.train unet_pixels   # data/unet_pixels.pt, ~8 min on two CPU threads
     python -m course_lib.train vae           # data/vae.pt, ~2.5 min on two CPU threads
     python -m course_lib.train text2img      # data/text2img.pt (needs data/vae.pt), ~6 min
+    python -m course_lib.train sd_course     # data/sd_course/, a diffusers folder, ~25 min
 
 Each command fixes its seed and uses one thread, so the same command gives the same file.
 """
@@ -127,7 +128,8 @@ MODELS = {"spiral": ("spiral_mlp.pt", train_spiral, SPIRAL_CONFIG),
           "judge": ("shapes_judge.pt", _train_judge, JUDGE_CONFIG),
           "unet_pixels": ("unet_pixels.pt", train_unet_pixels, UNET_CONFIG),
           "vae": ("vae.pt", train_vae, VAE_CONFIG),
-          "text2img": ("text2img.pt", train_text2img, T2I_CONFIG)}
+          "text2img": ("text2img.pt", train_text2img, T2I_CONFIG),
+          "sd_course": ("sd_course", None, None)}  # a folder: main() lets sd_model train it
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -142,9 +144,14 @@ def main(argv: list[str] | None = None) -> int:
     filename, train, config = MODELS[args.model]
     out = args.out or DATA_DIR / filename
     start = time.perf_counter()
-    model, losses, *rest = train()
-    # the text-to-image model is the largest file: store it in float16 (10 -> 5 MB)
-    save_model(out, model, rest[0] if rest else config, losses, half=args.model == "text2img")
+    if args.model == "sd_course":  # a diffusers folder, not a state dict: it saves itself
+        from course_lib import sd_model  # imports diffusers (seconds): only when asked for
+
+        losses = sd_model.train_and_save(out)
+    else:
+        model, losses, *rest = train()
+        # the text-to-image model is the largest file: store it in float16 (10 -> 5 MB)
+        save_model(out, model, rest[0] if rest else config, losses, half=args.model == "text2img")
     print(f"wrote {out} after {time.perf_counter() - start:.1f} s; "
           f"final loss (mean of last 500 steps) {sum(losses[-500:]) / 500:.4f}")
     return 0

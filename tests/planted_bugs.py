@@ -396,3 +396,59 @@ PLANTED_BUGS["tokenize"]["keeps the last words"] = lambda c, v, n=12: torch.tens
     ([1] + [v.get(w, 3) for w in c.lower().split()][-(n - 2):] + [2]
      + [0] * max(0, n - 2 - len(c.split())))[:n], dtype=torch.long)
 PLANTED_BUGS["drop_condition"]["ignores the generator"] = lambda lab, p, g=None: _drop(lab, p)
+
+
+def _embed(tok, enc, texts, padding="max_length"):
+    ids = tok(texts, padding=padding, max_length=tok.model_max_length, truncation=True,
+              return_tensors="pt").input_ids
+    return enc(ids)[0]
+
+
+def _step(unet, sch, lat, t, emb, w, swap=False, scale_cond_only=False):
+    eps_u, eps_c = unet(sch.scale_model_input(torch.cat([lat] * 2), t), t,
+                        encoder_hidden_states=emb).sample.chunk(2)
+    if swap:
+        eps_u, eps_c = eps_c, eps_u
+    eps = w * eps_c if scale_cond_only else eps_u + w * (eps_c - eps_u)
+    return sch.step(eps, t, lat).prev_sample
+
+
+def _loop(pipe, prompts, neg, steps, w, gen, use_neg=True, use_gen=True, w_shift=0.0):
+    from course_lib import sd_loop
+    neg = (neg if use_neg else None) or [""] * len(prompts)
+    emb = sd_loop.encode_prompt(pipe.tokenizer, pipe.text_encoder, prompts, neg)
+    pipe.scheduler.set_timesteps(steps)
+    lat = torch.randn((len(prompts), 4, 8, 8), generator=gen if use_gen else None)
+    lat = lat * pipe.scheduler.init_noise_sigma
+    for t in pipe.scheduler.timesteps:
+        lat = sd_loop.guided_step(pipe.unet, pipe.scheduler, lat, t, emb, w + w_shift)
+    return lat
+
+
+PLANTED_BUGS.update({
+    "encode_prompt": {
+        "prompts first": lambda tok, enc, p, n: torch.cat([_embed(tok, enc, p),
+                                                           _embed(tok, enc, n)]),
+        "pads to the longest prompt": lambda tok, enc, p, n: torch.cat(
+            [_embed(tok, enc, n, "longest"), _embed(tok, enc, p, "longest")]),
+        "ignores the negative prompts": lambda tok, enc, p, n: torch.cat(
+            [_embed(tok, enc, [""] * len(p)), _embed(tok, enc, p)]),
+    },
+    "guided_step": {
+        "chunks swapped": lambda *a: _step(*a, swap=True),
+        "scales the conditional only": lambda *a: _step(*a, scale_cond_only=True),
+        "returns eps, not latents": lambda unet, sch, lat, t, emb, w: unet(
+            torch.cat([lat] * 2), t, encoder_hidden_states=emb).sample.chunk(2)[1],
+    },
+    "generate_latents": {
+        "ignores the negative prompt": lambda *a: _loop(*a, use_neg=False),
+        "noise not from the generator": lambda *a: _loop(*a, use_gen=False),
+        "guidance off by one": lambda *a: _loop(*a, w_shift=1.0),
+    },
+    "decode": {
+        "multiplies by the scaling factor": lambda vae, z: (
+            vae.decode(z * vae.config.scaling_factor).sample / 2 + 0.5).clamp(0, 1),
+        "stays in [-1, 1]": lambda vae, z: vae.decode(z / vae.config.scaling_factor).sample,
+        "no clamp": lambda vae, z: vae.decode(z / vae.config.scaling_factor).sample / 2 + 0.5,
+    },
+})

@@ -56,6 +56,22 @@ def test_course_sampler_drives_a_diffusers_unet(pipe):
     assert not torch.allclose(a, b)
 
 
+def test_sigma_view_converts_v_prediction_to_eps(pipe):
+    # the course model predicts v; DDIMScheduler's own conversion is the reference
+    from course_lib import ddim
+    sched = pipe.scheduler
+    ab, ts = sched.alphas_cumprod, torch.tensor([901, 501, 101])
+    embeds = sd_loop.encode_prompt(pipe.tokenizer, pipe.text_encoder, PROMPTS[:1], [""])
+    den_v = sd_loop.sigma_view_denoiser(pipe.unet, ab, ts, embeds, 1.0, "v_prediction")
+    den_e = sd_loop.sigma_view_denoiser(pipe.unet, ab, ts, embeds, 1.0)
+    sigma = ddim.ddim_sigmas(ab, ts)[1]                     # the sigma of t = 501
+    x_t = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(7))
+    x_sigma = x_t * torch.sqrt(1 + sigma**2)
+    v = den_e(x_sigma, sigma)                                 # the raw U-Net output, read as v
+    want = ab[501].sqrt() * v + (1 - ab[501]).sqrt() * x_t    # DDIMScheduler.step's pred_epsilon
+    assert (den_v(x_sigma, sigma) - want).abs().max() < 1e-5
+
+
 def test_choose_explains_the_fallback(monkeypatch, tmp_path):
     monkeypatch.setenv("COURSE_SD_DIR", str(tmp_path))
     monkeypatch.setenv("COURSE_DEVICE", "cpu")

@@ -12,11 +12,13 @@ from course_lib.checks import (
     latent,
     projection,
     spiral,
+    stable_diffusion,
     unet,
     welcome,
 )
 
-MODULES = [welcome, spiral, ddpm, ddim, projection, guidance, unet, latent]  # in course order
+MODULES = [welcome, spiral, ddpm, ddim, projection, guidance, unet, latent,  # in course order
+           stable_diffusion]
 EXERCISES: dict[str, Exercise] = {ex.id: ex for m in MODULES for ex in m.EXERCISES}
 
 

@@ -1,0 +1,268 @@
+"""The course's text-to-image model in diffusers' own format: Stable Diffusion at shapes size.
+
+Used in notebook 08 (Stable Diffusion taken apart). The same five parts as SD 1.5, built from
+small configs and trained here on the shapes data: a CLIP BPE tokenizer learned from the
+captions (vocab.json + merges.txt), a CLIPTextModel, an AutoencoderKL (32x32x3 <-> 8x8x4), a
+UNet2DConditionModel with cross-attention, and SD 1.5's noise schedule in a DDIMScheduler.
+`python -m course_lib.train sd_course` writes data/sd_course/; `load_course_pipeline()` loads
+it offline, so the notebook's code runs unchanged on real SD weights (another folder, fp16).
+"""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+from tqdm.auto import tqdm
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+from course_lib import runtime, shapes
+from course_lib.judge import Judge, match_rate
+
+FOLDER = "sd_course"   # data/sd_course/, made by `python -m course_lib.train sd_course`
+MAX_LENGTH = 77        # CLIP's context; without it the pipeline's padding overflows
+CONFIG = {"n_images": 20_000, "vae_steps": 1500, "vae_lr": 2e-3, "beta": 1e-3,
+          "steps": 2000, "batch_size": 64, "lr": 1e-3, "p_empty": 0.1, "seed": 0}
+
+
+# --- 1. tokenizer: byte-pair encoding learned from the captions, in CLIP's file format ----------
+def bytes_to_unicode() -> dict[int, str]:
+    """CLIP's (and GPT-2's) base symbols: each of the 256 bytes as a printable character."""
+    keep = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1),
+            *range(ord("®"), ord("ÿ") + 1)]
+    moved = [b for b in range(256) if b not in keep]
+    return {**{b: chr(b) for b in keep}, **{b: chr(256 + i) for i, b in enumerate(moved)}}
+
+
+def learn_bpe(captions: list[str], budget: int = 1000) -> tuple[dict[str, int], list[tuple]]:
+    """(vocab, merges): merge the most frequent neighbouring symbol pair over the caption
+    words, again and again, until every word is one token or `budget` merges are made."""
+    byte_char = bytes_to_unicode()
+    counts = Counter(w for c in captions for w in c.lower().split())
+    words = {}
+    for word, n in counts.items():
+        symbols = [byte_char[b] for b in word.encode("utf-8")]
+        words[(*symbols[:-1], symbols[-1] + "</w>")] = n        # "</w>" marks a word's end
+    merges: list[tuple[str, str]] = []
+    while len(merges) < budget:
+        pairs = Counter()
+        for word, n in words.items():
+            for pair in zip(word, word[1:]):
+                pairs[pair] += n
+        if not pairs:
+            break                                               # every word is one token
+        best = max(sorted(pairs), key=pairs.__getitem__)        # ties: first in sorted order
+        merges.append(best)
+        words = {_merge(word, best): n for word, n in words.items()}
+    base = list(byte_char.values())
+    tokens = base + [s + "</w>" for s in base] + ["".join(m) for m in merges]
+    tokens = list(dict.fromkeys(tokens)) + ["<|startoftext|>", "<|endoftext|>"]
+    return {t: i for i, t in enumerate(tokens)}, merges
+
+
+def _merge(word: tuple[str, ...], pair: tuple[str, str]) -> tuple[str, ...]:
+    out, i = [], 0
+    while i < len(word):
+        if word[i:i + 2] == pair:
+            out.append(word[i] + word[i + 1])
+            i += 2
+        else:
+            out.append(word[i])
+            i += 1
+    return tuple(out)
+
+
+def save_tokenizer(folder: str | Path, captions: list[str]) -> CLIPTokenizer:
+    """Write vocab.json and merges.txt into `folder` and load them as SD's tokenizer does:
+    77 tokens, padded with <|endoftext|>."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab, merges = learn_bpe(captions)
+    (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    lines = "".join(f"{a} {b}\n" for a, b in merges)
+    (folder / "merges.txt").write_text("#version: 0.2\n" + lines, encoding="utf-8")
+    # positional file names: CLIPTokenizer(vocab_file=...) silently builds a 2-token vocab
+    return CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"),
+                         model_max_length=MAX_LENGTH, pad_token="<|endoftext|>")
+
+
+def token_ids(tokenizer: CLIPTokenizer, prompts: list[str]) -> torch.Tensor:
+    """(B, 77) ids exactly as the pipeline makes them: <bos> tokens <eos>, <eos> padding."""
+    return tokenizer(prompts, padding="max_length", max_length=tokenizer.model_max_length,
+                     truncation=True, return_tensors="pt").input_ids
+
+
+# --- 2. the other four parts, from small configs -------------------------------------------------
+def build_vae() -> AutoencoderKL:
+    """32x32x3 -> 8x8x4: three blocks, two of which halve the size (factor 4, SD has 8)."""
+    return AutoencoderKL(in_channels=3, out_channels=3, sample_size=32, latent_channels=4,
+                         down_block_types=("DownEncoderBlock2D",) * 3,
+                         up_block_types=("UpDecoderBlock2D",) * 3,
+                         block_out_channels=(16, 32, 64), layers_per_block=1, norm_num_groups=16)
+
+
+def build_text_encoder(tokenizer: CLIPTokenizer) -> CLIPTextModel:
+    """A two-layer CLIP text transformer (SD 1.5's has 12 layers of width 768)."""
+    config = CLIPTextConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128,
+                            num_hidden_layers=2, num_attention_heads=4,
+                            max_position_embeddings=MAX_LENGTH,
+                            pad_token_id=tokenizer.pad_token_id,
+                            bos_token_id=tokenizer.bos_token_id,
+                            eos_token_id=tokenizer.eos_token_id)
+    return CLIPTextModel(config)
+
+
+def build_unet(text_dim: int = 64) -> UNet2DConditionModel:
+    """8x8x4 latents -> noise estimate. SD 1.5's block pattern at three sizes (8, 4, 2; SD has
+    four): cross-attention to the text at 8x8 and 4x4, plain ResNet blocks at 2x2.
+    (diffusers' `attention_head_dim` here is the number of heads, a known misnomer.)"""
+    return UNet2DConditionModel(
+        sample_size=8, in_channels=4, out_channels=4, block_out_channels=(48, 96, 96),
+        down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
+        layers_per_block=1, cross_attention_dim=text_dim, attention_head_dim=4, norm_num_groups=16)
+
+
+def build_scheduler() -> DDIMScheduler:
+    """SD 1.5's training noise schedule and sampler settings (no clipping, no alpha 1), with
+    SD 2's v-prediction: v = sqrt(alpha_bar) eps - sqrt(1 - alpha_bar) x0. Trained to predict
+    eps, this small model ignored where the prompt put the shape: at high noise eps is almost
+    x_t itself, so the loss says little about layout, and layout is decided there."""
+    return DDIMScheduler(num_train_timesteps=1000, beta_schedule="scaled_linear",
+                         beta_start=0.00085, beta_end=0.012, clip_sample=False,
+                         set_alpha_to_one=False, steps_offset=1, prediction_type="v_prediction")
+
+
+def build_pipeline(folder: str | Path) -> StableDiffusionPipeline:
+    """An untrained pipeline; its tokenizer is learned from the captions into folder/tokenizer."""
+    captions = [a.caption for a in shapes.all_attributes()]
+    tokenizer = save_tokenizer(Path(folder) / "tokenizer", captions)
+    text_encoder = build_text_encoder(tokenizer)
+    return StableDiffusionPipeline(
+        vae=build_vae(), text_encoder=text_encoder, tokenizer=tokenizer,
+        unet=build_unet(text_encoder.config.hidden_size), scheduler=build_scheduler(),
+        safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+
+
+# --- 3. training ------------------------------------------------------------------------------
+def train_vae(vae: AutoencoderKL, images: torch.Tensor, steps: int, batch_size: int = 64,
+              lr: float = 2e-3, beta: float = 1e-3, seed: int = 0,
+              progress: bool = True) -> list[float]:
+    """MSE(recon, x) + beta * KL / pixels, as notebook 07's VAE; then scaling_factor = 1/std."""
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(vae.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+    losses = []
+    for _ in tqdm(range(steps), desc="AutoencoderKL", disable=not progress):
+        x = images[torch.randint(len(images), (batch_size,), generator=gen)]
+        posterior = vae.encode(x).latent_dist
+        recon = vae.decode(posterior.sample(gen)).sample
+        loss = F.mse_loss(recon, x) + beta * posterior.kl().mean() / x[0].numel()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        losses.append(loss.item())
+    with torch.no_grad():
+        std = vae.encode(images[:2000]).latent_dist.mean.std().item()
+    vae.register_to_config(scaling_factor=1.0 / std)  # the pipeline divides latents by it
+    return losses
+
+
+def train_denoiser(pipe: StableDiffusionPipeline, images: torch.Tensor, captions: list[str],
+                   steps: int, batch_size: int = 64, lr: float = 1e-3, p_empty: float = 0.1,
+                   seed: int = 0, progress: bool = True) -> list[float]:
+    """U-Net and text encoder together: the scheduler's prediction type (v or epsilon) on
+    scaled latents noised by the scheduler at uniform random timesteps; a fraction p_empty
+    of captions become "" (the empty prompt, which classifier-free guidance uses as the
+    unconditional input)."""
+    gen = torch.Generator().manual_seed(seed)
+    vae, unet, text_encoder, scheduler = pipe.vae, pipe.unet, pipe.text_encoder, pipe.scheduler
+    with torch.no_grad():  # latent means (the KL is small, so samples are close to them)
+        latents = torch.cat([vae.encode(b).latent_dist.mean for b in images.split(500)])
+    latents = latents * vae.config.scaling_factor
+    ids_all, empty = token_ids(pipe.tokenizer, captions), token_ids(pipe.tokenizer, [""])
+    params = [*unet.parameters(), *text_encoder.parameters()]
+    opt = torch.optim.Adam(params, lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+    unet.train()
+    text_encoder.train()
+    losses = []
+    for _ in tqdm(range(steps), desc="UNet + text encoder", disable=not progress):
+        idx = torch.randint(len(latents), (batch_size,), generator=gen)
+        drop = torch.rand(batch_size, 1, generator=gen) < p_empty
+        ids = torch.where(drop, empty, ids_all[idx])
+        t = torch.randint(scheduler.config.num_train_timesteps, (batch_size,), generator=gen)
+        noise = torch.randn(latents[idx].shape, generator=gen)
+        noisy = scheduler.add_noise(latents[idx], noise, t)
+        text = text_encoder(ids)[0]                # last hidden state, as the pipeline uses
+        target = (scheduler.get_velocity(latents[idx], noise, t)
+                  if scheduler.config.prediction_type == "v_prediction" else noise)
+        loss = F.mse_loss(unet(noisy, t, encoder_hidden_states=text).sample, target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        losses.append(loss.item())
+    unet.eval()
+    text_encoder.eval()
+    return losses
+
+
+def train_and_save(folder: str | Path, config: dict = CONFIG, progress: bool = True):
+    """Build, train (the VAE first, then U-Net + text encoder) and save into `folder`.
+    Returns the denoiser's losses; the VAE's are in folder/losses.json with them."""
+    c = config
+    torch.manual_seed(c["seed"])
+    pipe = build_pipeline(folder)
+    images, captions, _ = shapes.make_dataset(c["n_images"], seed=c["seed"])
+    vae_losses = train_vae(pipe.vae, images, c["vae_steps"], c["batch_size"], c["vae_lr"],
+                           c["beta"], c["seed"], progress)
+    pipe.vae.eval().requires_grad_(False)
+    losses = train_denoiser(pipe, images, captions, c["steps"], c["batch_size"], c["lr"],
+                            c["p_empty"], c["seed"], progress)
+    save_pipeline(pipe, folder)
+    record = {"config": c, "vae_losses": vae_losses, "losses": losses}
+    (Path(folder) / "losses.json").write_text(json.dumps(record), encoding="utf-8")
+    return losses
+
+
+# --- 4. saving and loading --------------------------------------------------------------------
+def save_pipeline(pipe: StableDiffusionPipeline, folder: str | Path) -> None:
+    """save_pretrained in float16 safetensors (half the size; loading casts to any dtype)."""
+    parts = (pipe.vae, pipe.unet, pipe.text_encoder)
+    for part in parts:
+        part.half()                  # not .to(dtype): diffusers warns on every such cast
+    pipe.save_pretrained(folder, safe_serialization=True)
+    for part in parts:
+        part.float()
+
+
+def load_course_pipeline(device: str | torch.device | None = None,
+                         dtype: torch.dtype | None = None) -> StableDiffusionPipeline:
+    """The shipped pipeline from data/sd_course, offline; on runtime.get_device() by default,
+    in float16 on CUDA and float32 otherwise. Real SD weights: the same call with their folder."""
+    device = torch.device(device) if device is not None else runtime.get_device()
+    dtype = dtype or (torch.float16 if device.type == "cuda" else torch.float32)
+    folder = runtime.DATA_DIR / FOLDER
+    if not (folder / "model_index.json").exists():
+        raise FileNotFoundError(
+            f"{folder} is missing. It ships with the course: restore it with "
+            f"`git checkout -- data/{FOLDER}`, or rebuild it (about 9 minutes on a CPU) with "
+            f"`python -m course_lib.train {FOLDER}`.")
+    pipe = StableDiffusionPipeline.from_pretrained(folder, dtype=dtype,
+                                                   local_files_only=True)
+    return pipe.to(device)
+
+
+@torch.no_grad()
+def prompt_match(pipe: StableDiffusionPipeline, judge: Judge, attrs: list[shapes.Attributes],
+                 steps: int = 25, guidance_scale: float = 5.0, seed: int = 0) -> dict:
+    """The judge's match rates (course_lib.judge.match_rate) for one image per prompt."""
+    gen = torch.Generator(pipe.device).manual_seed(seed)
+    images = pipe([a.caption for a in attrs], num_inference_steps=steps, generator=gen,
+                  guidance_scale=guidance_scale, output_type="pt").images
+    return match_rate(judge, images.float().cpu() * 2 - 1, attrs)
