@@ -19,6 +19,9 @@ from course_lib.checking import Case, Exercise, Prop, close
 
 NB = "08_stable_diffusion"
 PROMPTS = ["a small red circle at the top left", "a large blue square in the center"]
+# "Equal" means within TOL: the same float32 computation differs by up to ~2e-5 between thread
+# counts (the grader runs answers on one thread); real mistakes differ by 1e-2 or more.
+TOL = 1e-4
 
 
 @functools.lru_cache(maxsize=1)
@@ -81,14 +84,15 @@ def _enc_pipeline(outs, refs):
     p = probe_pipeline()
     pos, neg = p.encode_prompt(PROMPTS, "cpu", 1, True, ["", "green"])
     diff = (outs["two"].value - torch.cat([neg, pos])).abs().max().item()
-    return diff < 1e-5, f"max |yours - pipe.encode_prompt's [negative, prompt]| = {diff:.1e}"
+    return diff < TOL, (f"max |yours - pipe.encode_prompt's [negative, prompt]| = {diff:.1e} "
+                        f"(allowed {TOL:.0e})")
 
 
 def _enc_order(outs, refs):
     p = probe_pipeline()
     _, neg = p.encode_prompt(PROMPTS, "cpu", 1, True, ["", "green"])
     diff = (outs["two"].value[:2] - neg).abs().max().item()
-    return diff < 1e-5, f"first half vs the negative prompts' embeddings: max diff {diff:.1e}"
+    return diff < TOL, f"first half vs the negative prompts' embeddings: max diff {diff:.1e}"
 
 
 # ------------------------------------------------------------------- guided_step
@@ -110,7 +114,7 @@ def _step_w1(outs, refs):
         eps = unet(x_in, t, encoder_hidden_states=embeds[2:]).sample
         want = scheduler.step(eps, t, latents).prev_sample
     diff = (outs["w1"].value - want).abs().max().item()
-    return diff < 1e-5, f"w = 1 vs a step with the prompt alone: max diff {diff:.1e}"
+    return diff < TOL, f"w = 1 vs a step with the prompt alone: max diff {diff:.1e}"
 
 
 # ------------------------------------------------------------------- generate_latents
@@ -130,8 +134,8 @@ def _gen_pipeline(outs, refs):
         want = p(PROMPTS, negative_prompt=neg, num_inference_steps=6, guidance_scale=4.0,
                  generator=torch.Generator().manual_seed(3), output_type="latent").images
         worst = max(worst, (outs[name].value - want).abs().max().item())
-    return worst < 1e-5, (f"max |your latents - StableDiffusionPipeline(output_type='latent')| "
-                          f"= {worst:.1e} (same seed, scheduler, 6 steps, w = 4)")
+    return worst < TOL, (f"max |your latents - StableDiffusionPipeline(output_type='latent')| "
+                         f"= {worst:.1e}, allowed {TOL:.0e} (same seed, scheduler, 6 steps, w = 4)")
 
 
 def _gen_seed(outs, refs):
@@ -154,7 +158,8 @@ def _dec_pipeline(outs, refs):
         raw = p.vae.decode(z / p.vae.config.scaling_factor).sample
     want = p.image_processor.postprocess(raw, output_type="pt")
     diff = (outs["z"].value - want).abs().max().item()
-    return diff < 1e-5, f"max |yours - the pipeline's decode + postprocess| = {diff:.1e}"
+    return diff < TOL, (f"max |yours - the pipeline's decode + postprocess| = {diff:.1e} "
+                        f"(allowed {TOL:.0e})")
 
 
 def _dec_range(outs, refs):
