@@ -7,6 +7,8 @@
     python -m course_lib.train vae           # data/vae.pt, ~2.5 min on two CPU threads
     python -m course_lib.train text2img      # data/text2img.pt (needs data/vae.pt), ~6 min
     python -m course_lib.train sd_course     # data/sd_course/, a diffusers folder, ~25 min
+    python -m course_lib.train features --threads 1  # data/features.pt, ~60 s
+    python -m course_lib.train clip --threads 1      # data/clip.pt, ~70 s
 
 Each command fixes its seed and uses one thread, so the same command gives the same file.
 """
@@ -19,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from course_lib import guidance, judge, latent, shapes, spiral, text, unet, vae
+from course_lib import clip, features, guidance, judge, latent, shapes, spiral, text, unet, vae
 from course_lib.runtime import DATA_DIR, load_model, save_model
 
 SPIRAL_CONFIG = {"hidden": 128, "depth": 3, "emb_dim": 16, "n_points": 256, "steps": 10_000,
@@ -123,12 +125,44 @@ def train_text2img(config: dict = T2I_CONFIG, progress: bool = True):
     return model, losses, c
 
 
+# notebook 09's two examiners: FID/KID features and a tiny CLIP (one thread: --threads 1)
+FEATURES_CONFIG = {"width": 16, "dim": 64, "steps": 1500, "batch_size": 128, "n": 20_000,
+                   "lr": 2e-3, "seed": 0}
+CLIP_CONFIG = {"dim": 64, "embed_dim": 64, "width": 16, "n_images": 20_000, "steps": 1500,
+               "batch_size": 64, "lr": 2e-3, "noise": 0.05, "seed": 0}
+
+
+def train_feature_net(config: dict = FEATURES_CONFIG, progress: bool = True):
+    """Notebook 09's feature encoder: a 120-class classifier of the shapes images."""
+    c = config
+    torch.manual_seed(c["seed"])
+    model = features.build(c)
+    losses = features.train_features(model, c["steps"], c["batch_size"], c["n"], c["lr"],
+                                     c["seed"], progress)
+    return model.eval(), losses
+
+
+def train_tiny_clip(config: dict = CLIP_CONFIG, progress: bool = True):
+    """Notebook 09's tiny CLIP on every caption (held-out pairs included, like the judge)."""
+    c = dict(config)
+    torch.manual_seed(c["seed"])
+    images, captions, _ = shapes.make_dataset(c["n_images"], seed=c["seed"],
+                                              include_held_out=True)
+    c["vocab"] = text.build_vocab(captions)
+    model = clip.build(c)
+    losses = clip.train_clip(model, images, captions, c["vocab"], c["steps"], c["batch_size"],
+                             c["lr"], c["noise"], c["seed"], progress)
+    return model.eval(), losses, c
+
+
 MODELS = {"spiral": ("spiral_mlp.pt", train_spiral, SPIRAL_CONFIG),
           "spiral_cond": ("spiral_cond.pt", train_spiral_cond, COND_CONFIG),
           "judge": ("shapes_judge.pt", _train_judge, JUDGE_CONFIG),
           "unet_pixels": ("unet_pixels.pt", train_unet_pixels, UNET_CONFIG),
           "vae": ("vae.pt", train_vae, VAE_CONFIG),
           "text2img": ("text2img.pt", train_text2img, T2I_CONFIG),
+          "features": ("features.pt", train_feature_net, FEATURES_CONFIG),
+          "clip": ("clip.pt", train_tiny_clip, CLIP_CONFIG),
           "sd_course": ("sd_course", None, None)}  # a folder: main() lets sd_model train it
 
 
@@ -153,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         # the text-to-image model is the largest file: store it in float16 (10 -> 5 MB)
         save_model(out, model, rest[0] if rest else config, losses, half=args.model == "text2img")
     print(f"wrote {out} after {time.perf_counter() - start:.1f} s; "
-          f"final loss (mean of last 500 steps) {sum(losses[-500:]) / 500:.4f}")
+          f"final loss (mean of last 500 steps) {sum(losses[-500:]) / len(losses[-500:]):.4f}")
     return 0
 
 

@@ -398,6 +398,8 @@ PLANTED_BUGS["tokenize"]["keeps the last words"] = lambda c, v, n=12: torch.tens
 PLANTED_BUGS["drop_condition"]["ignores the generator"] = lambda lab, p, g=None: _drop(lab, p)
 
 
+# ------------------------------------------------------------------ notebook 08
+
 def _embed(tok, enc, texts, padding="max_length"):
     ids = tok(texts, padding=padding, max_length=tok.model_max_length, truncation=True,
               return_tensors="pt").input_ids
@@ -451,4 +453,133 @@ PLANTED_BUGS.update({
         "stays in [-1, 1]": lambda vae, z: vae.decode(z / vae.config.scaling_factor).sample,
         "no clamp": lambda vae, z: vae.decode(z / vae.config.scaling_factor).sample / 2 + 0.5,
     },
+})
+
+
+# ------------------------------------------------------------------ notebook 09
+
+def _fd(mu_a, cov_a, mu_b, cov_b, cross="ref", two=2.0, root=False):
+    from course_lib import metrics
+    if cross == "ref":
+        s = metrics.sqrtm_psd(cov_a)
+        tr = torch.linalg.eigvalsh(s @ cov_b @ s).clamp(min=0).sqrt().sum()
+    elif cross == "no clamp":
+        s = metrics.sqrtm_psd(cov_a)
+        tr = torch.linalg.eigvalsh(s @ cov_b @ s).sqrt().sum()
+    elif cross == "elementwise":
+        tr = (cov_a * cov_b).clamp(min=0).sqrt().trace()
+    elif cross == "product of roots":
+        tr = (metrics.sqrtm_psd(cov_a) @ metrics.sqrtm_psd(cov_b)).trace()
+    else:  # eigh on the non-symmetric product reads only its lower triangle
+        tr = torch.linalg.eigvalsh(cov_a @ cov_b).clamp(min=0).sqrt().sum()
+    d2 = ((mu_a - mu_b) ** 2).sum() + cov_a.trace() + cov_b.trace() - two * tr
+    return d2.clamp(min=0).sqrt() if root else d2
+
+
+def _fid(a, b, correction=1, mean_dim=0, cov_t=True, root=False):
+    stats = [(f.mean(mean_dim), torch.cov(f.T if cov_t else f, correction=correction))
+             for f in (a.double(), b.double())]
+    d2 = _fd(*stats[0], *stats[1])
+    return d2.clamp(min=0).sqrt() if root else d2
+
+
+def _mmd(x, y, diag=False, d_scale=True, degree=3, cross=2.0, square_norm=False):
+    def k(p, q):
+        return (p @ q.T / (p.shape[1] if d_scale else 1) + 1) ** degree
+    m, n = len(x), len(y)
+    kxx, kyy = k(x, x), k(y, y)
+    if diag:
+        within = kxx.mean() + kyy.mean()
+    else:
+        den_x, den_y = (m * m, n * n) if square_norm else (m * (m - 1), n * (n - 1))
+        within = ((kxx.sum() - kxx.diagonal().sum()) / den_x
+                  + (kyy.sum() - kyy.diagonal().sum()) / den_y)
+    return within - cross * k(x, y).mean()
+
+
+def _clip_loss(u, v, log_scale, directions=2, normalise=True, exp=True, mean=True):
+    F = torch.nn.functional
+    if normalise:
+        u, v = F.normalize(u, dim=-1), F.normalize(v, dim=-1)
+    logits = (log_scale.exp() if exp else log_scale) * u @ v.T
+    t = torch.arange(len(u))
+    if directions == 1:
+        return F.cross_entropy(logits, t)
+    both = F.cross_entropy(logits, t) + F.cross_entropy(logits.T, t)
+    return both / 2 if mean else both
+
+
+def _cos(u, v):
+    return torch.nn.functional.cosine_similarity(u, v, dim=-1)
+
+
+PLANTED_BUGS.update({
+    "frechet_distance": {
+        "element-wise square root of C_a * C_b": lambda *a: _fd(*a, cross="elementwise"),
+        "C_a^(1/2) C_b^(1/2) instead of (C_a C_b)^(1/2)":
+            lambda *a: _fd(*a, cross="product of roots"),
+        "eigh on the non-symmetric C_a C_b": lambda *a: _fd(*a, cross="eigh of product"),
+        "no clamp before the square root": lambda *a: _fd(*a, cross="no clamp"),
+        "forgot the 2": lambda *a: _fd(*a, two=1.0),
+        "returns the distance, not its square": lambda *a: _fd(*a, root=True),
+    },
+    "fid": {
+        "covariance divides by N": lambda a, b: _fid(a, b, correction=0),
+        "covariance of the samples, not the features": lambda a, b: _fid(a, b, cov_t=False),
+        "mean over the features": lambda a, b: _fid(a, b, mean_dim=1),
+        "square root of FID": lambda a, b: _fid(a, b, root=True),
+    },
+    "mmd2_unbiased": {
+        "biased: keeps k(x_i, x_i)": lambda x, y: _mmd(x, y, diag=True),
+        "drops the diagonal but divides by m^2": lambda x, y: _mmd(x, y, square_norm=True),
+        "kernel without / d": lambda x, y: _mmd(x, y, d_scale=False),
+        "kernel squared, not cubed": lambda x, y: _mmd(x, y, degree=2),
+        "cross term not doubled": lambda x, y: _mmd(x, y, cross=1.0),
+    },
+    "clip_loss": {
+        "image-to-text direction only": lambda u, v, s: _clip_loss(u, v, s, directions=1),
+        "embeddings not normalised": lambda u, v, s: _clip_loss(u, v, s, normalise=False),
+        "log_scale used as the scale": lambda u, v, s: _clip_loss(u, v, s, exp=False),
+        "sum of the two directions": lambda u, v, s: _clip_loss(u, v, s, mean=False),
+    },
+    "clip_score": {
+        "the B x B matrix": lambda u, v: 100 * (torch.nn.functional.normalize(u, dim=-1) @
+                                                torch.nn.functional.normalize(v, dim=-1).T
+                                                ).clamp(min=0),
+        "dot product, not cosine": lambda u, v: 100 * (u * v).sum(-1).clamp(min=0),
+        "no clamp at 0": lambda u, v: 100 * _cos(u, v),
+        "no factor 100": lambda u, v: _cos(u, v).clamp(min=0),
+        "mean over the batch": lambda u, v: 100 * _cos(u, v).clamp(min=0).mean(),
+    },
+})
+
+
+def _fd_scipy(mu_a, cov_a, mu_b, cov_b):
+    import scipy.linalg
+    root = scipy.linalg.sqrtm((cov_a @ cov_b).numpy())     # as pytorch-fid does
+    return (((mu_a - mu_b) ** 2).sum() + cov_a.trace() + cov_b.trace()
+            - 2 * torch.from_numpy(root.real).trace())
+
+
+ALTERNATIVES.update({
+    "frechet_distance": {
+        "eigenvalues of C_a C_b": lambda mu_a, cov_a, mu_b, cov_b: (
+            ((mu_a - mu_b) ** 2).sum() + cov_a.trace() + cov_b.trace()
+            - 2 * torch.linalg.eigvals(cov_a @ cov_b).sqrt().real.sum()),
+        "scipy.linalg.sqrtm": _fd_scipy,
+    },
+    "fid": {"centred features by hand": lambda a, b: _fd(
+        a.mean(0), (a - a.mean(0)).T @ (a - a.mean(0)) / (len(a) - 1),
+        b.mean(0), (b - b.mean(0)).T @ (b - b.mean(0)) / (len(b) - 1))},
+    "mmd2_unbiased": {"masks for i != j": lambda x, y: (
+        ((x @ x.T / x.shape[1] + 1) ** 3)[~torch.eye(len(x), dtype=torch.bool)].mean()
+        + ((y @ y.T / y.shape[1] + 1) ** 3)[~torch.eye(len(y), dtype=torch.bool)].mean()
+        - 2 * ((x @ y.T / x.shape[1] + 1) ** 3).mean())},
+    "clip_loss": {"logits.T written as text @ image.T": lambda u, v, s: (
+        torch.nn.functional.cross_entropy(
+            s.exp() * torch.nn.functional.normalize(u, dim=-1)
+            @ torch.nn.functional.normalize(v, dim=-1).T, torch.arange(len(u)))
+        + torch.nn.functional.cross_entropy(
+            s.exp() * torch.nn.functional.normalize(v, dim=-1)
+            @ torch.nn.functional.normalize(u, dim=-1).T, torch.arange(len(u)))) / 2},
 })

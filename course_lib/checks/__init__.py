@@ -10,6 +10,7 @@ from course_lib.checks import (
     ddpm,
     guidance,
     latent,
+    metrics,
     projection,
     spiral,
     stable_diffusion,
@@ -18,7 +19,7 @@ from course_lib.checks import (
 )
 
 MODULES = [welcome, spiral, ddpm, ddim, projection, guidance, unet, latent,  # in course order
-           stable_diffusion]
+           stable_diffusion, metrics]
 EXERCISES: dict[str, Exercise] = {ex.id: ex for m in MODULES for ex in m.EXERCISES}
 
 

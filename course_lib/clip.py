@@ -1,0 +1,89 @@
+"""A tiny CLIP for the shapes data: an image encoder and a text encoder trained so that an
+image and its caption land on nearby unit vectors (Radford et al. 2021), at toy scale.
+
+Introduced in notebook 09, where it gives the CLIP score of generated images against their
+prompts. The text side is notebook 07's word tokenizer and transformer, read at <eos> as
+CLIP does; training is metrics.clip_loss with a learned temperature.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from course_lib import metrics, text
+
+MAX_LOG_SCALE = math.log(100.0)  # CLIP clips its learned logit scale at 100
+
+
+class TinyCLIP(nn.Module):
+    """encode_image (B, 3, 32, 32) -> (B, embed_dim); encode_text (ids, mask) -> (B, embed_dim).
+    log_scale is the learned log of the scale s that multiplies the cosine similarities."""
+
+    def __init__(self, vocab_size: int, dim: int = 64, embed_dim: int = 64, width: int = 16):
+        super().__init__()
+        self.image = nn.Sequential(
+            nn.Conv2d(3, width, 3, padding=1), nn.SiLU(), nn.MaxPool2d(2),           # 16x16
+            nn.Conv2d(width, 2 * width, 3, padding=1), nn.SiLU(), nn.MaxPool2d(2),   # 8x8
+            nn.Conv2d(2 * width, 2 * width, 3, padding=1), nn.SiLU(), nn.MaxPool2d(2),  # 4x4
+            nn.Flatten(), nn.Linear(2 * width * 16, 128), nn.SiLU(), nn.Linear(128, embed_dim))
+        self.text = text.TextEncoder(vocab_size, dim)
+        self.text_proj = nn.Linear(dim, embed_dim)
+        self.log_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))  # CLIP's start: s = 14.3
+
+    def encode_image(self, images: torch.Tensor) -> torch.Tensor:
+        return self.image(images)
+
+    def encode_text(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        h = self.text(ids, mask)                                    # (B, L, dim)
+        eos = h[torch.arange(len(ids)), mask.sum(1) - 1]            # the last real token
+        return self.text_proj(eos)
+
+
+def build(config: dict) -> TinyCLIP:
+    return TinyCLIP(len(config["vocab"]), config["dim"], config["embed_dim"], config["width"])
+
+
+@torch.no_grad()
+def score(model: TinyCLIP, vocab: dict[str, int], images: torch.Tensor,
+          captions: list[str]) -> torch.Tensor:
+    """CLIP score of each image against its own caption, (B,) (metrics.clip_score)."""
+    ids, mask = text.tokenize_batch(captions, vocab)
+    image_emb = metrics.extract(model.encode_image, images)
+    return metrics.clip_score(image_emb, model.encode_text(ids, mask))
+
+
+def train_clip(model: TinyCLIP, images: torch.Tensor, captions: list[str],
+               vocab: dict[str, int], steps: int = 1000, batch_size: int = 64, lr: float = 1e-3,
+               noise: float = 0.05, seed: int = 0, progress: bool = True) -> list[float]:
+    """Adam on metrics.clip_loss. Each batch holds batch_size *different* captions, one image
+    of each: the loss treats every other caption in the batch as wrong, and with only 120
+    distinct captions a random batch would often hold the same caption twice. A little pixel
+    noise keeps the image encoder sensible on imperfect generated images."""
+    gen = torch.Generator().manual_seed(seed)
+    names = sorted(set(captions))
+    order = torch.tensor(sorted(range(len(captions)), key=lambda i: captions[i]))
+    images = images[order]                                          # grouped by caption
+    counts = torch.tensor([captions.count(c) for c in names])
+    starts = counts.cumsum(0) - counts
+    ids_all, mask_all = text.tokenize_batch(names, vocab)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+    losses = []
+    for _ in tqdm(range(steps), desc="tiny CLIP", disable=not progress):
+        picks = torch.randperm(len(names), generator=gen)[:batch_size]      # distinct captions
+        idx = starts[picks] + (torch.rand(len(picks), generator=gen) * counts[picks]).long()
+        x = images[idx] + noise * torch.randn(images[idx].shape, generator=gen)
+        loss = metrics.clip_loss(model.encode_image(x),
+                                 model.encode_text(ids_all[picks], mask_all[picks]),
+                                 model.log_scale)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        with torch.no_grad():
+            model.log_scale.clamp_(max=MAX_LOG_SCALE)
+        losses.append(loss.item())
+    return losses
