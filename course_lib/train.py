@@ -9,6 +9,10 @@
     python -m course_lib.train sd_course     # data/sd_course/, a diffusers folder, ~25 min
     python -m course_lib.train features --threads 1  # data/features.pt, ~60 s
     python -m course_lib.train clip --threads 1      # data/clip.pt, ~70 s
+    python -m course_lib.train lora_cross --threads 1             # notebook 10, ~40 s
+    python -m course_lib.train dreambooth_sks --threads 1          # ~70 s
+    python -m course_lib.train dreambooth_sks_noprior --threads 1  # ~40 s
+    python -m course_lib.train controlnet --threads 1              # controlnet_layout/, ~2.5 min
 
 Each command fixes its seed and uses one thread, so the same command gives the same file.
 """
@@ -164,6 +168,12 @@ MODELS = {"spiral": ("spiral_mlp.pt", train_spiral, SPIRAL_CONFIG),
           "features": ("features.pt", train_feature_net, FEATURES_CONFIG),
           "clip": ("clip.pt", train_tiny_clip, CLIP_CONFIG),
           "sd_course": ("sd_course", None, None)}  # a folder: main() lets sd_model train it
+# notebook 10: LoRA adapters and a ControlNet for the shipped sd_course (they save themselves)
+NOTEBOOK_10 = {"lora_cross": ("lora_cross.safetensors", None, None),
+               "dreambooth_sks": ("dreambooth_sks.safetensors", None, None),
+               "dreambooth_sks_noprior": ("dreambooth_sks_noprior.safetensors", None, None),
+               "controlnet": ("controlnet_layout", None, None)}
+MODELS.update(NOTEBOOK_10)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -182,6 +192,11 @@ def main(argv: list[str] | None = None) -> int:
         from course_lib import sd_model  # imports diffusers (seconds): only when asked for
 
         losses = sd_model.train_and_save(out)
+    elif args.model in NOTEBOOK_10:  # need data/sd_course; --out names the file or folder
+        from course_lib import controlnet, customise
+
+        losses = (controlnet.train_and_save(out) if args.model == "controlnet"
+                  else customise.train_adapter(args.model, out.parent))
     else:
         model, losses, *rest = train()
         # the text-to-image model is the largest file: store it in float16 (10 -> 5 MB)

@@ -583,3 +583,119 @@ ALTERNATIVES.update({
             s.exp() * torch.nn.functional.normalize(v, dim=-1)
             @ torch.nn.functional.normalize(u, dim=-1).T, torch.arange(len(u)))) / 2},
 })
+
+
+# ------------------------------------------------------------------ notebook 10
+
+def _lora(x, base, A, B, alpha, scale=None, bias=True, base_term=True):
+    update = x @ A.T @ B.T
+    out = update * (alpha / A.shape[0] if scale is None else scale(alpha, A.shape[0]))
+    if base_term:
+        out = out + (base(x) if bias else x @ base.weight.T)
+    return out
+
+
+def _merge_inplace(W, A, B, alpha):
+    return W.add_(alpha / A.shape[0] * B @ A)
+
+
+def _prior(eh, e, p, w, how="right"):
+    sq = ((eh - e) ** 2).flatten(1).mean(1)
+    if how == "one mse":
+        return sq.mean()
+    if how == "weight on new":
+        return w * sq[~p].mean() + (sq[p].mean() if p.any() else 0)
+    if how == "always prior":
+        return sq[~p].mean() + w * sq[p].mean()
+    if how == "batch size":
+        return ((sq * ~p).sum() + w * (sq * p).sum()) / len(sq)
+    return ((eh - e) ** 2)[~p].sum() + w * ((eh - e) ** 2)[p].sum()   # "sum"
+
+
+def _ctrl(unet, cn, lat, t, txt, ctrl, s, mid=True, scale_down=True, scale_mid=True,
+          use=True):
+    down, m = cn(lat, t, encoder_hidden_states=txt, controlnet_cond=ctrl, return_dict=False)
+    if not use:
+        return unet(lat, t, encoder_hidden_states=txt).sample
+    down = [d * s for d in down] if scale_down else down
+    m = m * s if scale_mid else m
+    return unet(lat, t, encoder_hidden_states=txt, down_block_additional_residuals=down,
+                mid_block_additional_residual=m if mid else None).sample
+
+
+def _wm(images, signs, high=True, norm=True, absolute=False, batch=False):
+    from course_lib import safety
+    X = torch.nn.functional.avg_pool2d(safety.highpass(images) if high else images, 2)
+    if batch:
+        return (signs * X).sum() / X.norm()
+    z = (signs * X).flatten(1).sum(1)
+    z = z / X.flatten(1).norm(dim=1) if norm else z / X[0].numel()
+    return z.abs() if absolute else z
+
+
+PLANTED_BUGS.update({
+    "lora_forward": {
+        "no alpha / r scale": lambda *a: _lora(*a, scale=lambda al, r: 1.0),
+        "alpha, not alpha / r": lambda *a: _lora(*a, scale=lambda al, r: al),
+        "r / alpha": lambda *a: _lora(*a, scale=lambda al, r: r / al),
+        "base without its bias": lambda *a: _lora(*a, bias=False),
+        "the update alone": lambda *a: _lora(*a, base_term=False),
+    },
+    "merge_lora": {
+        "no alpha / r scale": lambda W, A, B, al: W + B @ A,
+        "transposed update": lambda W, A, B, al: W + al / A.shape[0] * (A.T @ B.T),
+        "alpha, not alpha / r": lambda W, A, B, al: W + al * B @ A,
+        "merges into W in place": _merge_inplace,
+    },
+    "prior_preservation_loss": {
+        "one MSE over the whole batch": lambda *a: _prior(*a, how="one mse"),
+        "weight on the new concept's term": lambda *a: _prior(*a, how="weight on new"),
+        "NaN without prior examples": lambda *a: _prior(*a, how="always prior"),
+        "each group divided by the batch size": lambda *a: _prior(*a, how="batch size"),
+        "sums instead of means": lambda *a: _prior(*a, how="sum"),
+    },
+    "controlled_unet": {
+        "forgets the mid-block residual": lambda *a: _ctrl(*a, mid=False),
+        "scale not applied": lambda *a: _ctrl(*a, scale_down=False, scale_mid=False),
+        "scales only the mid residual": lambda *a: _ctrl(*a, scale_down=False),
+        "ignores the ControlNet": lambda *a: _ctrl(*a, use=False),
+    },
+    "watermark_score": {
+        "no high-pass": lambda im, s: _wm(im, s, high=False),
+        "divided by the number of blocks": lambda im, s: _wm(im, s, norm=False),
+        "absolute value": lambda im, s: _wm(im, s, absolute=True),
+        "one score for the whole batch": lambda im, s: _wm(im, s, batch=True),
+        "pixel-level correlation, no high-pass": lambda im, s: (
+            s.repeat_interleave(2, -2).repeat_interleave(2, -1) * im).flatten(1).sum(1)
+        / im.flatten(1).norm(dim=1),
+    },
+})
+
+
+def _wm_block_sums(images, signs):
+    from course_lib import safety
+    hp = safety.highpass(images)
+    b, c, h, w = hp.shape
+    X = hp.reshape(b, c, h // 2, 2, w // 2, 2).sum(dim=(3, 5))
+    return (signs * X).sum(dim=(1, 2, 3)) / X.pow(2).sum(dim=(1, 2, 3)).sqrt()
+
+
+ALTERNATIVES.update({
+    "lora_forward": {
+        "merged weight through F.linear": lambda x, base, A, B, al: torch.nn.functional.linear(
+            x, base.weight + al / A.shape[0] * B @ A, base.bias),
+        "F.linear twice": lambda x, base, A, B, al: base(x) + al / A.shape[0] * (
+            torch.nn.functional.linear(torch.nn.functional.linear(x, A), B)),
+    },
+    "merge_lora": {"einsum": lambda W, A, B, al: W + torch.einsum("or,ri->oi", B, A)
+                   * al / A.shape[0]},
+    "prior_preservation_loss": {"F.mse_loss on each group": lambda eh, e, p, w: (
+        torch.nn.functional.mse_loss(eh[~p], e[~p])
+        + (w * torch.nn.functional.mse_loss(eh[p], e[p]) if p.any() else 0))},
+    "controlled_unet": {"conditioning_scale argument": lambda unet, cn, lat, t, txt, c, s: unet(
+        lat, t, encoder_hidden_states=txt, **dict(zip(
+            ("down_block_additional_residuals", "mid_block_additional_residual"),
+            cn(lat, t, encoder_hidden_states=txt, controlnet_cond=c, conditioning_scale=s,
+               return_dict=False)))).sample},
+    "watermark_score": {"sums over 2x2 blocks, not means": _wm_block_sums},
+})

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from course_lib.checking import Exercise
 from course_lib.checks import (
+    customise,
     ddim,
     ddpm,
     guidance,
@@ -19,7 +20,7 @@ from course_lib.checks import (
 )
 
 MODULES = [welcome, spiral, ddpm, ddim, projection, guidance, unet, latent,  # in course order
-           stable_diffusion, metrics]
+           stable_diffusion, metrics, customise]
 EXERCISES: dict[str, Exercise] = {ex.id: ex for m in MODULES for ex in m.EXERCISES}
 
 

@@ -1,0 +1,210 @@
+"""Teaching the course's text-to-image model something new: LoRA, a new shape, DreamBooth.
+
+Introduced in notebook 10. A LoRA layer written out (W x + (alpha / r) B A x), the same adapter
+put on the U-Net's attention layers by peft through diffusers, and a short fine-tune (the
+course model's own loss on scaled VAE latents) with optional prior preservation, which
+teaches the model course_lib.new_shape's cross.
+"""
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from course_lib import new_shape, runtime, shapes
+from course_lib.judge import Judge
+
+TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]      # every attention projection of the U-Net
+RARE_WORD = "sks"                                   # DreamBooth's rare token
+GUIDANCE = 3.0                                      # w for every image this module generates
+CONFIG = {"rank": 4, "alpha": 4, "n_images": 40, "n_prior": 100, "steps": 300, "batch_size": 16,
+          "lr": 2e-3, "prior_weight": 1.0, "seed": 0}
+ADAPTERS = {  # name: (word for the new shape, prior preservation?)
+    "lora_cross": (new_shape.NAME, False),
+    "dreambooth_sks": (RARE_WORD, True),
+    "dreambooth_sks_noprior": (RARE_WORD, False)}
+
+
+# --- 1. LoRA by hand ---------------------------------------------------------------------------
+def lora_forward(x: torch.Tensor, base: nn.Linear, A: torch.Tensor, B: torch.Tensor,
+                 alpha: float) -> torch.Tensor:
+    """LoRA (Hu et al. 2021, eq. 3): h = W x + b + (alpha / r) B A x. x (..., d_in),
+    A (r, d_in), B (d_out, r); returns (..., d_out)."""
+    r = A.shape[0]
+    return base(x) + (alpha / r) * (x @ A.T @ B.T)
+
+
+def merge_lora(W: torch.Tensor, A: torch.Tensor, B: torch.Tensor, alpha: float) -> torch.Tensor:
+    """The merged weight W + (alpha / r) B A, (d_out, d_in): one matrix, no extra inference cost."""
+    return W + (alpha / A.shape[0]) * (B @ A)
+
+
+class LoRALinear(nn.Module):
+    """A frozen nn.Linear plus a trainable rank-r update. B starts at zero, so before training
+    the layer is exactly the base layer; A starts random (peft's "gaussian": std 1/r)."""
+
+    def __init__(self, base: nn.Linear, r: int = 4, alpha: float = 4.0):
+        super().__init__()
+        self.base, self.alpha = base.requires_grad_(False), alpha
+        self.A = nn.Parameter(torch.randn(r, base.in_features) / r)
+        self.B = nn.Parameter(torch.zeros(base.out_features, r))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return lora_forward(x, self.base, self.A, self.B, self.alpha)
+
+
+def add_lora(unet, rank: int = 4, alpha: float = 4.0, targets=TARGETS) -> int:
+    """Freeze the U-Net and put a LoRA adapter on its attention projections (as diffusers'
+    train_text_to_image_lora.py does); returns the number of trainable parameters."""
+    from peft import LoraConfig
+
+    unet.requires_grad_(False)
+    unet.add_adapter(LoraConfig(r=rank, lora_alpha=alpha, init_lora_weights="gaussian",
+                                target_modules=targets))
+    return sum(p.numel() for p in unet.parameters() if p.requires_grad)
+
+
+# --- 2. fine-tuning, with DreamBooth's prior preservation ---------------------------------------
+def prior_preservation_loss(pred: torch.Tensor, target: torch.Tensor, is_prior: torch.Tensor,
+                            weight: float) -> torch.Tensor:
+    """DreamBooth (Ruiz et al. 2023, eq. 2): the mean squared error over the new concept's
+    examples plus weight times the mean squared error over the prior (class) examples.
+    pred, target (B, ...); is_prior (B,) bool. With no prior examples, the plain loss."""
+    sq = ((pred - target) ** 2).flatten(1).mean(1)
+    loss = sq[~is_prior].mean()
+    if is_prior.any():
+        loss = loss + weight * sq[is_prior].mean()
+    return loss
+
+
+def training_target(scheduler, z: torch.Tensor, noise: torch.Tensor, t: torch.Tensor):
+    """What the U-Net learns to output, as its scheduler's config says: the noise
+    (prediction_type "epsilon", SD 1.5) or v = sqrt(alpha_bar) eps - sqrt(1 - alpha_bar) z
+    ("v_prediction", SD 2)."""
+    if scheduler.config.prediction_type == "v_prediction":
+        return scheduler.get_velocity(z, noise, t)
+    return noise
+
+
+@torch.no_grad()
+def _latents_and_text(pipe, images: torch.Tensor, captions: list[str]):
+    from course_lib.sd_model import token_ids
+
+    latents = pipe.vae.encode(images.to(pipe.device, pipe.dtype)).latent_dist.mean
+    ids = token_ids(pipe.tokenizer, captions).to(pipe.device)
+    return latents * pipe.vae.config.scaling_factor, pipe.text_encoder(ids)[0]
+
+
+def fine_tune(pipe, images: torch.Tensor, captions: list[str], steps: int, batch_size: int = 16,
+              lr: float = 2e-3, prior: tuple | None = None, prior_weight: float = 1.0,
+              seed: int = 0, progress: bool = True) -> list[float]:
+    """Train the U-Net's trainable parameters (a LoRA after add_lora) on images + captions
+    with the usual loss (see training_target); with prior = (class images, class captions)
+    every batch also holds batch_size of those, weighted by prior_weight. Text encoder and
+    VAE stay frozen."""
+    gen = torch.Generator().manual_seed(seed)
+    unet, scheduler = pipe.unet, pipe.scheduler
+    latents, text = _latents_and_text(pipe, images, captions)
+    if prior is not None:
+        prior_latents, prior_text = _latents_and_text(pipe, *prior)
+    params = [p for p in unet.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-2)
+    unet.train()
+    losses = []
+    for _ in tqdm(range(steps), desc="fine-tune", disable=not progress):
+        idx = torch.randint(len(latents), (batch_size,), generator=gen)
+        z, txt = latents[idx], text[idx]
+        if prior is not None:
+            j = torch.randint(len(prior_latents), (batch_size,), generator=gen)
+            z, txt = torch.cat([z, prior_latents[j]]), torch.cat([txt, prior_text[j]])
+        is_prior = (torch.arange(len(z)) >= batch_size).to(z.device)
+        t = torch.randint(scheduler.config.num_train_timesteps, (len(z),), generator=gen)
+        noise = torch.randn(z.shape, generator=gen).to(z)
+        t = t.to(z.device)
+        pred = unet(scheduler.add_noise(z, noise, t), t, encoder_hidden_states=txt).sample
+        loss = prior_preservation_loss(pred, training_target(scheduler, z, noise, t), is_prior,
+                                       prior_weight)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    unet.eval()
+    return losses
+
+
+@torch.no_grad()
+def generate(pipe, prompts: list[str], steps: int = 20, w: float = GUIDANCE, seed: int = 0,
+             batch_size: int = 100) -> torch.Tensor:
+    """Images (B, 3, 32, 32) in [-1, 1] from the pipeline's own call, in batches."""
+    gen = torch.Generator().manual_seed(seed)
+    out = [pipe(prompts[i:i + batch_size], num_inference_steps=steps, guidance_scale=w,
+                generator=gen, output_type="pt").images.float().cpu() * 2 - 1
+           for i in range(0, len(prompts), batch_size)]
+    return torch.cat(out)
+
+
+def measure(pipe, judge: Judge, word: str, new_attrs: list, old_attrs: list, steps: int = 20,
+            w: float = GUIDANCE, seed: int = 0) -> dict:
+    """One image per prompt: the new concept's rates (concept_match) for new_attrs with the
+    colour called `word`, and the judge's all-three match rate for the old prompts."""
+    from course_lib.judge import match_rate
+
+    new = new_shape.concept_match(judge, generate(
+        pipe, [new_shape.caption(a, word) for a in new_attrs], steps, w, seed), new_attrs)
+    old = generate(pipe, [a.caption for a in old_attrs], steps, w, seed + 1)
+    return {"new shape": new["shape"], "new, all three": new["all"],
+            "old prompts": match_rate(judge, old, old_attrs)["all"]}
+
+
+def class_data(pipe, n: int, seed: int = 0):
+    """DreamBooth's prior: n images the model itself makes for old prompts (every shape,
+    colour, place and size in turn), with those prompts."""
+    combos = shapes.all_attributes()
+    prompts = [combos[(i * 37) % len(combos)].caption for i in range(n)]  # spread over combos
+    return generate(pipe, prompts, seed=seed + 1), prompts
+
+
+def train_adapter(name: str, out_dir: str | Path | None = None, config: dict = CONFIG,
+                  progress: bool = True) -> list[float]:
+    """Fine-tune a LoRA on the shipped course model (ADAPTERS[name] says the word and whether
+    to preserve the prior) and save it as out_dir/NAME.safetensors with diffusers'
+    save_lora_weights; the losses go to out_dir/NAME.json."""
+    from diffusers import StableDiffusionPipeline
+    from peft.utils import get_peft_model_state_dict
+
+    from course_lib.sd_model import load_course_pipeline
+
+    c, (word, use_prior) = config, ADAPTERS[name]
+    out_dir = Path(out_dir or runtime.DATA_DIR)
+    start = time.perf_counter()
+    torch.manual_seed(c["seed"])
+    pipe = load_course_pipeline(device="cpu")
+    pipe.set_progress_bar_config(disable=True)
+    prior = class_data(pipe, c["n_prior"], c["seed"]) if use_prior else None
+    images, captions, _ = new_shape.dataset(c["n_images"], word, c["seed"])
+    add_lora(pipe.unet, c["rank"], c["alpha"])
+    losses = fine_tune(pipe, images, captions, c["steps"], c["batch_size"], c["lr"], prior,
+                       c["prior_weight"], c["seed"], progress)
+    state = {k: v.half() for k, v in get_peft_model_state_dict(pipe.unet).items()}
+    StableDiffusionPipeline.save_lora_weights(out_dir, unet_lora_layers=state,
+                                              weight_name=f"{name}.safetensors")
+    record = {"config": c, "word": word, "prior": use_prior, "losses": losses,
+              "seconds": round(time.perf_counter() - start, 1)}
+    (out_dir / f"{name}.json").write_text(json.dumps(record), encoding="utf-8")
+    return losses
+
+
+def load_adapter(pipe, name: str, folder: str | Path | None = None) -> None:
+    """pipe.load_lora_weights from NAME.safetensors in `folder` (data/ by default), as the
+    adapter called `name`, offline."""
+    path = Path(folder) / f"{name}.safetensors" if folder else runtime.data_path(
+        f"{name}.safetensors")
+    with warnings.catch_warnings():  # peft's note that a second adapter joins the first
+        warnings.filterwarnings("ignore", message="Already found a `peft_config`")
+        pipe.load_lora_weights(path.parent, weight_name=path.name, adapter_name=name)
+
