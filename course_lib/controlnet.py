@@ -65,15 +65,13 @@ def train_controlnet(pipe, controlnet, images: torch.Tensor, captions: list[str]
                      p_empty: float = 0.1, seed: int = 0, progress: bool = True) -> list[float]:
     """The usual loss of the frozen U-Net steered by the ControlNet, which alone learns.
     Half of the captions lose their place (the mask must carry it), a tenth are empty."""
-    from course_lib.customise import training_target
-    from course_lib.sd_model import token_ids
+    from course_lib.sd_model import encode_latents, token_ids, training_target
 
     gen = torch.Generator().manual_seed(seed)
     unet, scheduler = pipe.unet.requires_grad_(False), pipe.scheduler
     images = images.to(pipe.device, pipe.dtype)
+    latents = encode_latents(pipe.vae, images)
     with torch.no_grad():
-        latents = torch.cat([pipe.vae.encode(b).latent_dist.mean for b in images.split(500)])
-        latents = latents * pipe.vae.config.scaling_factor
         controls = layout_mask(images)
         names = sorted({c for full in captions for c in (full, drop_position(full))} | {""})
         text = pipe.text_encoder(token_ids(pipe.tokenizer, names).to(pipe.device))[0]

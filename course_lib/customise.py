@@ -82,31 +82,23 @@ def prior_preservation_loss(pred: torch.Tensor, target: torch.Tensor, is_prior: 
     return loss
 
 
-def training_target(scheduler, z: torch.Tensor, noise: torch.Tensor, t: torch.Tensor):
-    """What the U-Net learns to output, as its scheduler's config says: the noise
-    (prediction_type "epsilon", SD 1.5) or v = sqrt(alpha_bar) eps - sqrt(1 - alpha_bar) z
-    ("v_prediction", SD 2)."""
-    if scheduler.config.prediction_type == "v_prediction":
-        return scheduler.get_velocity(z, noise, t)
-    return noise
-
-
 @torch.no_grad()
 def _latents_and_text(pipe, images: torch.Tensor, captions: list[str]):
-    from course_lib.sd_model import token_ids
+    from course_lib.sd_model import encode_latents, token_ids
 
-    latents = pipe.vae.encode(images.to(pipe.device, pipe.dtype)).latent_dist.mean
     ids = token_ids(pipe.tokenizer, captions).to(pipe.device)
-    return latents * pipe.vae.config.scaling_factor, pipe.text_encoder(ids)[0]
+    return encode_latents(pipe.vae, images), pipe.text_encoder(ids)[0]
 
 
 def fine_tune(pipe, images: torch.Tensor, captions: list[str], steps: int, batch_size: int = 16,
               lr: float = 2e-3, prior: tuple | None = None, prior_weight: float = 1.0,
               seed: int = 0, progress: bool = True) -> list[float]:
     """Train the U-Net's trainable parameters (a LoRA after add_lora) on images + captions
-    with the usual loss (see training_target); with prior = (class images, class captions)
+    with the usual loss (see sd_model.training_target); with prior = (class images, class captions)
     every batch also holds batch_size of those, weighted by prior_weight. Text encoder and
     VAE stay frozen."""
+    from course_lib.sd_model import training_target
+
     gen = torch.Generator().manual_seed(seed)
     unet, scheduler = pipe.unet, pipe.scheduler
     latents, text = _latents_and_text(pipe, images, captions)

@@ -172,6 +172,24 @@ def train_vae(vae: AutoencoderKL, images: torch.Tensor, steps: int, batch_size: 
     return losses
 
 
+@torch.no_grad()
+def encode_latents(vae: AutoencoderKL, images: torch.Tensor) -> torch.Tensor:
+    """Scaled latents of images in [-1, 1], as the U-Net sees them: the posterior means (the
+    KL term is small, so samples sit close to them) times vae.config.scaling_factor."""
+    images = images.to(vae.device, vae.dtype)
+    latents = torch.cat([vae.encode(b).latent_dist.mean for b in images.split(500)])
+    return latents * vae.config.scaling_factor
+
+
+def training_target(scheduler, z: torch.Tensor, noise: torch.Tensor, t: torch.Tensor):
+    """What the U-Net learns to output, as its scheduler's config says: the noise
+    (prediction_type "epsilon", SD 1.5) or v = sqrt(alpha_bar) eps - sqrt(1 - alpha_bar) z
+    ("v_prediction", SD 2 and the course model)."""
+    if scheduler.config.prediction_type == "v_prediction":
+        return scheduler.get_velocity(z, noise, t)
+    return noise
+
+
 def train_denoiser(pipe: StableDiffusionPipeline, images: torch.Tensor, captions: list[str],
                    steps: int, batch_size: int = 64, lr: float = 1e-3, p_empty: float = 0.1,
                    seed: int = 0, progress: bool = True) -> list[float]:
@@ -181,9 +199,7 @@ def train_denoiser(pipe: StableDiffusionPipeline, images: torch.Tensor, captions
     unconditional input)."""
     gen = torch.Generator().manual_seed(seed)
     vae, unet, text_encoder, scheduler = pipe.vae, pipe.unet, pipe.text_encoder, pipe.scheduler
-    with torch.no_grad():  # latent means (the KL is small, so samples are close to them)
-        latents = torch.cat([vae.encode(b).latent_dist.mean for b in images.split(500)])
-    latents = latents * vae.config.scaling_factor
+    latents = encode_latents(vae, images)
     ids_all, empty = token_ids(pipe.tokenizer, captions), token_ids(pipe.tokenizer, [""])
     params = [*unet.parameters(), *text_encoder.parameters()]
     opt = torch.optim.Adam(params, lr=lr)
@@ -199,8 +215,7 @@ def train_denoiser(pipe: StableDiffusionPipeline, images: torch.Tensor, captions
         noise = torch.randn(latents[idx].shape, generator=gen)
         noisy = scheduler.add_noise(latents[idx], noise, t)
         text = text_encoder(ids)[0]                # last hidden state, as the pipeline uses
-        target = (scheduler.get_velocity(latents[idx], noise, t)
-                  if scheduler.config.prediction_type == "v_prediction" else noise)
+        target = training_target(scheduler, latents[idx], noise, t)
         loss = F.mse_loss(unet(noisy, t, encoder_hidden_states=text).sample, target)
         opt.zero_grad()
         loss.backward()
