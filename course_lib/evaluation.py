@@ -1,7 +1,7 @@
 """Scoring a set of generated images with the course's examiners at once: FID and KID through
 the feature encoder, CLIP score through the tiny CLIP, prompt match through the judge.
 
-Used by notebook 09's experiments (guidance, steps, best-of-n) and by bench_metrics, so that
+Used by notebook 09's experiments (guidance, steps, best-of-n) and by bench.metrics, so that
 both report the same numbers in the same way.
 """
 from __future__ import annotations

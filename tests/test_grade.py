@@ -12,9 +12,10 @@ import grade_fixtures as fx
 import pytest
 import torch
 
-from course_lib import grade, sandbox
+from course_lib import grade
 from course_lib.checks import EXERCISES
-from course_lib.grade_worker import Answer, ChildResult, Limits, run_answers
+from course_lib.grade import sandbox
+from course_lib.grade.worker import Answer, ChildResult, Limits, run_answers
 from course_lib.runtime import REPO_ROOT
 
 LANDLOCK = sandbox.landlock_abi() > 0

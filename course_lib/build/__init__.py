@@ -197,6 +197,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote notebooks/{name}")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

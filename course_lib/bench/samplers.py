@@ -1,6 +1,6 @@
 """Benchmark: sample quality against steps for DDPM, DDIM and the gradient-estimation sampler.
 
-    python -m course_lib.bench_samplers [--seeds 5] [--n 2000]
+    python -m course_lib.bench.samplers [--seeds 5] [--n 2000]
 
 Trains notebook 01's spiral model from scratch on one thread (and reports how long that
 took), then samples with the generic (gam, mu) sampler on the log-linear schedule, with the

@@ -167,7 +167,7 @@ def _run_child(setups: dict[str, str], todo: list[Answer], limits: Limits, workd
     (scratch / "job.json").write_text(json.dumps(job), encoding="utf-8")
     with open(scratch / "stdout.txt", "wb") as out, open(scratch / "stderr.txt", "wb") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "course_lib.grade_worker", str(scratch / "job.json")],
+            [sys.executable, "-m", "course_lib.grade.worker", str(scratch / "job.json")],
             cwd=scratch, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
             pass_fds=(write_end,), start_new_session=True)
     os.close(write_end)
@@ -341,7 +341,7 @@ def _plain_tensors(value):
 def _snapshot() -> dict:
     return {name: (mod, dict(vars(mod))) for name, mod in sys.modules.items()
             if (name == "course_lib" or name.startswith("course_lib."))
-            and name not in ("course_lib.sandbox", "course_lib.grade_worker")}
+            and name not in ("course_lib.grade.sandbox", "course_lib.grade.worker")}
 
 
 def _restore(snapshot: dict) -> None:
@@ -400,7 +400,7 @@ def _run_one(answer: dict, setup, setup_error, cases, snapshot, shared) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Child entry point: `python -m course_lib.grade_worker JOB.json`."""
+    """Child entry point: `python -m course_lib.grade.worker JOB.json`."""
     argv = sys.argv[1:] if argv is None else argv
     job = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
     scratch, limits = job["scratch"], Limits(**job["limits"])
@@ -411,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
 
     faulthandler.enable()  # a segfault leaves a traceback in stderr.txt for the report
 
-    from course_lib import sandbox  # (torch is loaded already: course_lib imports it)
+    from course_lib.grade import sandbox  # (torch is loaded already: course_lib imports it)
 
     sandbox.set_limits(limits.memory_mb, limits.file_mb)
     sandbox.die_with_parent(job["parent_pid"])

@@ -1,6 +1,6 @@
 """CPU seconds per image for the course's Stable Diffusion model (notebook 08), printed.
 
-    python -m course_lib.bench_sd [--threads 1 2]
+    python -m course_lib.bench.sd [--threads 1 2]
 
 Run it on a quiet machine: another torch job on the same cores makes the figures meaningless.
 """

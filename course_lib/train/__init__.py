@@ -19,7 +19,6 @@ Each command fixes its seed and uses one thread, so the same command gives the s
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
@@ -205,6 +204,3 @@ def main(argv: list[str] | None = None) -> int:
           f"final loss (mean of last 500 steps) {sum(losses[-500:]) / len(losses[-500:]):.4f}")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,6 @@
 """Benchmark: the figures behind notebook 09's plots, with their spread over seeds.
 
-    python -m course_lib.bench_metrics [--seeds 3] [--n 400] [--only bias,guidance,steps,best]
+    python -m course_lib.bench.metrics [--seeds 3] [--n 400] [--only bias,guidance,steps,best]
                                        [--steps-model sd_course|text2img]
 
 On one thread. Each seed draws new prompts (or new real images) and new noise; every figure

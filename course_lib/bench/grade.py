@@ -1,7 +1,7 @@
 """Benchmark for the class grader (a script, not a timed test): seconds to grade one student's
 full set of notebooks, and a class of N copies of solutions/ with 1 and with 2 workers.
 
-Run it on a quiet machine: `python -m course_lib.bench_grade [--students 30] [--workers 1 2]`.
+Run it on a quiet machine: `python -m course_lib.bench.grade [--students 30] [--workers 1 2]`.
 """
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 
 from course_lib.grade import grade_class, load_course
-from course_lib.grade_worker import Limits
+from course_lib.grade.sandbox import landlock_abi
+from course_lib.grade.worker import Limits
 from course_lib.runtime import REPO_ROOT
-from course_lib.sandbox import landlock_abi
 
 
 def make_class(root: Path, n: int) -> Path:

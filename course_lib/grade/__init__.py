@@ -1,7 +1,7 @@
 """Grade a whole class: `python -m course_lib.grade SUBMISSIONS_DIR` (one folder per student).
 
 Finds each answer by grade_id (else by function name), runs it in a confined child process
-(course_lib.grade_worker), judges the plain outcomes here; writes grades.csv and grades.json.
+(course_lib.grade.worker), judges the plain outcomes here; writes grades.csv and grades.json.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from course_lib.checking import Exercise, Outcome, judge, run_cases
-from course_lib.grade_worker import Answer, ChildResult, Limits, open_regular, run_answers
+from course_lib.grade.worker import Answer, ChildResult, Limits, open_regular, run_answers
 from course_lib.runtime import REPO_ROOT
 
 MAX_NOTEBOOK_MB = 50
@@ -419,6 +419,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"grader error (not the student's fault; grade again): {line}", file=sys.stderr)
     return 1 if errors else 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())
