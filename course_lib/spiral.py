@@ -12,44 +12,23 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+# The notebook's exercises: each reference lives once, in its exercise file.
+from course_lib.exercises.nb01.add_noise import add_noise
+from course_lib.exercises.nb01.denoising_loss import denoising_loss
+from course_lib.exercises.nb01.predict_x0 import predict_x0
+from course_lib.exercises.nb01.sigma_embedding import sigma_embedding
+from course_lib.exercises.nb01.sigma_schedule import sigma_schedule
+
+__all__ = ["add_noise", "denoising_loss", "load_checkpoint", "make_spiral", "predict_x0",
+           "sample_sigmas", "sigma_embedding", "sigma_schedule", "SpiralDenoiser",
+           "train_denoiser", "weighted_denoising_loss"]
+
 
 def make_spiral(n: int = 256, turns: float = 1.75) -> torch.Tensor:
     """n points evenly spaced (in angle) along a spiral of radius <= 1. Returns (n, 2)."""
     theta = torch.linspace(0.5 * math.pi, (0.25 + 2 * turns) * math.pi, n)
     r = theta / theta.max()
     return torch.stack([r * torch.cos(theta), r * torch.sin(theta)], dim=1)
-
-
-def sigma_schedule(sigma_min: float, sigma_max: float, n: int) -> torch.Tensor:
-    """n noise levels from sigma_max down to sigma_min, evenly spaced in log sigma. Returns (n,)."""
-    return torch.exp(torch.linspace(math.log(sigma_max), math.log(sigma_min), n))
-
-
-def add_noise(x0: torch.Tensor, sigma: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
-    """x_sigma = x0 + sigma * eps, with one sigma per sample. x0, eps: (B, *D); sigma: (B,)."""
-    return x0 + sigma.reshape(-1, *[1] * (x0.dim() - 1)) * eps
-
-
-def sigma_embedding(sigma: torch.Tensor, dim: int) -> torch.Tensor:
-    """Sinusoidal features of log(sigma). sigma: (B,) -> (B, dim), sines first then cosines.
-
-    Frequencies omega_k run geometrically from 1/4 to 8 (k = 0 .. dim/2 - 1), so the slowest
-    feature is monotone over the whole sigma range and the fastest resolves a factor of ~2.
-    """
-    omega = torch.logspace(-2, 3, dim // 2, base=2.0, dtype=sigma.dtype, device=sigma.device)
-    angle = torch.log(sigma)[:, None] * omega[None, :]  # (B, dim/2)
-    return torch.cat([torch.sin(angle), torch.cos(angle)], dim=1)
-
-
-def predict_x0(x: torch.Tensor, sigma: torch.Tensor, eps_hat: torch.Tensor) -> torch.Tensor:
-    """The denoised guess x0_hat = x - sigma * eps_hat (invert the noising). sigma: (B,)."""
-    return add_noise(x, -sigma, eps_hat)
-
-
-def denoising_loss(denoiser, x0: torch.Tensor, sigma: torch.Tensor, eps: torch.Tensor):
-    """L = mean over batch and coordinates of (denoiser(x0 + sigma*eps, sigma) - eps)^2."""
-    eps_hat = denoiser(add_noise(x0, sigma, eps), sigma)
-    return ((eps_hat - eps) ** 2).mean()
 
 
 def weighted_denoising_loss(denoiser, x0: torch.Tensor, sigma: torch.Tensor, eps: torch.Tensor,

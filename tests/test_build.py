@@ -6,7 +6,7 @@ import nbformat
 import pytest
 
 from course_lib import build
-from course_lib.checks import EXERCISES
+from course_lib.checking.registry import EXERCISES
 from course_lib.runtime import REPO_ROOT
 
 SOLUTIONS = sorted((REPO_ROOT / "solutions").glob("*.ipynb"))
@@ -153,3 +153,33 @@ def test_generated_text_is_stable():
     for text in texts.values():
         assert '"output_type"' not in text
         json.loads(text)
+
+
+def test_a_solution_cell_that_drifts_from_its_exercise_file_is_stale(tmp_path, capsys):
+    """One copy of each answer: editing the cell instead of the exercise file is caught, and
+    `python -m course_lib.build` puts the exercise file's text back."""
+    root = _copy_course(tmp_path)
+    path = root / "solutions" / "01_spiral.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id")
+                == "add_noise")
+    cell.source = cell.source.replace("* eps", "* eps * 1.0")
+    nbformat.write(nb, path)
+    assert build.main(["--check", "--root", str(root)]) == 1
+    assert "solutions/01_spiral.ipynb cell 'add_noise': differs" in capsys.readouterr().out
+    assert build.main(["--root", str(root)]) == 0
+    assert build.stale(root) == []
+    restored = nbformat.read(path, as_version=4)
+    cell = next(c for c in restored.cells if c.metadata.get("nbgrader", {}).get("grade_id")
+                == "add_noise")
+    assert cell.source == build.solution_cell(EXERCISES["add_noise"])
+
+
+def test_exercise_files_hold_their_solution_cell():
+    for ex in EXERCISES.values():
+        if ex.file is None:  # notebooks not yet moved to one file per exercise
+            continue
+        text = build.solution_cell(ex)
+        assert text.startswith(f"def {ex.id}(") and "### BEGIN SOLUTION" in text, ex.id
+        assert ex.reference.__name__ == ex.id and ex.reference.__module__.startswith(
+            "course_lib.exercises."), ex.id

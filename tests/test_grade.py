@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from course_lib import grade
-from course_lib.checks import EXERCISES
+from course_lib.checking.registry import EXERCISES
 from course_lib.grade import sandbox
 from course_lib.grade.worker import Answer, ChildResult, Limits, run_answers
 from course_lib.runtime import REPO_ROOT

@@ -1,7 +1,9 @@
-"""Generate the student notebooks in notebooks/ from the solutions in solutions/.
+"""Keep the three copies of the course in step: exercise files -> solutions/ -> notebooks/.
 
-`python -m course_lib.build` rewrites notebooks/; `--check` changes nothing and exits 1,
-naming each stale notebook, when notebooks/ differs from what would be generated.
+`python -m course_lib.build` first writes each exercise's solution cell in solutions/ from its
+file in course_lib/exercises/ (the text between `# <solution cell>` and `# </solution cell>`),
+then rewrites notebooks/ from solutions/. `--check` changes nothing and exits 1, naming each
+solution cell that differs from its exercise file and each stale student notebook.
 Solution blocks (### BEGIN SOLUTION / ### END SOLUTION) become a stub that raises
 NotImplementedError; outputs are cleared; nbgrader metadata (schema 3) is kept and validated.
 """
@@ -19,6 +21,7 @@ from course_lib.runtime import REPO_ROOT
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 CHECK_CALL = re.compile(r"""^\s*check\(\s*["']([\w.-]+)["']""", re.MULTILINE)
 KEEP_CELL_METADATA = ("nbgrader", "tags")
+CELL_BEGIN, CELL_END = "# <solution cell>", "# </solution cell>"
 
 
 class NotebookError(ValueError):
@@ -74,7 +77,7 @@ def _validate_metadata(cell, where: str, seen: dict[str, str]) -> None:
 def _validate_checks(nb, name: str) -> None:
     """Every check cell is a locked, graded nbgrader cell worth the registry's points, and
     every registered exercise of this notebook has a check cell."""
-    from course_lib.checks import EXERCISES
+    from course_lib.checking.registry import EXERCISES
 
     found = set()
     for i, cell in enumerate(nb.cells):
@@ -103,6 +106,31 @@ def _validate_checks(nb, name: str) -> None:
                                 f"grade_id {ex_id!r} that defines `def {ex_id}(...)`")
     if found and not any("setup" in c.metadata.get("tags", []) for c in nb.cells):
         raise NotebookError(f"{name}: no code cell tagged 'setup' (the imports the grader runs)")
+
+
+def solution_cell(ex) -> str:
+    """The solution cell of an exercise as its file holds it (between the two marker lines)."""
+    lines = Path(ex.file).read_text(encoding="utf-8").splitlines()
+    if lines.count(CELL_BEGIN) != 1 or lines.count(CELL_END) != 1:
+        raise NotebookError(f"{ex.file}: needs exactly one '{CELL_BEGIN}' line and one "
+                            f"'{CELL_END}' line around the solution cell")
+    return "\n".join(lines[lines.index(CELL_BEGIN) + 1: lines.index(CELL_END)]).strip("\n")
+
+
+def sync_solution_cells(nb, name: str) -> list[str]:
+    """Set every solution cell of nb from its exercise file; return the ids that changed."""
+    from course_lib.checking.registry import EXERCISES
+
+    changed = []
+    for cell in nb.cells:
+        ex = EXERCISES.get(cell.metadata.get("nbgrader", {}).get("grade_id"))
+        if ex is None or ex.file is None or ex.notebook != Path(name).stem:
+            continue
+        text = solution_cell(ex)
+        if cell.source != text:
+            cell.source = text
+            changed.append(ex.id)
+    return changed
 
 
 def student_version(nb, name: str, seen: dict[str, str] | None = None):
@@ -141,20 +169,29 @@ def read_notebook(path: Path):
             f"{path}: not a readable notebook ({type(exc).__name__}: {exc})") from None
 
 
-def render(root: Path = REPO_ROOT) -> dict[str, str]:
-    """{file name: student notebook text} for every notebook in solutions/."""
+def render_all(root: Path = REPO_ROOT) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """({name: student notebook text}, {name: solution cells that differ from their exercise
+    files}) for every notebook in solutions/, the students' made from the synced solutions."""
     seen: dict[str, str] = {}
-    texts = {}
+    texts, drift = {}, {}
     for path in sorted((root / "solutions").glob("*.ipynb")):
         nb = read_notebook(path)
+        drift[path.name] = sync_solution_cells(nb, path.name)
         texts[path.name] = nbformat.writes(student_version(nb, path.name, seen)) + "\n"
-    return texts
+    return texts, drift
+
+
+def render(root: Path = REPO_ROOT) -> dict[str, str]:
+    """{file name: student notebook text} for every notebook in solutions/."""
+    return render_all(root)[0]
 
 
 def stale(root: Path = REPO_ROOT) -> list[str]:
-    """Names of notebooks/ files that are missing, out of date or have no source."""
-    texts = render(root)
-    problems = []
+    """What is out of step: solution cells that differ from their exercise files, and
+    notebooks/ files that are missing, out of date or have no source."""
+    texts, drift = render_all(root)
+    problems = [f"solutions/{name} cell {ex_id!r}: differs from its exercise file"
+                for name, ids in drift.items() for ex_id in ids]
     for name, text in texts.items():
         path = root / "notebooks" / name
         if not path.exists():
@@ -165,6 +202,15 @@ def stale(root: Path = REPO_ROOT) -> list[str]:
         if path.name not in texts:
             problems.append(f"{path.name}: in notebooks/ but not in solutions/")
     return problems
+
+
+def _write_solution_cells(root: Path) -> None:
+    for path in sorted((root / "solutions").glob("*.ipynb")):
+        nb = read_notebook(path)
+        changed = sync_solution_cells(nb, path.name)
+        if changed:
+            path.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
+            print(f"wrote solutions/{path.name}: cells {', '.join(changed)}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -179,10 +225,11 @@ def main(argv: list[str] | None = None) -> int:
             for p in problems:
                 print(f"stale: {p}")
             if problems:
-                print("run `python -m course_lib.build` to regenerate notebooks/")
+                print("run `python -m course_lib.build` to regenerate them")
                 return 1
-            print("notebooks/ is in sync with solutions/")
+            print("solutions/ is in sync with course_lib/exercises/, notebooks/ with solutions/")
             return 0
+        _write_solution_cells(args.root)
         texts = render(args.root)
     except NotebookError as exc:
         print(f"error: {exc}", file=sys.stderr)

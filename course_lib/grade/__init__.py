@@ -72,7 +72,7 @@ def _metadata(cell, key: str):
 
 def load_course(root: Path = REPO_ROOT, only: list[str] | None = None) -> list[CourseNotebook]:
     """The graded notebooks of solutions/ (all, or those named in `only`: '01_spiral', '01')."""
-    from course_lib.checks import EXERCISES
+    from course_lib.checking.registry import EXERCISES
 
     stems = sorted(p.stem for p in (root / "solutions").glob("*.ipynb"))
     if only:

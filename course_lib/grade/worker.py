@@ -418,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    from course_lib.checks import EXERCISES
+    from course_lib.checking.registry import EXERCISES
 
     setups, setup_errors = {}, {}
     for stem, source in job["setups"].items():  # imports now, outside any exercise's time

@@ -1,59 +1,19 @@
-"""The exercise checker: probe a learner's function, judge what came out, print why.
+"""Judging: turn plain outcomes into one report line per property, with hints that teach.
 
-Introduced in notebook 00; every check cell calls `check(exercise_id, fn)`. Probing (calling
-the function on seeded inputs) and judging (comparing plain outputs with the reference) are
-separate steps, so the class grader can probe in a sandboxed process and judge in its own.
+An Exercise bundles a reference, its probe cases and its properties; `judge` compares what
+the learner's function produced with what the reference produced on the same cases.
 """
 from __future__ import annotations
 
-import copy
-import os
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import torch
 
+from course_lib.checking.probe import Case, Outcome
+
 PASS, FAIL = "✓", "✗"
-
-
-class CheckFailed(AssertionError):
-    """Raised by a failing check. Shows one line in Jupyter instead of a traceback."""
-
-    def _render_traceback_(self):  # IPython prints this instead of the stack
-        return [f"{type(self).__name__}: {self}"]
-
-
-class NotAttempted(CheckFailed):
-    """Raised when the exercise is still the stub (it raises NotImplementedError)."""
-
-
-@dataclass
-class Case:
-    """One call of the learner's function with fixed, seeded inputs."""
-    args: tuple
-    kwargs: dict = field(default_factory=dict)
-
-
-@dataclass
-class Outcome:
-    """What one call produced, as plain data (tensors, numbers, strings) that can cross a
-    process boundary with torch.save / torch.load(weights_only=True)."""
-    value: Any = None
-    type_name: str = "NoneType"
-    error: str | None = None
-    not_implemented: bool = False
-    mutated: bool = False
-    requires_grad: bool = False
-
-    def to_plain(self) -> dict:
-        return dict(self.__dict__)
-
-    @classmethod
-    def from_plain(cls, d: dict) -> Outcome:
-        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 
 @dataclass
@@ -74,75 +34,10 @@ class Exercise:
     cases: Callable[[], dict[str, Case]]
     props: list[Prop]
     summary: str = ""
+    bugs: dict[str, Callable] = field(default_factory=dict)          # wrong answers: must fail
+    alternatives: dict[str, Callable] = field(default_factory=dict)  # right answers: must pass
+    file: str | None = None  # the exercise's file, which holds its solution cell
 
-
-# ----------------------------------------------------------------------------- probing
-
-def _plain(value: Any) -> Any:
-    """Detach tensors to CPU, turn numpy into tensors; anything else exotic becomes its repr."""
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().clone()
-    if isinstance(value, np.ndarray):
-        return torch.from_numpy(np.array(value))
-    if isinstance(value, (tuple, list)):
-        return [_plain(v) for v in value]
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, np.generic):
-        return value.item()
-    return repr(value)[:200]
-
-
-def _tensors(obj: Any) -> list[torch.Tensor]:
-    if isinstance(obj, torch.Tensor):
-        return [obj]
-    if isinstance(obj, (tuple, list)):
-        return [t for o in obj for t in _tensors(o)]
-    if isinstance(obj, dict):
-        return [t for o in obj.values() for t in _tensors(o)]
-    return []
-
-
-_STDLIB = os.path.dirname(os.__file__)
-
-
-def _where(exc: BaseException) -> str:
-    """' (at line N: code)' for the innermost frame of the learner's own code (not the
-    standard library, installed packages or course_lib)."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__)[1:]
-              if "site-packages" not in f.filename and "course_lib" not in f.filename
-              and not f.filename.startswith(_STDLIB)]
-    if not frames:
-        return ""
-    f = frames[-1]
-    return f" (at line {f.lineno}: {f.line.strip()})" if f.line else f" (at line {f.lineno})"
-
-
-def run_case(fn: Callable, case: Case) -> Outcome:
-    """Call fn on one case, catching everything; notes a stub and any change to the inputs."""
-    inputs = _tensors(case.args) + _tensors(case.kwargs)
-    before = [t.detach().clone() for t in inputs]
-    try:
-        value = fn(*case.args, **case.kwargs)
-    except NotImplementedError:
-        return Outcome(not_implemented=True, type_name="NotImplementedError")
-    except Exception as exc:  # the learner's bug, reported in words by judge()
-        return Outcome(error=f"{type(exc).__name__}: {exc}{_where(exc)}"[:600],
-                       type_name=type(exc).__name__)
-    mutated = any(
-        t.shape != b.shape or not torch.equal(t.detach(), b) for t, b in zip(inputs, before)
-    )
-    grad = isinstance(value, torch.Tensor) and value.requires_grad
-    return Outcome(value=_plain(value), type_name=type(value).__name__, mutated=mutated,
-                   requires_grad=grad)
-
-
-def run_cases(fn: Callable, cases: dict[str, Case]) -> dict[str, Outcome]:
-    """Probe fn on every case. Each case gets its own deep copy so no call sees another's."""
-    return {name: run_case(fn, copy.deepcopy(case)) for name, case in cases.items()}
-
-
-# ----------------------------------------------------------------------------- judging
 
 @dataclass
 class Line:
@@ -277,28 +172,3 @@ def close(*names: str, atol: float = 1e-5, rtol: float = 1e-4):
             diffs.append(f"{diff.max():.1e}" if diff.numel() else "0")
         return True, f"max |yours - reference| = {', '.join(diffs)}"
     return test
-
-
-# ----------------------------------------------------------------------------- entry point
-
-def evaluate(ex: Exercise, fn: Callable) -> Report:
-    """Probe fn and the reference on fresh copies of the same cases, then judge."""
-    return judge(ex, run_cases(fn, ex.cases()), run_cases(ex.reference, ex.cases()))
-
-
-def check(exercise_id: str, fn: Callable) -> None:
-    """Check a learner's function; print one line per property; raise if anything fails."""
-    from course_lib.checks import get_exercise
-
-    ex = get_exercise(exercise_id)
-    if not callable(fn):
-        raise CheckFailed(f"{exercise_id}: expected a function, got {type(fn).__name__}. "
-                          f"Pass the function itself, e.g. check('{exercise_id}', my_function).")
-    report = evaluate(ex, fn)
-    print(report.render())
-    if report.not_attempted:
-        raise NotAttempted(f"{exercise_id} is not attempted yet")
-    if not report.passed:
-        n_bad = sum(not line.ok for line in report.lines)
-        raise CheckFailed(f"{exercise_id}: {n_bad} of {len(report.lines)} checks failed; "
-                          "read the lines above")

@@ -1,0 +1,63 @@
+"""The exercise checker: probe a learner's function, judge what came out, print why.
+
+Introduced in notebook 00; every check cell calls `check(exercise_id, fn)`. Probing (probe.py:
+calling the function on seeded inputs) and judging (judge.py: comparing plain outputs with the
+reference) are separate steps, so the class grader can probe in a sandboxed process and judge
+in its own. The exercises themselves live one per file in course_lib/exercises/; registry.py
+lists them in course order.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from course_lib.checking.judge import (
+    FAIL,
+    PASS,
+    Exercise,
+    Line,
+    Prop,
+    Report,
+    close,
+    describe,
+    form_problem,
+    judge,
+)
+from course_lib.checking.probe import Case, Outcome, run_case, run_cases
+
+__all__ = ["FAIL", "PASS", "Case", "CheckFailed", "Exercise", "Line", "NotAttempted", "Outcome",
+           "Prop", "Report", "check", "close", "describe", "evaluate", "form_problem", "judge",
+           "run_case", "run_cases"]
+
+
+class CheckFailed(AssertionError):
+    """Raised by a failing check. Shows one line in Jupyter instead of a traceback."""
+
+    def _render_traceback_(self):  # IPython prints this instead of the stack
+        return [f"{type(self).__name__}: {self}"]
+
+
+class NotAttempted(CheckFailed):
+    """Raised when the exercise is still the stub (it raises NotImplementedError)."""
+
+
+def evaluate(ex: Exercise, fn: Callable) -> Report:
+    """Probe fn and the reference on fresh copies of the same cases, then judge."""
+    return judge(ex, run_cases(fn, ex.cases()), run_cases(ex.reference, ex.cases()))
+
+
+def check(exercise_id: str, fn: Callable) -> None:
+    """Check a learner's function; print one line per property; raise if anything fails."""
+    from course_lib.checking.registry import get_exercise
+
+    ex = get_exercise(exercise_id)
+    if not callable(fn):
+        raise CheckFailed(f"{exercise_id}: expected a function, got {type(fn).__name__}. "
+                          f"Pass the function itself, e.g. check('{exercise_id}', my_function).")
+    report = evaluate(ex, fn)
+    print(report.render())
+    if report.not_attempted:
+        raise NotAttempted(f"{exercise_id} is not attempted yet")
+    if not report.passed:
+        n_bad = sum(not line.ok for line in report.lines)
+        raise CheckFailed(f"{exercise_id}: {n_bad} of {len(report.lines)} checks failed; "
+                          "read the lines above")

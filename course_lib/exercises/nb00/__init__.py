@@ -1,0 +1,1 @@
+"""Notebook 00 (welcome): the warm-up exercise that shows how checks work."""

@@ -1,0 +1,1 @@
+"""Notebook 01 (the spiral): schedule, noising, sigma embedding, loss, x0 guess."""

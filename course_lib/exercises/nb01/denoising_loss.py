@@ -1,0 +1,96 @@
+"""Exercise `denoising_loss` (notebook 01): mean squared error between predicted and true noise."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from course_lib import spiral
+from course_lib.checking import Case, Exercise, Prop, close
+from course_lib.exercises.common import gen
+
+
+# <solution cell>
+def denoising_loss(denoiser, x0: torch.Tensor, sigma: torch.Tensor, eps: torch.Tensor):
+    """mean ||denoiser(x0 + sigma*eps, sigma) - eps||^2 over batch and coordinates (0-dim)."""
+    ### BEGIN SOLUTION
+    x_sigma = spiral.add_noise(x0, sigma, eps)
+    eps_hat = denoiser(x_sigma, sigma)
+    return ((eps_hat - eps) ** 2).mean()
+    ### END SOLUTION
+# </solution cell>
+
+
+class ProbeDenoiser(nn.Module):
+    """A small fixed network the check uses as `denoiser`: depends on both x and sigma."""
+
+    def __init__(self):
+        super().__init__()
+        with torch.random.fork_rng():  # fixed weights without touching the learner's RNG
+            torch.manual_seed(0)
+            self.lin = nn.Linear(3, 2)
+
+    def forward(self, x, sigma, cond=None):
+        sigma = torch.as_tensor(sigma, dtype=x.dtype).expand(x.shape[0])
+        return torch.tanh(self.lin(torch.cat([x, torch.log(sigma)[:, None]], dim=1)))
+
+
+class OracleDenoiser(nn.Module):
+    """Knows x0, so it returns the exact noise (x - x0) / sigma: its loss must be 0."""
+
+    def __init__(self, x0):
+        super().__init__()
+        self.x0 = x0.clone()
+
+    def forward(self, x, sigma, cond=None):
+        return (x - self.x0) / sigma[:, None]
+
+
+def cases() -> dict[str, Case]:
+    g = gen(2)
+    x0, eps = torch.randn(16, 2, generator=g), torch.randn(16, 2, generator=g)
+    sigma = torch.exp(torch.linspace(-4, 2, 16))
+    return {"probe": Case((ProbeDenoiser(), x0, sigma, eps)),
+            "small": Case((ProbeDenoiser(), x0[:3], sigma[:3], eps[:3])),
+            "oracle": Case((OracleDenoiser(x0), x0, sigma, eps))}
+
+
+def _oracle_zero(outs, refs):
+    got = float(outs["oracle"].value)
+    return abs(got) < 1e-6, f"loss of a perfect denoiser = {got:.3g}, expected 0"
+
+
+def _keeps_graph(outs, refs):
+    return outs["probe"].requires_grad, ("the loss requires grad" if outs["probe"].requires_grad
+                                         else "the loss has no gradient to backpropagate")
+
+
+def _noised(x0, s, e):
+    return spiral.add_noise(x0, s, e)
+
+
+BUGS = {
+    "denoiser sees x0": lambda f, x0, s, e: ((f(x0, s) - e) ** 2).mean(),
+    "target is x0": lambda f, x0, s, e: ((f(_noised(x0, s, e), s) - x0) ** 2).mean(),
+    "sum instead of mean": lambda f, x0, s, e: ((f(_noised(x0, s, e), s) - e) ** 2).sum(),
+    "returns a float": lambda f, x0, s, e: denoising_loss(f, x0, s, e).item(),
+    "detached": lambda f, x0, s, e: denoising_loss(f, x0, s, e).detach(),
+    "absolute error": lambda f, x0, s, e: (f(_noised(x0, s, e), s) - e).abs().mean(),
+    "norm summed over coordinates":
+        lambda f, x0, s, e: ((f(_noised(x0, s, e), s) - e) ** 2).sum(1).mean(),
+}
+
+EXERCISE = Exercise(
+    id="denoising_loss", notebook="01_spiral", points=2, reference=denoising_loss,
+    cases=cases, file=__file__, summary="mean squared error between predicted and true noise",
+    props=[
+        Prop("a perfect denoiser gets loss 0", _oracle_zero,
+             "the input is x0 + sigma*eps and the target is eps; square the error "
+             "(an absolute value or an unsquared norm is not the loss)"),
+        Prop("matches the reference on a batch of 16 and of 3", close("probe", "small"),
+             "call denoiser(x_sigma, sigma) on the noised points, square the error and "
+             "average over batch and coordinates (.mean(), not .sum())"),
+        Prop("keeps the graph for backpropagation", _keeps_graph,
+             "return the tensor itself: .item(), .detach() or torch.no_grad() cut the graph"),
+    ],
+    bugs=BUGS,
+)
