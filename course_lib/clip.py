@@ -11,9 +11,10 @@ import math
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from course_lib import metrics, text
+from course_lib.fit import fit
+from course_lib.judge import conv_trunk
 
 MAX_LOG_SCALE = math.log(100.0)  # CLIP clips its learned logit scale at 100
 
@@ -24,11 +25,7 @@ class TinyCLIP(nn.Module):
 
     def __init__(self, vocab_size: int, dim: int = 64, embed_dim: int = 64, width: int = 16):
         super().__init__()
-        self.image = nn.Sequential(
-            nn.Conv2d(3, width, 3, padding=1), nn.SiLU(), nn.MaxPool2d(2),           # 16x16
-            nn.Conv2d(width, 2 * width, 3, padding=1), nn.SiLU(), nn.MaxPool2d(2),   # 8x8
-            nn.Conv2d(2 * width, 2 * width, 3, padding=1), nn.SiLU(), nn.MaxPool2d(2),  # 4x4
-            nn.Flatten(), nn.Linear(2 * width * 16, 128), nn.SiLU(), nn.Linear(128, embed_dim))
+        self.image = conv_trunk(width, 128, embed_dim)
         self.text = text.TextEncoder(vocab_size, dim)
         self.text_proj = nn.Linear(dim, embed_dim)
         self.log_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))  # CLIP's start: s = 14.3
@@ -62,28 +59,24 @@ def train_clip(model: TinyCLIP, images: torch.Tensor, captions: list[str],
     of each: the loss treats every other caption in the batch as wrong, and with only 120
     distinct captions a random batch would often hold the same caption twice. A little pixel
     noise keeps the image encoder sensible on imperfect generated images."""
-    gen = torch.Generator().manual_seed(seed)
     names = sorted(set(captions))
     order = torch.tensor(sorted(range(len(captions)), key=lambda i: captions[i]))
     images = images[order]                                          # grouped by caption
     counts = torch.tensor([captions.count(c) for c in names])
     starts = counts.cumsum(0) - counts
     ids_all, mask_all = text.tokenize_batch(names, vocab)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
-    losses = []
-    for _ in tqdm(range(steps), desc="tiny CLIP", disable=not progress):
+
+    def loss_on_batch(gen: torch.Generator) -> torch.Tensor:
         picks = torch.randperm(len(names), generator=gen)[:batch_size]      # distinct captions
         idx = starts[picks] + (torch.rand(len(picks), generator=gen) * counts[picks]).long()
         x = images[idx] + noise * torch.randn(images[idx].shape, generator=gen)
-        loss = metrics.clip_loss(model.encode_image(x),
+        return metrics.clip_loss(model.encode_image(x),
                                  model.encode_text(ids_all[picks], mask_all[picks]),
                                  model.log_scale)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-        with torch.no_grad():
-            model.log_scale.clamp_(max=MAX_LOG_SCALE)
-        losses.append(loss.item())
-    return losses
+
+    @torch.no_grad()
+    def clamp_scale() -> None:
+        model.log_scale.clamp_(max=MAX_LOG_SCALE)
+
+    return fit(model, loss_on_batch, steps, lr, seed=seed, after_step=clamp_scale,
+               desc="tiny CLIP", progress=progress)

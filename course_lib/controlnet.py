@@ -13,9 +13,12 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from course_lib import runtime, shapes
+
+# The notebook's exercise: its reference lives once, in its exercise file.
+from course_lib.exercises.nb10.controlled_unet import controlled_unet
+from course_lib.fit import fit
 
 FOLDER = "controlnet_layout"  # data/controlnet_layout/, by `python -m course_lib.train controlnet`
 CONFIG = {"n_images": 10_000, "steps": 600, "batch_size": 32, "lr": 1e-3, "p_no_position": 0.5,
@@ -48,18 +51,6 @@ def drop_position(caption: str) -> str:
     return caption
 
 
-def controlled_unet(unet, controlnet, latents: torch.Tensor, t, text: torch.Tensor,
-                   control: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
-    """The U-Net's output (noise or v) with control: the ControlNet's residuals (one per skip
-    connection of the U-Net's encoder, one for its middle block), times `scale`, added to the
-    U-Net's own through diffusers' additional-residual arguments."""
-    down, mid = controlnet(latents, t, encoder_hidden_states=text, controlnet_cond=control,
-                           return_dict=False)
-    return unet(latents, t, encoder_hidden_states=text,
-                down_block_additional_residuals=[d * scale for d in down],
-                mid_block_additional_residual=mid * scale).sample
-
-
 def train_controlnet(pipe, controlnet, images: torch.Tensor, captions: list[str], steps: int,
                      batch_size: int = 32, lr: float = 1e-3, p_no_position: float = 0.5,
                      p_empty: float = 0.1, seed: int = 0, progress: bool = True) -> list[float]:
@@ -67,7 +58,6 @@ def train_controlnet(pipe, controlnet, images: torch.Tensor, captions: list[str]
     Half of the captions lose their place (the mask must carry it), a tenth are empty."""
     from course_lib.sd_model import encode_latents, token_ids, training_target
 
-    gen = torch.Generator().manual_seed(seed)
     unet, scheduler = pipe.unet.requires_grad_(False), pipe.scheduler
     images = images.to(pipe.device, pipe.dtype)
     latents = encode_latents(pipe.vae, images)
@@ -78,10 +68,8 @@ def train_controlnet(pipe, controlnet, images: torch.Tensor, captions: list[str]
     row = {c: i for i, c in enumerate(names)}
     full = torch.tensor([row[c] for c in captions])
     short = torch.tensor([row[drop_position(c)] for c in captions])
-    opt = torch.optim.AdamW(controlnet.parameters(), lr=lr, weight_decay=1e-2)
-    controlnet.train()
-    losses = []
-    for _ in tqdm(range(steps), desc="ControlNet", disable=not progress):
+
+    def loss_on_batch(gen: torch.Generator) -> torch.Tensor:
         idx = torch.randint(len(latents), (batch_size,), generator=gen)
         u = torch.rand(batch_size, generator=gen)
         ids = torch.where(u < p_no_position, short[idx], full[idx])
@@ -91,13 +79,10 @@ def train_controlnet(pipe, controlnet, images: torch.Tensor, captions: list[str]
         t = t.to(latents.device)
         noisy = scheduler.add_noise(latents[idx], noise, t)
         pred = controlled_unet(unet, controlnet, noisy, t, text[ids], controls[idx])
-        loss = F.mse_loss(pred, training_target(scheduler, latents[idx], noise, t))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    controlnet.eval()
-    return losses
+        return F.mse_loss(pred, training_target(scheduler, latents[idx], noise, t))
+
+    return fit(controlnet, loss_on_batch, steps, lr, seed=seed, weight_decay=1e-2,
+               cosine=False, desc="ControlNet", progress=progress)
 
 
 def control_pipeline(pipe, controlnet, safety_checker=None):

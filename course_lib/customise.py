@@ -14,10 +14,19 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from course_lib import new_shape, runtime, shapes
+
+# The notebook's exercises: each reference lives once, in its exercise file.
+from course_lib.exercises.nb10.lora_forward import lora_forward
+from course_lib.exercises.nb10.merge_lora import merge_lora
+from course_lib.exercises.nb10.prior_preservation_loss import prior_preservation_loss
+from course_lib.fit import fit
 from course_lib.judge import Judge
+
+__all__ = ["ADAPTERS", "CONFIG", "GUIDANCE", "RARE_WORD", "TARGETS", "LoRALinear", "add_lora",
+           "class_data", "fine_tune", "generate", "load_adapter", "lora_forward", "measure",
+           "merge_lora", "prior_preservation_loss", "train_adapter"]
 
 TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]      # every attention projection of the U-Net
 RARE_WORD = "sks"                                   # DreamBooth's rare token
@@ -31,19 +40,6 @@ ADAPTERS = {  # name: (word for the new shape, prior preservation?)
 
 
 # --- 1. LoRA by hand ---------------------------------------------------------------------------
-def lora_forward(x: torch.Tensor, base: nn.Linear, A: torch.Tensor, B: torch.Tensor,
-                 alpha: float) -> torch.Tensor:
-    """LoRA (Hu et al. 2021, eq. 3): h = W x + b + (alpha / r) B A x. x (..., d_in),
-    A (r, d_in), B (d_out, r); returns (..., d_out)."""
-    r = A.shape[0]
-    return base(x) + (alpha / r) * (x @ A.T @ B.T)
-
-
-def merge_lora(W: torch.Tensor, A: torch.Tensor, B: torch.Tensor, alpha: float) -> torch.Tensor:
-    """The merged weight W + (alpha / r) B A, (d_out, d_in): one matrix, no extra inference cost."""
-    return W + (alpha / A.shape[0]) * (B @ A)
-
-
 class LoRALinear(nn.Module):
     """A frozen nn.Linear plus a trainable rank-r update. B starts at zero, so before training
     the layer is exactly the base layer; A starts random (peft's "gaussian": std 1/r)."""
@@ -70,18 +66,6 @@ def add_lora(unet, rank: int = 4, alpha: float = 4.0, targets=TARGETS) -> int:
 
 
 # --- 2. fine-tuning, with DreamBooth's prior preservation ---------------------------------------
-def prior_preservation_loss(pred: torch.Tensor, target: torch.Tensor, is_prior: torch.Tensor,
-                            weight: float) -> torch.Tensor:
-    """DreamBooth (Ruiz et al. 2023, eq. 2): the mean squared error over the new concept's
-    examples plus weight times the mean squared error over the prior (class) examples.
-    pred, target (B, ...); is_prior (B,) bool. With no prior examples, the plain loss."""
-    sq = ((pred - target) ** 2).flatten(1).mean(1)
-    loss = sq[~is_prior].mean()
-    if is_prior.any():
-        loss = loss + weight * sq[is_prior].mean()
-    return loss
-
-
 @torch.no_grad()
 def _latents_and_text(pipe, images: torch.Tensor, captions: list[str]):
     from course_lib.sd_model import encode_latents, token_ids
@@ -99,16 +83,12 @@ def fine_tune(pipe, images: torch.Tensor, captions: list[str], steps: int, batch
     VAE stay frozen."""
     from course_lib.sd_model import training_target
 
-    gen = torch.Generator().manual_seed(seed)
     unet, scheduler = pipe.unet, pipe.scheduler
     latents, text = _latents_and_text(pipe, images, captions)
     if prior is not None:
         prior_latents, prior_text = _latents_and_text(pipe, *prior)
-    params = [p for p in unet.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-2)
-    unet.train()
-    losses = []
-    for _ in tqdm(range(steps), desc="fine-tune", disable=not progress):
+
+    def loss_on_batch(gen: torch.Generator) -> torch.Tensor:
         idx = torch.randint(len(latents), (batch_size,), generator=gen)
         z, txt = latents[idx], text[idx]
         if prior is not None:
@@ -119,14 +99,11 @@ def fine_tune(pipe, images: torch.Tensor, captions: list[str], steps: int, batch
         noise = torch.randn(z.shape, generator=gen).to(z)
         t = t.to(z.device)
         pred = unet(scheduler.add_noise(z, noise, t), t, encoder_hidden_states=txt).sample
-        loss = prior_preservation_loss(pred, training_target(scheduler, z, noise, t), is_prior,
+        return prior_preservation_loss(pred, training_target(scheduler, z, noise, t), is_prior,
                                        prior_weight)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    unet.eval()
-    return losses
+
+    return fit(unet, loss_on_batch, steps, lr, seed=seed, weight_decay=1e-2, cosine=False,
+               desc="fine-tune", progress=progress)
 
 
 @torch.no_grad()

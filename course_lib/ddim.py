@@ -10,29 +10,13 @@ from collections.abc import Iterator
 
 import torch
 
-from course_lib.ddpm import alpha_bar_to_sigma
+# The notebook's exercises: each reference lives once, in its exercise file.
+from course_lib.exercises.nb03.ddim_noise_std import ddim_noise_std
+from course_lib.exercises.nb03.ddim_sigmas import ddim_sigmas
+from course_lib.exercises.nb03.ddim_step import ddim_step
+from course_lib.exercises.nb03.ddim_timesteps import ddim_timesteps
 
-
-def ddim_timesteps(T: int, n: int) -> torch.Tensor:
-    """n timesteps spaced T // n apart, descending: diffusers' "leading" spacing,
-    e.g. T = 1000, n = 10 -> [900, 800, ..., 100, 0]. Returns (n,) int64."""
-    return (torch.arange(n) * (T // n)).flip(0)
-
-
-def ddim_noise_std(alpha_bar_t: torch.Tensor, alpha_bar_prev: torch.Tensor,
-                   eta: float) -> torch.Tensor:
-    """DDIM eq. 16: eta * sqrt((1 - a_prev) / (1 - a_t)) * sqrt(1 - a_t / a_prev)."""
-    a_t, a_prev = alpha_bar_t, alpha_bar_prev
-    return eta * ((1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev)).sqrt()
-
-
-def ddim_step(x_t: torch.Tensor, eps_hat: torch.Tensor, alpha_bar_t: torch.Tensor,
-              alpha_bar_prev: torch.Tensor, eta: float, noise: torch.Tensor) -> torch.Tensor:
-    """DDIM eq. 12: x_prev = sqrt(a_prev) x0_hat + sqrt(1 - a_prev - s^2) eps_hat + s * noise,
-    with x0_hat = (x_t - sqrt(1 - a_t) eps_hat) / sqrt(a_t) and s = ddim_noise_std(...)."""
-    x0_hat = (x_t - (1 - alpha_bar_t).sqrt() * eps_hat) / alpha_bar_t.sqrt()
-    s = ddim_noise_std(alpha_bar_t, alpha_bar_prev, eta)
-    return alpha_bar_prev.sqrt() * x0_hat + (1 - alpha_bar_prev - s**2).sqrt() * eps_hat + s * noise
+__all__ = ["ddim_noise_std", "ddim_samples", "ddim_sigmas", "ddim_step", "ddim_timesteps"]
 
 
 @torch.no_grad()
@@ -49,7 +33,3 @@ def ddim_samples(model, alpha_bar: torch.Tensor, timesteps: torch.Tensor, x_T: t
         x = ddim_step(x, model(x, int(t)), alpha_bar[t], a_prev, eta, noise)
         yield x
 
-
-def ddim_sigmas(alpha_bar: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
-    """The sigma-view noise levels of a timestep subsequence, ending at 0. Returns (n + 1,)."""
-    return torch.cat([alpha_bar_to_sigma(alpha_bar[timesteps]), torch.zeros(1)])

@@ -10,9 +10,8 @@ from dataclasses import dataclass
 
 import torch
 
-from course_lib import clip, features, metrics, shapes
+from course_lib import artefacts, clip, diffusion, features, metrics, shapes
 from course_lib.judge import Judge, match_rate
-from course_lib.runtime import data_path, load_model
 
 
 @dataclass
@@ -25,9 +24,9 @@ class Examiners:
 
 def load_examiners() -> Examiners:
     """The three shipped examiners: data/features.pt, data/clip.pt, data/shapes_judge.pt."""
-    feature_net = load_model(data_path("features.pt"), features.build)[0]
-    tiny_clip, config, _ = load_model(data_path("clip.pt"), clip.build)
-    judge = load_model(data_path("shapes_judge.pt"), lambda c: Judge())[0]
+    feature_net = artefacts.load("features")[0]
+    tiny_clip, config, _ = artefacts.load("clip")
+    judge = artefacts.load("judge")[0]
     return Examiners(feature_net, tiny_clip, config["vocab"], judge)
 
 
@@ -51,19 +50,17 @@ def scorecard(ex: Examiners, images: torch.Tensor, captions: list[str],
 
 
 SAMPLERS = ("DDIM", "DPM-Solver++", "GE (gam=2)")
-SIGMA_MIN, SIGMA_MAX = 0.01, 10.0   # notebook 07's noise levels
 
 
 def dpm_solver_scheduler():
     """diffusers' DPM-Solver++ (2nd order, multistep) on notebook 07's noise levels: its 1000
     training levels are the course's log-linear sigmas (alpha_bar = 1 / (1 + sigma^2)) and
-    use_exponential_sigmas makes set_timesteps(n) visit spiral.sigma_schedule(0.01, 10, n),
+    use_exponential_sigmas makes set_timesteps(n) visit diffusion.sigma_schedule(0.01, 10, n),
     then 0: the very levels of the course's DDIM and GE samplers."""
     from diffusers import DPMSolverMultistepScheduler
 
-    from course_lib import spiral
-
-    sigmas = spiral.sigma_schedule(SIGMA_MIN, SIGMA_MAX, 1000).flip(0).double()
+    course = diffusion.COURSE
+    sigmas = diffusion.sigma_schedule(course.sigma_min, course.sigma_max, 1000).flip(0).double()
     alpha_bar = 1 / (1 + sigmas**2)
     betas = 1 - alpha_bar / torch.cat([torch.ones(1, dtype=alpha_bar.dtype), alpha_bar[:-1]])
     return DPMSolverMultistepScheduler(num_train_timesteps=1000, trained_betas=betas.tolist(),
@@ -89,12 +86,11 @@ def text2img_generator():
     """Notebook 07's text-to-image model as generate(prompts, w, steps, sampler, seed) ->
     images (B, 3, 32, 32) in [-1, 1]. Samplers: the course's DDIM (gam = 1) and
     gradient-estimation (gam = 2) samplers, and diffusers' DPM-Solver++, all on the same
-    noise levels spiral.sigma_schedule(0.01, 10, steps) and 0, from the same noise."""
-    from course_lib import latent, samplers, spiral, text, vae
-    from course_lib.train import build_text2img, build_vae
+    noise levels diffusion.sigma_schedule(0.01, 10, steps) and 0, from the same noise."""
+    from course_lib import guidance, samplers, text, vae
 
-    autoencoder, vae_config, _ = load_model(data_path("vae.pt"), build_vae)
-    model, config, _ = load_model(data_path("text2img.pt"), build_text2img)
+    autoencoder, vae_config, _ = artefacts.load("vae")
+    model, config, _ = artefacts.load("text2img")
     vocab = config["vocab"]
 
     @torch.no_grad()
@@ -103,8 +99,8 @@ def text2img_generator():
         if sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler {sampler!r}; choose one of {SAMPLERS}")
         ids, mask = text.tokenize_batch(prompts, vocab)
-        den = latent.guided_denoiser(model, ids, mask, text.tokenize_batch([""], vocab), w)
-        sigmas = torch.cat([spiral.sigma_schedule(SIGMA_MIN, SIGMA_MAX, steps), torch.zeros(1)])
+        den = guidance.guided(model, (ids, mask), w, uncond=text.tokenize_batch([""], vocab))
+        sigmas = diffusion.COURSE.levels(steps)
         gen = torch.Generator().manual_seed(seed)
         x = sigmas[0] * torch.randn(len(prompts), 4, 8, 8, generator=gen)
         if sampler == "DPM-Solver++":
@@ -116,22 +112,20 @@ def text2img_generator():
     return generate
 
 
-
-
 @torch.no_grad()
 def sd_generate(pipe, prompts: list[str], sampler: str, steps: int, w: float = 3.0,
                 seed: int = 0, batch_size: int = 200) -> torch.Tensor:
     """Images (B, 3, H, W) in [-1, 1] on the CPU from a diffusers pipeline (notebook 08's
     course model), by diffusers' DDIM or DPM-Solver++ (2nd order, multistep) scheduler
     through sd_loop.generate_latents, or by the course's gradient-estimation sampler driving
-    the pipeline's U-Net (sd_loop.sigma_view_denoiser). All three visit the same timesteps,
+    the pipeline's U-Net through bridge.UNetDenoiser. All three visit the same timesteps,
     spaced "trailing" (from t = 999 down): the pipeline's "leading" spacing starts below the
     noisiest level when steps are few, and DPM-Solver++ would space them differently from
     DDIM. The same seed gives all three the same starting noise. The pipeline's own
     scheduler is restored afterwards."""
     from diffusers import DDIMScheduler, DPMSolverMultistepScheduler
 
-    from course_lib import ddim, samplers, sd_loop
+    from course_lib import sd_loop
 
     if sampler not in SAMPLERS:
         raise ValueError(f"unknown sampler {sampler!r}; choose one of {SAMPLERS}")
@@ -145,18 +139,9 @@ def sd_generate(pipe, prompts: list[str], sampler: str, steps: int, w: float = 3
     try:
         for i in range(0, len(prompts), batch_size):
             batch = prompts[i:i + batch_size]
-            if sampler == "GE (gam=2)":
-                pipe.scheduler.set_timesteps(steps)
-                timesteps, alpha_bar = pipe.scheduler.timesteps, pipe.scheduler.alphas_cumprod
-                embeds = sd_loop.encode_prompt(pipe.tokenizer, pipe.text_encoder, batch,
-                                               [""] * len(batch))
-                den = sd_loop.sigma_view_denoiser(pipe.unet, alpha_bar, timesteps, embeds, w,
-                                                  pipe.scheduler.config.prediction_type)
-                sigmas = ddim.ddim_sigmas(alpha_bar, timesteps)
-                size = pipe.unet.config.sample_size
-                x = sigmas[0] * torch.randn(len(batch), pipe.unet.config.in_channels, size,
-                                            size, generator=gen)   # the others' noise draw
-                lat = list(samplers.samples(den, sigmas, x, gam=2.0))[-1].to(embeds)
+            if sampler == "GE (gam=2)":  # same noise draw as the others, same generator
+                lat = sd_loop.course_sampler_latents(pipe, batch, steps, w, gam=2.0,
+                                                     generator=gen)
             else:
                 lat = sd_loop.generate_latents(pipe, batch, steps=steps, w=w, generator=gen)
             out.append(sd_loop.decode(pipe.vae, lat).float().cpu() * 2 - 1)

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from course_lib import shapes
+from course_lib.fit import fit
+from course_lib.judge import conv_trunk
 
 CLASSES = [a.caption for a in shapes.all_attributes(include_held_out=True)]  # 120 captions
 
@@ -23,11 +24,7 @@ class FeatureNet(nn.Module):
 
     def __init__(self, width: int = 16, dim: int = 64):
         super().__init__()
-        self.body = nn.Sequential(
-            nn.Conv2d(3, width, 3, padding=1), nn.SiLU(), nn.MaxPool2d(2),           # 16x16
-            nn.Conv2d(width, 2 * width, 3, padding=1), nn.SiLU(), nn.MaxPool2d(2),   # 8x8
-            nn.Conv2d(2 * width, 2 * width, 3, padding=1), nn.SiLU(), nn.MaxPool2d(2),  # 4x4
-            nn.Flatten(), nn.Linear(2 * width * 16, dim), nn.SiLU())
+        self.body = conv_trunk(width, dim)
         self.head = nn.Linear(dim, len(CLASSES))
         self.register_buffer("scale", torch.ones(()))   # set after training
 
@@ -57,16 +54,13 @@ def train_features(model: FeatureNet, steps: int = 1500, batch_size: int = 128, 
     torch.manual_seed(seed)
     images, captions, _ = shapes.make_dataset(n, seed=seed, include_held_out=True)
     labels = class_ids(captions)
-    gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    losses = []
-    for _ in tqdm(range(steps), desc="feature net", disable=not progress):
+
+    def loss_on_batch(gen: torch.Generator) -> torch.Tensor:
         idx = torch.randint(n, (batch_size,), generator=gen)
-        loss = nn.functional.cross_entropy(model(images[idx]), labels[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
+        return nn.functional.cross_entropy(model(images[idx]), labels[idx])
+
+    losses = fit(model, loss_on_batch, steps, lr, seed=seed, cosine=False, desc="feature net",
+                 progress=progress)
     with torch.no_grad():
         model.scale.fill_(model.body(images[:2000]).pow(2).mean().sqrt())
     return losses

@@ -9,12 +9,21 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
-from course_lib import spiral
+from course_lib import diffusion, spiral
 
 N_CLASSES = 3
 NULL = N_CLASSES  # the "no condition" token
+
+# The notebook's exercises: each reference lives once, in its exercise file. Imported after
+# NULL, which those files read (course_lib/exercises/nb05/ loads this module first).
+from course_lib.exercises.nb05.adherence import adherence  # noqa: E402
+from course_lib.exercises.nb05.cfg_denoise import cfg_denoise  # noqa: E402
+from course_lib.exercises.nb05.cfg_eps import cfg_eps  # noqa: E402
+from course_lib.exercises.nb05.drop_condition import drop_condition  # noqa: E402
+
+__all__ = ["N_CLASSES", "NULL", "ConditionalDenoiser", "adherence", "cfg_denoise", "cfg_eps",
+           "drop_condition", "guided", "labelled_spiral", "train_conditional"]
 
 
 def labelled_spiral(n: int = 255, label_noise: float = 0.25,
@@ -30,36 +39,27 @@ def labelled_spiral(n: int = 255, label_noise: float = 0.25,
     return points, arms, labels
 
 
-def drop_condition(labels: torch.Tensor, p: float, generator=None) -> torch.Tensor:
-    """Replace each label by NULL with probability p (condition dropout). Returns a new tensor."""
-    drop = torch.rand(labels.shape, generator=generator) < p
-    return torch.where(drop, torch.full_like(labels, NULL), labels)
+def guided(denoiser, cond, w: float, uncond=None):
+    """Classifier-free guidance around any denoiser(x, sigma, cond), as a denoiser(x, sigma)
+    for the samplers: one model call on [x, x] with [uncond, cond], mixed by cfg_eps. The one
+    place the course batches and splits for guidance (notebooks 05, 07, 08, 09, 10).
+
+    cond: a tensor with a batch dimension, or a tuple of them (token ids and mask); uncond:
+    the same structure (a batch of 1 is expanded), by default NULL labels (notebook 05)."""
+    both = _uncond_then_cond(torch.full_like(cond, NULL) if uncond is None else uncond, cond)
+
+    def denoise(x: torch.Tensor, sigma) -> torch.Tensor:
+        sigma = diffusion.batch_sigma(sigma, x)
+        eps_uncond, eps_cond = denoiser(torch.cat([x, x]), torch.cat([sigma, sigma]),
+                                        both).chunk(2)
+        return cfg_eps(eps_uncond, eps_cond, w)
+    return denoise
 
 
-def cfg_eps(eps_uncond: torch.Tensor, eps_cond: torch.Tensor, w: float) -> torch.Tensor:
-    """Guided prediction eps_u + w * (eps_c - eps_u) (Ho & Salimans 2022, in diffusers' scale)."""
-    return eps_uncond + w * (eps_cond - eps_uncond)
-
-
-def cfg_denoise(denoiser, x: torch.Tensor, sigma, cond: torch.Tensor, w: float) -> torch.Tensor:
-    """Run the denoiser with and without the condition in one batch, then combine with cfg_eps."""
-    sigma = torch.as_tensor(sigma, dtype=x.dtype).expand(x.shape[0])
-    both = denoiser(torch.cat([x, x]), torch.cat([sigma, sigma]),
-                    torch.cat([torch.full_like(cond, NULL), cond]))
-    eps_uncond, eps_cond = both.chunk(2)
-    return cfg_eps(eps_uncond, eps_cond, w)
-
-
-def guided(denoiser, cond: torch.Tensor, w: float):
-    """A plain denoiser(x, sigma) for samplers.samples that always applies guidance to cond."""
-    return lambda x, sigma: cfg_denoise(denoiser, x, sigma, cond, w)
-
-
-def adherence(samples: torch.Tensor, target: int, data: torch.Tensor,
-              labels: torch.Tensor) -> float:
-    """Fraction of samples whose nearest data point has label `target`."""
-    nearest = torch.cdist(samples, data).argmin(dim=1)
-    return (labels[nearest] == target).float().mean().item()
+def _uncond_then_cond(uncond, cond):
+    if isinstance(cond, (tuple, list)):
+        return tuple(_uncond_then_cond(u, c) for u, c in zip(uncond, cond))
+    return torch.cat([uncond.expand_as(cond), cond])
 
 
 class ConditionalDenoiser(spiral.SpiralDenoiser):
@@ -86,19 +86,9 @@ def train_conditional(model: ConditionalDenoiser, data: torch.Tensor, labels: to
                       steps: int, p_uncond: float = 0.2, batch_size: int = 256,
                       lr: float = 3e-3, seed: int = 0, progress: bool = True) -> list[float]:
     """notebook 01's loop with labels, a fraction p_uncond of them dropped to NULL."""
-    gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
-    losses = []
-    for _ in tqdm(range(steps), desc="training", disable=not progress):
-        idx = torch.randint(len(data), (batch_size,), generator=gen)
-        x0, cond = data[idx], drop_condition(labels[idx], p_uncond, gen)
-        sigma = spiral.sample_sigmas(batch_size, model.sigma_min, model.sigma_max, gen)
-        eps = torch.randn(x0.shape, generator=gen)
-        loss = ((model(spiral.add_noise(x0, sigma, eps), sigma, cond) - eps) ** 2).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-        losses.append(loss.item())
-    return losses
+    def labels_dropped(idx: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        return drop_condition(labels[idx], p_uncond, gen)
+
+    schedule = diffusion.Schedule(model.sigma_min, model.sigma_max)
+    return diffusion.train_denoiser(model, data, steps, batch_size, lr, schedule, seed,
+                                    progress, batch_cond=labels_dropped)

@@ -8,12 +8,27 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from course_lib import shapes
+from course_lib.fit import fit
 
 HEADS = {"shape": len(shapes.SHAPES), "colour": len(shapes.COLOURS),
          "position": len(shapes.POSITIONS)}
+
+
+def conv_trunk(width: int, out_dim: int, proj_dim: int | None = None) -> nn.Sequential:
+    """The small CNN shared by the judge, notebook 09's feature net and its tiny CLIP's image
+    tower: three conv + SiLU + max-pool stages (32 -> 4 pixels), then a linear layer to
+    out_dim features with SiLU, then (if proj_dim) a linear projection to proj_dim.
+    (B, 3, 32, 32) -> (B, out_dim or proj_dim)."""
+    layers = [
+        nn.Conv2d(3, width, 3, padding=1), nn.SiLU(), nn.MaxPool2d(2),               # 16x16
+        nn.Conv2d(width, 2 * width, 3, padding=1), nn.SiLU(), nn.MaxPool2d(2),       # 8x8
+        nn.Conv2d(2 * width, 2 * width, 3, padding=1), nn.SiLU(), nn.MaxPool2d(2),   # 4x4
+        nn.Flatten(), nn.Linear(2 * width * 16, out_dim), nn.SiLU()]
+    if proj_dim is not None:
+        layers.append(nn.Linear(out_dim, proj_dim))
+    return nn.Sequential(*layers)
 
 
 class Judge(nn.Module):
@@ -21,11 +36,7 @@ class Judge(nn.Module):
 
     def __init__(self, width: int = 16):
         super().__init__()
-        self.features = nn.Sequential(
-            nn.Conv2d(3, width, 3, padding=1), nn.SiLU(), nn.MaxPool2d(2),           # 16x16
-            nn.Conv2d(width, 2 * width, 3, padding=1), nn.SiLU(), nn.MaxPool2d(2),   # 8x8
-            nn.Conv2d(2 * width, 2 * width, 3, padding=1), nn.SiLU(), nn.MaxPool2d(2),  # 4x4
-            nn.Flatten(), nn.Linear(2 * width * 16, 128), nn.SiLU())
+        self.features = conv_trunk(width, 128)
         self.heads = nn.ModuleDict({k: nn.Linear(128, n) for k, n in HEADS.items()})
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -47,22 +58,20 @@ def train_judge(steps: int = 600, batch_size: int = 128, n: int = 20_000, seed: 
     torch.manual_seed(seed)
     images, _, labels = shapes.make_dataset(n, seed=seed, include_held_out=True)
     # small pixel noise so that imperfect generated images are still read sensibly
-    gen = torch.Generator().manual_seed(seed)
-    model, losses = Judge(), []
-    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
-    for _ in tqdm(range(steps), desc="judge", disable=not progress):
+    model = Judge()
+
+    def loss_on_batch(gen: torch.Generator) -> torch.Tensor:
         idx = torch.randint(n, (batch_size,), generator=gen)
         x = images[idx] + 0.1 * torch.randn(images[idx].shape, generator=gen)
         junk = _garbage(batch_size // 4, gen)
         logits, junk_logits = model(x), model(junk)
-        loss = sum(nn.functional.cross_entropy(logits[k], labels[idx, i])
+        return sum(nn.functional.cross_entropy(logits[k], labels[idx, i])
                    - torch.log_softmax(junk_logits[k], dim=1).mean()
                    for i, k in enumerate(HEADS))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    return model.eval(), losses
+
+    losses = fit(model, loss_on_batch, steps, 2e-3, seed=seed, cosine=False, desc="judge",
+                 progress=progress)
+    return model, losses
 
 
 def _garbage(n: int, gen: torch.Generator) -> torch.Tensor:

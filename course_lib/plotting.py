@@ -77,3 +77,21 @@ def animate_points(traj, data=None, labels=None, lim: float = 1.6, interval: int
     anim = animation.FuncAnimation(fig, frame, frames=len(traj), interval=interval, blit=False)
     plt.close(fig)
     return anim
+
+
+def show_images(images: torch.Tensor, nrow: int = 8, title: str = "", value_range=(-1, 1),
+                inches: float = 1.4) -> None:
+    """A grid of images (B, 3, H, W) drawn large and sharp (nearest-neighbour pixels), inches
+    per image; value_range is (-1, 1) for model outputs, (0, 1) for decoded pipeline images.
+    The one image grid of notebooks 06-10."""
+    from course_lib.shapes import grid
+
+    lo, hi = value_range
+    x = (images.detach().float().cpu() - lo) / (hi - lo) * 2 - 1     # to [-1, 1]
+    nrow = min(nrow, len(x))
+    rows = -(-len(x) // nrow)
+    plt.figure(figsize=(nrow * inches, rows * inches + 0.4))
+    plt.imshow(grid(x, nrow), interpolation="nearest")
+    plt.axis("off")
+    plt.title(title)
+    plt.show()

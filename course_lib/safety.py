@@ -19,6 +19,9 @@ from transformers import BatchFeature
 from course_lib import clip as tiny_clip
 from course_lib import text
 
+# The notebook's exercise: its reference lives once, in its exercise file.
+from course_lib.exercises.nb10.watermark_score import watermark_score
+
 BLOCK = 2           # the pattern is constant on 2x2 pixel blocks (survives mild resizing)
 STRENGTH = 4 / 255  # its amplitude, on images in [0, 1]
 THRESHOLD = 4.0     # detect when z > 4: P(false alarm) <= exp(-4^2 / 2) = 3e-4 per image
@@ -43,14 +46,6 @@ def highpass(images: torch.Tensor) -> torch.Tensor:
     """Each pixel minus the mean of its 3x3 neighbourhood: flat regions (most of an image)
     become 0, a +/- pattern mostly stays."""
     return images - F.avg_pool2d(images, 3, stride=1, padding=1, count_include_pad=False)
-
-
-def watermark_score(images: torch.Tensor, signs: torch.Tensor) -> torch.Tensor:
-    """z = sum_b s_b X_b / sqrt(sum_b X_b^2), per image (B,), where X_b is the high-passed
-    image averaged over block b and s_b the key's sign there. For an image made without
-    these signs z is a sum of random-sign terms over its own size: about N(0, 1)."""
-    X = F.avg_pool2d(highpass(images), BLOCK)                       # (B, C, H/2, W/2)
-    return (signs * X).flatten(1).sum(1) / X.flatten(1).norm(dim=1).clamp(min=1e-12)
 
 
 def detect(images: torch.Tensor, key: int, threshold: float = THRESHOLD) -> torch.Tensor:

@@ -10,12 +10,10 @@ from collections.abc import Iterator
 
 import torch
 
+# Notebook 04's exercise: its reference lives once, in its exercise file.
+from course_lib.exercises.nb04.ge_direction import ge_direction
 
-def ge_direction(eps_hat: torch.Tensor, eps_prev: torch.Tensor | None,
-                 gam: float) -> torch.Tensor:
-    """Gradient-estimation direction eps_bar = gam * eps_hat + (1 - gam) * eps_prev
-    (Permenter & Yuan, Algorithm 3); the first step, with no eps_prev, uses eps_hat."""
-    return eps_hat if eps_prev is None else gam * eps_hat + (1 - gam) * eps_prev
+__all__ = ["ge_direction", "sample", "samples"]
 
 
 def samples(denoiser, sigmas: torch.Tensor, x: torch.Tensor, gam: float = 1.0, mu: float = 0.0,

@@ -9,59 +9,16 @@ from __future__ import annotations
 
 import torch
 
-from course_lib import ddim, samplers
+from course_lib import bridge, guidance, samplers
 
+# The notebook's exercises: each reference lives once, in its exercise file.
+from course_lib.exercises.nb08.decode import decode
+from course_lib.exercises.nb08.encode_prompt import encode_prompt
+from course_lib.exercises.nb08.generate_latents import generate_latents
+from course_lib.exercises.nb08.guided_step import guided_step
 
-@torch.no_grad()
-def encode_prompt(tokenizer, text_encoder, prompts: list[str],
-                  negative_prompts: list[str]) -> torch.Tensor:
-    """(2B, 77, D): the negative (or empty) prompts' embeddings first, then the prompts'.
-    Every text is padded to the tokenizer's model_max_length (77 for CLIP) and cut there."""
-    def embed(texts):
-        ids = tokenizer(texts, padding="max_length", max_length=tokenizer.model_max_length,
-                        truncation=True, return_tensors="pt").input_ids
-        return text_encoder(ids.to(text_encoder.device))[0]
-    return torch.cat([embed(negative_prompts), embed(prompts)])
-
-
-@torch.no_grad()
-def guided_step(unet, scheduler, latents: torch.Tensor, t, embeds: torch.Tensor,
-                w: float) -> torch.Tensor:
-    """One denoising step: the U-Net on [latents, latents] with [negative, prompt] embeddings,
-    eps = eps_u + w (eps_c - eps_u), then scheduler.step to the next latents."""
-    latent_in = scheduler.scale_model_input(torch.cat([latents] * 2), t)
-    eps_uncond, eps_text = unet(latent_in, t, encoder_hidden_states=embeds).sample.chunk(2)
-    eps = eps_uncond + w * (eps_text - eps_uncond)
-    return scheduler.step(eps, t, latents).prev_sample
-
-
-@torch.no_grad()
-def generate_latents(pipe, prompts: list[str], negative_prompts: list[str] | None = None,
-                     steps: int = 25, w: float = 7.5, generator=None,
-                     height: int | None = None, width: int | None = None) -> torch.Tensor:
-    """The pipeline's loop in its numbered phases; returns the final latents (B, 4, h, w)."""
-    # 1. encode the prompt and the negative prompt ("" when there is none)
-    negative_prompts = negative_prompts or [""] * len(prompts)
-    embeds = encode_prompt(pipe.tokenizer, pipe.text_encoder, prompts, negative_prompts)
-    # 2. timesteps
-    pipe.scheduler.set_timesteps(steps, device=embeds.device)
-    # 3. initial latents: unit Gaussian noise times the scheduler's starting scale
-    size = pipe.unet.config.sample_size * pipe.vae_scale_factor
-    shape = (len(prompts), pipe.unet.config.in_channels,
-             (height or size) // pipe.vae_scale_factor, (width or size) // pipe.vae_scale_factor)
-    latents = torch.randn(shape, generator=generator, dtype=embeds.dtype).to(embeds.device)
-    latents = latents * pipe.scheduler.init_noise_sigma
-    # 4. the guided denoising loop
-    for t in pipe.scheduler.timesteps:
-        latents = guided_step(pipe.unet, pipe.scheduler, latents, t, embeds, w)
-    return latents
-
-
-@torch.no_grad()
-def decode(vae, latents: torch.Tensor) -> torch.Tensor:
-    """5. latents / scaling_factor through the VAE decoder; images (B, 3, H, W) in [0, 1]."""
-    images = vae.decode(latents / vae.config.scaling_factor).sample
-    return (images / 2 + 0.5).clamp(0, 1)
+__all__ = ["course_sampler_latents", "decode", "encode_image", "encode_prompt",
+           "generate_latents", "guided_step", "img2img_latents"]
 
 
 @torch.no_grad()
@@ -94,39 +51,21 @@ def img2img_latents(pipe, init_latents: torch.Tensor, prompts: list[str], streng
     return latents
 
 
-def sigma_view_denoiser(unet, alpha_bar: torch.Tensor, timesteps: torch.Tensor,
-                        embeds: torch.Tensor, w: float, prediction: str = "epsilon"):
-    """A diffusers U-Net as a course denoiser(x_sigma, sigma) on the sigma levels of
-    `timesteps`, with guidance, so samplers.samples (any gam, mu) can drive it. A U-Net
-    trained for v (prediction="v_prediction") is converted:
-    eps = (v + sigma x_t) / sqrt(1 + sigma^2)."""
-    sigmas = ddim.ddim_sigmas(alpha_bar, timesteps)[:-1]
-
-    @torch.no_grad()
-    def denoiser(x, sigma):
-        t = timesteps[(sigmas - sigma).abs().argmin()]           # the timestep of this sigma
-        x_t = (x / torch.sqrt(1 + sigma**2)).to(unet.device, unet.dtype)  # DDPM's x_t
-        eps_u, eps_c = unet(torch.cat([x_t] * 2), t, encoder_hidden_states=embeds
-                            ).sample.chunk(2)
-        out = (eps_u + w * (eps_c - eps_u)).to(x)  # the sampler runs in float32 on the CPU
-        if prediction == "v_prediction":
-            out = (out + sigma * x_t.to(x)) / torch.sqrt(1 + sigma**2)
-        return out
-    return denoiser
-
-
 @torch.no_grad()
 def course_sampler_latents(pipe, prompts: list[str], steps: int = 10, w: float = 7.5,
-                           gam: float = 2.0, seed: int = 0) -> torch.Tensor:
+                           gam: float = 2.0, seed: int = 0,
+                           generator: torch.Generator | None = None) -> torch.Tensor:
     """Latents from notebook 04's generic sampler (gam = 2: gradient estimation) driving the
-    pipeline's U-Net on its own noise schedule; returns DDPM-scale latents like the others."""
-    alpha_bar = pipe.scheduler.alphas_cumprod
-    timesteps = ddim.ddim_timesteps(len(alpha_bar), steps) + 1        # SD's steps_offset
-    timesteps = timesteps.clamp(max=len(alpha_bar) - 1)
+    pipeline's U-Net through the one bridge (bridge.UNetDenoiser), guided towards the prompts
+    with the empty prompt as unconditional input, on the very sigmas the pipeline's scheduler
+    visits in `steps` steps. Returns DDPM-scale latents like the pipeline's loop."""
+    gen = generator if generator is not None else torch.Generator().manual_seed(seed)
     embeds = encode_prompt(pipe.tokenizer, pipe.text_encoder, prompts, [""] * len(prompts))
-    den = sigma_view_denoiser(pipe.unet, alpha_bar, timesteps, embeds, w,
-                              pipe.scheduler.config.prediction_type)
+    empty, text = embeds.chunk(2)
+    den = guidance.guided(bridge.UNetDenoiser(pipe.unet, pipe.scheduler), text, w, empty)
+    sigmas = bridge.levels(pipe.scheduler, steps)
     size = pipe.unet.config.sample_size
-    x = samplers.sample(den, ddim.ddim_sigmas(alpha_bar, timesteps), len(prompts),
-                        dim=(pipe.unet.config.in_channels, size, size), gam=gam, seed=seed)
+    noise = sigmas[0] * torch.randn(len(prompts), pipe.unet.config.in_channels, size, size,
+                                    generator=gen)                   # drawn on the CPU
+    x = list(samplers.samples(den, sigmas, noise, gam=gam, generator=gen))[-1]
     return x.to(embeds.device, embeds.dtype)  # at sigma = 0, x_sigma and x_t coincide

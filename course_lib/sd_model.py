@@ -16,10 +16,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
-from tqdm.auto import tqdm
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
 from course_lib import runtime, shapes
+from course_lib.fit import fit
 from course_lib.judge import Judge, match_rate
 
 FOLDER = "sd_course"   # data/sd_course/, made by `python -m course_lib.train sd_course`
@@ -152,20 +152,14 @@ def train_vae(vae: AutoencoderKL, images: torch.Tensor, steps: int, batch_size: 
               lr: float = 2e-3, beta: float = 1e-3, seed: int = 0,
               progress: bool = True) -> list[float]:
     """MSE(recon, x) + beta * KL / pixels, as notebook 07's VAE; then scaling_factor = 1/std."""
-    gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(vae.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
-    losses = []
-    for _ in tqdm(range(steps), desc="AutoencoderKL", disable=not progress):
+    def loss_on_batch(gen: torch.Generator) -> torch.Tensor:
         x = images[torch.randint(len(images), (batch_size,), generator=gen)]
         posterior = vae.encode(x).latent_dist
         recon = vae.decode(posterior.sample(gen)).sample
-        loss = F.mse_loss(recon, x) + beta * posterior.kl().mean() / x[0].numel()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-        losses.append(loss.item())
+        return F.mse_loss(recon, x) + beta * posterior.kl().mean() / x[0].numel()
+
+    losses = fit(vae, loss_on_batch, steps, lr, seed=seed, desc="AutoencoderKL",
+                 progress=progress)
     with torch.no_grad():
         std = vae.encode(images[:2000]).latent_dist.mean.std().item()
     vae.register_to_config(scaling_factor=1.0 / std)  # the pipeline divides latents by it
@@ -197,17 +191,11 @@ def train_denoiser(pipe: StableDiffusionPipeline, images: torch.Tensor, captions
     scaled latents noised by the scheduler at uniform random timesteps; a fraction p_empty
     of captions become "" (the empty prompt, which classifier-free guidance uses as the
     unconditional input)."""
-    gen = torch.Generator().manual_seed(seed)
     vae, unet, text_encoder, scheduler = pipe.vae, pipe.unet, pipe.text_encoder, pipe.scheduler
     latents = encode_latents(vae, images)
     ids_all, empty = token_ids(pipe.tokenizer, captions), token_ids(pipe.tokenizer, [""])
-    params = [*unet.parameters(), *text_encoder.parameters()]
-    opt = torch.optim.Adam(params, lr=lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
-    unet.train()
-    text_encoder.train()
-    losses = []
-    for _ in tqdm(range(steps), desc="UNet + text encoder", disable=not progress):
+
+    def loss_on_batch(gen: torch.Generator) -> torch.Tensor:
         idx = torch.randint(len(latents), (batch_size,), generator=gen)
         drop = torch.rand(batch_size, 1, generator=gen) < p_empty
         ids = torch.where(drop, empty, ids_all[idx])
@@ -216,15 +204,10 @@ def train_denoiser(pipe: StableDiffusionPipeline, images: torch.Tensor, captions
         noisy = scheduler.add_noise(latents[idx], noise, t)
         text = text_encoder(ids)[0]                # last hidden state, as the pipeline uses
         target = training_target(scheduler, latents[idx], noise, t)
-        loss = F.mse_loss(unet(noisy, t, encoder_hidden_states=text).sample, target)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-        losses.append(loss.item())
-    unet.eval()
-    text_encoder.eval()
-    return losses
+        return F.mse_loss(unet(noisy, t, encoder_hidden_states=text).sample, target)
+
+    return fit([unet, text_encoder], loss_on_batch, steps, lr, seed=seed,
+               desc="UNet + text encoder", progress=progress)
 
 
 def train_and_save(folder: str | Path, config: dict = CONFIG, progress: bool = True):
@@ -268,9 +251,9 @@ def load_course_pipeline(device: str | torch.device | None = None,
             f"{folder} is missing. It ships with the course: restore it with "
             f"`git checkout -- data/{FOLDER}`, or rebuild it (about 9 minutes on a CPU) with "
             f"`python -m course_lib.train {FOLDER}`.")
-    pipe = StableDiffusionPipeline.from_pretrained(folder, dtype=dtype,
-                                                   local_files_only=True)
-    return pipe.to(device)
+    from course_lib.sd_weights import load_pipeline  # the one loader of diffusers folders
+
+    return load_pipeline(folder, device, dtype)
 
 
 @torch.no_grad()

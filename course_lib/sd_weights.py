@@ -63,7 +63,7 @@ def load_pipeline(folder: Path, device: torch.device, dtype: torch.dtype, safety
         extra = {}  # SDXL pipelines have no safety checker component
     if any(Path(folder).rglob("*.fp16.safetensors")):
         extra["variant"] = "fp16"  # what prefetch downloads for the real models
-    pipe = DiffusionPipeline.from_pretrained(folder, torch_dtype=dtype, local_files_only=True,
+    pipe = DiffusionPipeline.from_pretrained(folder, dtype=dtype, local_files_only=True,
                                              **extra)
     pipe.set_progress_bar_config(disable=True)
     return pipe.to(device)

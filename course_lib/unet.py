@@ -7,49 +7,18 @@ x: (B, C, H, W). Not a general library: one resolution schedule, no dropout.
 """
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+# The notebook's exercises: each reference lives once, in its exercise file.
+from course_lib.exercises.nb06.attention import attention
+from course_lib.exercises.nb06.attention_2d import attention_2d
+from course_lib.exercises.nb06.resblock_forward import resblock_forward
 from course_lib.spiral import sigma_embedding
 
-
-def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
-              mask: torch.Tensor | None = None) -> torch.Tensor:
-    """softmax(q k^T / sqrt(d)) v over the last two dims. q: (..., Tq, d), k, v: (..., Tk, d).
-    mask: None, or (B, Tk) bool, True where a key may be attended to; with a mask, q, k, v are
-    (B, heads, T, d), and the mask broadcasts as mask[:, None, None, :]."""
-    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (..., Tq, Tk)
-    if mask is not None:
-        scores = scores.masked_fill(~mask[:, None, None, :], float("-inf"))
-    return torch.softmax(scores, dim=-1) @ v
-
-
-def resblock_forward(block: ResBlock, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
-    """norm -> SiLU -> conv, add the embedding per channel, norm -> SiLU -> conv, plus skip."""
-    h = block.conv1(F.silu(block.norm1(x)))             # (B, C_out, H, W)
-    h = h + block.emb(emb)[:, :, None, None]             # the noise level, per channel
-    h = block.conv2(F.silu(block.norm2(h)))
-    return block.skip(x) + h
-
-
-def attention_2d(block: Attention2d, x: torch.Tensor, context: torch.Tensor | None = None,
-                 mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Pixels as tokens: (B, C, H, W) -> (B, HW, C), multi-head attention to themselves
-    (context None) or to context (B, L, D_ctx), back to (B, C, H, W), plus a residual."""
-    B, C, H, W = x.shape
-    tokens = block.norm(x).reshape(B, C, H * W).transpose(1, 2)       # (B, HW, C)
-    source = tokens if context is None else context                    # (B, L, D)
-    q, k, v = block.to_q(tokens), block.to_k(source), block.to_v(source)
-
-    def heads(t):  # (B, T, C) -> (B, heads, T, C / heads)
-        return t.reshape(B, t.shape[1], block.heads, -1).transpose(1, 2)
-
-    out = attention(heads(q), heads(k), heads(v), mask)                 # (B, heads, HW, C/h)
-    out = block.proj(out.transpose(1, 2).reshape(B, H * W, C))
-    return x + out.transpose(1, 2).reshape(B, C, H, W)
+__all__ = ["Attention2d", "Level", "ResBlock", "UNet", "attention", "attention_2d",
+           "resblock_forward"]
 
 
 class ResBlock(nn.Module):
@@ -154,3 +123,9 @@ class UNet(nn.Module):
         # eps_hat = (x - c_skip x - c_out F) / sigma, c_skip = sd^2/(s^2+sd^2),
         # c_out = s sd / sqrt(s^2+sd^2); an untrained F = 0 gives Gaussian data's best guess
         return x * s / (s**2 + sd**2) - sd / torch.sqrt(s**2 + sd**2) * self.out(h)
+
+
+def build(c: dict) -> UNet:
+    """Notebook 06's U-Net from its config (as saved with data/unet_pixels.pt)."""
+    return UNet(base=c["base"], mults=tuple(c["mults"]), attn=tuple(c["attn"]),
+                sigma_data=c["sigma_data"])

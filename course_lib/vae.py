@@ -10,25 +10,15 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
+# The notebook's exercises: each reference lives once, in its exercise file.
+from course_lib.exercises.nb07.decode_latents import decode_latents
+from course_lib.exercises.nb07.kl_divergence import kl_divergence
+from course_lib.exercises.nb07.reparameterize import reparameterize
+from course_lib.fit import fit
 
-def reparameterize(mean: torch.Tensor, logvar: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
-    """z = mean + exp(logvar / 2) * eps: a sample of N(mean, exp(logvar)) that gradients
-    can flow through (Kingma & Welling, 2014)."""
-    return mean + torch.exp(0.5 * logvar) * eps
-
-
-def kl_divergence(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """KL(N(mean, exp(logvar)) || N(0, I)) summed over each sample's latent values, averaged
-    over the batch: 1/2 sum(mean^2 + exp(logvar) - 1 - logvar). Returns a 0-dim tensor."""
-    per_value = 0.5 * (mean**2 + logvar.exp() - 1 - logvar)
-    return per_value.flatten(1).sum(1).mean()
-
-
-def decode_latents(decoder: nn.Module, latents: torch.Tensor, scale: float) -> torch.Tensor:
-    """Diffusion works on latents * scale; undo the scale, then decode, clamped to [-1, 1]."""
-    return decoder(latents / scale).clamp(-1, 1)
+__all__ = ["VAE", "decode_latents", "kl_divergence", "latent_scale", "reparameterize",
+           "train_vae"]
 
 
 def _block(c_in, c_out):
@@ -62,23 +52,20 @@ class VAE(nn.Module):
         return self.decoder(z), mean, logvar
 
 
+def build(c: dict) -> VAE:
+    """Notebook 07's VAE from its config (as saved with data/vae.pt)."""
+    return VAE(c["width"])
+
+
 def train_vae(vae: VAE, images: torch.Tensor, steps: int, batch_size: int = 64, lr: float = 1e-3,
               beta: float = 1e-4, seed: int = 0, progress: bool = True) -> list[float]:
     """Minimise MSE(recon, x) + beta * KL / (number of pixels); returns the losses."""
-    gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(vae.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
-    losses = []
-    for _ in tqdm(range(steps), desc="VAE", disable=not progress):
+    def loss_on_batch(gen: torch.Generator) -> torch.Tensor:
         x = images[torch.randint(len(images), (batch_size,), generator=gen)]
         recon, mean, logvar = vae(x, gen)
-        loss = F.mse_loss(recon, x) + beta * kl_divergence(mean, logvar) / x[0].numel()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-        losses.append(loss.item())
-    return losses
+        return F.mse_loss(recon, x) + beta * kl_divergence(mean, logvar) / x[0].numel()
+
+    return fit(vae, loss_on_batch, steps, lr, seed=seed, desc="VAE", progress=progress)
 
 
 @torch.no_grad()

@@ -1,5 +1,14 @@
-"""Shared test set-up: fast mode for every notebook kernel the tests start."""
+"""Shared test set-up: fast mode for every notebook kernel the tests start, and the `slow`
+mark on every notebook run (nbval items), so `pytest -m "not slow"` is the quick lane."""
 import os
+
+import pytest
 
 os.environ["COURSE_FAST"] = "1"
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.suffix == ".ipynb":
+            item.add_marker(pytest.mark.slow)

@@ -68,6 +68,22 @@ def partly_right(ctx):
     write(nb, ctx["folder"] / "01_spiral.ipynb")
 
 
+def reuses_earlier(ctx):
+    """As the notebooks suggest: later answers call earlier ones and a helper defined in an
+    earlier answer cell. add_noise is wrong; predict_x0 (built on it) and denoising_loss
+    still score, since a failed answer is replaced by the reference for later ones."""
+    shutil.copy(REPO_ROOT / "solutions" / "00_welcome.ipynb", ctx["folder"])
+    nb = solved("01_spiral")
+    set_source(nb, "sigma_schedule", "def log_levels(lo, hi, n):\n"
+               "    return torch.linspace(math.log(hi), math.log(lo), n)\n\n"
+               "def sigma_schedule(sigma_min, sigma_max, n):\n"
+               "    return log_levels(sigma_min, sigma_max, n).exp()\n")
+    set_source(nb, "add_noise", source(nb, "add_noise").replace("* eps", "** 2 * eps"))
+    set_source(nb, "predict_x0", "def predict_x0(x, sigma, eps_hat):\n"
+               "    return add_noise(x, -sigma, eps_hat)\n")
+    write(nb, ctx["folder"] / "01_spiral.ipynb")
+
+
 def invalid_json(ctx):
     text = (REPO_ROOT / "solutions" / "01_spiral.ipynb").read_text(encoding="utf-8")
     (ctx["folder"] / "01_spiral.ipynb").write_text(text[: len(text) // 2], encoding="utf-8")
@@ -192,6 +208,7 @@ def expected(landlock: bool) -> dict[str, tuple[dict[str, int], dict[str, str]]]
         "blank": ({k: 0 for k in FULL}, {k: "not attempted yet" for k in FULL}),
         "partly_right": pts(**missing_00, add_noise="matches x0 + sigma*eps",
                             sigma_embedding="not attempted yet"),
+        "reuses_earlier": pts(add_noise="matches x0 + sigma*eps"),
         "invalid_json": ({k: 0 for k in FULL},
                          {"mse": "not a notebook in nbformat 4",
                           **{k: "is not valid JSON" for k in EXERCISE_IDS[1:]}}),
@@ -215,9 +232,9 @@ def expected(landlock: bool) -> dict[str, tuple[dict[str, int], dict[str, str]]]
 
 
 BUILDERS = {f.__name__: f for f in (
-    complete, blank, partly_right, invalid_json, renamed_function, broken_metadata,
-    syntax_error, infinite_loop, memory_hog, kills_itself, floods_output, writes_outside,
-    monkeypatcher)}
+    complete, blank, partly_right, reuses_earlier, invalid_json, renamed_function,
+    broken_metadata, syntax_error, infinite_loop, memory_hog, kills_itself, floods_output,
+    writes_outside, monkeypatcher)}
 
 
 def build_class(root: Path) -> tuple[Path, Path]:

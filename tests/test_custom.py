@@ -14,8 +14,17 @@ import pytest
 import torch
 from torch import nn
 
-from course_lib import controlnet, customise, new_shape, runtime, safety, sd_model, shapes
-from course_lib.judge import Judge, match_rate
+from course_lib import (
+    artefacts,
+    controlnet,
+    customise,
+    new_shape,
+    runtime,
+    safety,
+    sd_model,
+    shapes,
+)
+from course_lib.judge import match_rate
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +39,7 @@ def tiny_pipe():
 
 @pytest.fixture(scope="module")
 def judge():
-    return runtime.load_model(runtime.data_path("shapes_judge.pt"), lambda c: Judge())[0]
+    return artefacts.load("judge")[0]
 
 
 # --- LoRA ------------------------------------------------------------------------------------
@@ -65,6 +74,7 @@ def test_add_lora_puts_a_no_op_adapter_on_every_attention_projection(tiny_pipe):
     assert n == want and n < 0.02 * sum(p.numel() for p in unet.parameters())
 
 
+@pytest.mark.slow
 def test_lora_fine_tune_lowers_the_loss_and_saves_and_loads_back(tiny_pipe, tmp_path):
     from diffusers import StableDiffusionPipeline
     from peft.utils import get_peft_model_state_dict
@@ -175,9 +185,8 @@ def test_blocked_words_match_whole_words_in_any_case():
 
 
 def test_filter_in_the_pipelines_safety_checker_slot(tiny_pipe):
-    from course_lib import clip
 
-    model, config, _ = runtime.load_model(runtime.data_path("clip.pt"), clip.build)
+    model, config, _ = artefacts.load("clip")
     concept, others = ["a large red triangle in the center"], ["a large red circle at the top"]
     prompts = ["a large red triangle in the center", "a small blue circle at the top left",
                "a large green square in the center"]
@@ -204,6 +213,7 @@ def pipe():
     return pipe
 
 
+@pytest.mark.slow
 def test_shipped_adapters_are_small_and_teach_the_cross(pipe, judge):
     for name in customise.ADAPTERS:
         path = runtime.data_path(f"{name}.safetensors")

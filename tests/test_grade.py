@@ -18,6 +18,8 @@ from course_lib.grade import sandbox
 from course_lib.grade.worker import Answer, ChildResult, Limits, run_answers
 from course_lib.runtime import REPO_ROOT
 
+pytestmark = pytest.mark.slow  # grading runs sandboxed child processes
+
 LANDLOCK = sandbox.landlock_abi() > 0
 
 
@@ -185,3 +187,24 @@ def test_a_forged_or_garbled_record_fails_in_the_parent():
         limits)
     assert not ok and any("matches the reference" in r for r in reasons)
     assert isinstance(wrong["batch"]["value"], torch.Tensor)
+
+
+@pytest.mark.parametrize("student", ["complete", "blank", "partly_right", "reuses_earlier"])
+def test_the_grader_agrees_with_the_notebooks_own_checks(graded, student):
+    """Run the student's answer cells in notebook order in one namespace, as Jupyter does, and
+    check each with the notebook's own check(): the same verdicts as the class grader's."""
+    from course_lib.checking import evaluate
+    from course_lib.grade import find_answer, load_course, read_cells
+
+    course = {nb.stem: nb for nb in load_course(only=fx.NOTEBOOKS)}
+    got = graded["report"]["students"][student]["exercises"]
+    for stem in fx.NOTEBOOKS:
+        path = graded["klass"] / student / f"{stem}.ipynb"
+        if not path.exists():
+            continue
+        cells, ns = read_cells(path), {"__name__": "__main__"}
+        exec(course[stem].setup, ns)
+        for ex in course[stem].exercises:
+            answer, _ = find_answer(cells, ex.id, student)
+            exec(answer.source, ns)
+            assert evaluate(ex, ns[ex.id]).passed == got[ex.id]["passed"], (student, ex.id)

@@ -1,8 +1,7 @@
 """Guidance library: labels, dropout, the shipped conditional model and what w does to it."""
 import torch
 
-from course_lib import guidance, samplers, spiral
-from course_lib.runtime import data_path
+from course_lib import artefacts, diffusion, guidance, samplers
 from course_lib.train import COND_CONFIG
 
 
@@ -24,11 +23,10 @@ def test_conditional_model_learns_both_predictions():
 
 
 def test_shipped_model_guidance_raises_adherence_and_lowers_coverage():
-    model, config, _ = spiral.load_checkpoint(data_path("spiral_cond.pt"),
-                                              guidance.ConditionalDenoiser)
+    model, config, _ = artefacts.load("spiral_cond")
     assert config == COND_CONFIG
     data, arms, _ = guidance.labelled_spiral()
-    sigmas = torch.cat([spiral.sigma_schedule(0.01, 10.0, 30), torch.zeros(1)])
+    sigmas = diffusion.COURSE.levels(30)
     cond = torch.full((400,), 1)
     scores = {}
     for w in (1.0, 3.0, 8.0):
@@ -40,8 +38,7 @@ def test_shipped_model_guidance_raises_adherence_and_lowers_coverage():
 
 
 def test_guided_with_w_one_is_the_conditional_model():
-    model, _, _ = spiral.load_checkpoint(data_path("spiral_cond.pt"),
-                                         guidance.ConditionalDenoiser)
+    model, _, _ = artefacts.load("spiral_cond")
     x, cond = torch.randn(6, 2), torch.tensor([0, 1, 2, 0, 1, 2])
     with torch.no_grad():
         assert torch.allclose(guidance.guided(model, cond, 1.0)(x, torch.tensor(0.3)),

@@ -5,15 +5,14 @@ import pytest
 import torch
 from PIL import Image
 
-from course_lib import latent, samplers, shapes, spiral, text, unet, vae
-from course_lib.judge import Judge, match_rate, recognised
-from course_lib.runtime import data_path, load_model
-from course_lib.train import UNET_CONFIG, build_text2img, build_unet, build_vae
+from course_lib import artefacts, diffusion, latent, samplers, shapes, text, unet, vae
+from course_lib.judge import match_rate, recognised
+from course_lib.train import UNET_CONFIG
 
 
 @pytest.fixture(scope="module")
 def judge():
-    return load_model(data_path("shapes_judge.pt"), lambda c: Judge())[0]
+    return artefacts.load("judge")[0]
 
 
 def test_dataset_is_deterministic_and_captions_describe_images():
@@ -88,26 +87,28 @@ def test_unet_cross_attention_reads_the_context():
     assert not torch.allclose(a, b)
 
 
+@pytest.mark.slow
 def test_short_image_training_lowers_the_loss():
     torch.manual_seed(0)
     images, _, _ = shapes.make_dataset(256, seed=1)
     model = unet.UNet(base=8, mults=(1, 2), attn=(False, True))
-    losses = spiral.train_denoiser(model, images, 60, batch_size=16, progress=False,
+    losses = diffusion.train_denoiser(model, images, 60, batch_size=16, progress=False,
                                    sigma_data=0.5)
     assert sum(losses[-15:]) / 15 < 0.8 * sum(losses[:5]) / 5
 
 
+@pytest.mark.slow
 def test_shipped_pixel_unet_draws_recognisable_shapes(judge):
-    model, config, _ = load_model(data_path("unet_pixels.pt"), build_unet)
+    model, config, _ = artefacts.load("unet_pixels")
     assert config == UNET_CONFIG
-    sigmas = torch.cat([spiral.sigma_schedule(0.01, 10.0, 30), torch.zeros(1)])
+    sigmas = diffusion.COURSE.levels(30)
     with torch.no_grad():
         x = samplers.sample(model, sigmas, 32, dim=(3, 32, 32), seed=0)
     assert recognised(judge, x).float().mean() >= UNET_MIN_RECOGNISED
 
 
 def test_vae_reconstructs_what_the_judge_can_read(judge):
-    autoencoder, config, _ = load_model(data_path("vae.pt"), build_vae)
+    autoencoder, config, _ = artefacts.load("vae")
     x, caps, _ = shapes.make_dataset(200, seed=5)
     with torch.no_grad():
         mean, logvar = autoencoder.encode(x)
@@ -130,9 +131,10 @@ def test_tokenizer_and_text_encoder_ignore_padding():
     assert torch.allclose(out[1, :3], out2[1, :3], atol=1e-5)
 
 
+@pytest.mark.slow
 def test_shipped_text_to_image_model_follows_prompts(judge):
-    autoencoder, vae_config, _ = load_model(data_path("vae.pt"), build_vae)
-    model, config, _ = load_model(data_path("text2img.pt"), build_text2img)
+    autoencoder, vae_config, _ = artefacts.load("vae")
+    model, config, _ = artefacts.load("text2img")
     attrs = [a for a in shapes.all_attributes() if a.size == "large"][:24]
     x = latent.generate(model, autoencoder, vae_config["scale"], config["vocab"],
                         [a.caption for a in attrs], w=3.0, steps=20, seed=0)

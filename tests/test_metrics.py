@@ -4,8 +4,8 @@ import pytest
 import scipy.linalg
 import torch
 
-from course_lib import clip, features, metrics, shapes, text
-from course_lib.runtime import data_path, load_model
+from course_lib import artefacts, clip, diffusion, features, metrics, shapes, text
+from course_lib.runtime import data_path
 from course_lib.train import MODELS
 
 
@@ -17,12 +17,12 @@ def _spd(d, seed, rank=None):
 
 @pytest.fixture(scope="module")
 def feature_net():
-    return load_model(data_path("features.pt"), features.build)[0]
+    return artefacts.load("features")[0]
 
 
 @pytest.fixture(scope="module")
 def tiny_clip():
-    model, config, _ = load_model(data_path("clip.pt"), clip.build)
+    model, config, _ = artefacts.load("clip")
     return model, config["vocab"]
 
 
@@ -144,6 +144,7 @@ def test_feature_encoder_loads_and_classifies(feature_net, real):
     assert 0.7 < f.pow(2).mean().sqrt() < 1.3           # scaled to unit root-mean-square
 
 
+@pytest.mark.slow
 def test_train_commands_are_registered_and_a_short_clip_run_learns():
     assert MODELS["features"][0] == "features.pt" and MODELS["clip"][0] == "clip.pt"
     torch.manual_seed(0)
@@ -171,10 +172,10 @@ def _dpm_solver_pp_2m(denoiser, sigmas, x):
 
 
 def test_diffusers_dpm_solver_runs_on_the_course_noise_levels():
-    from course_lib import evaluation, spiral
+    from course_lib import evaluation
     scheduler = evaluation.dpm_solver_scheduler()
     scheduler.set_timesteps(5)
-    want = torch.cat([spiral.sigma_schedule(0.01, 10.0, 5), torch.zeros(1)])
+    want = diffusion.COURSE.levels(5)
     assert torch.allclose(scheduler.sigmas.float(), want, rtol=1e-3)   # float32 round-off
 
     def denoiser(x, sigma):  # a smooth toy: x0_hat = tanh(x) / 2
@@ -186,9 +187,8 @@ def test_diffusers_dpm_solver_runs_on_the_course_noise_levels():
 
 def test_text2img_generator_matches_notebook_07():
     from course_lib import evaluation, latent
-    from course_lib.train import build_text2img, build_vae
-    autoencoder, vae_config, _ = load_model(data_path("vae.pt"), build_vae)
-    model, config, _ = load_model(data_path("text2img.pt"), build_text2img)
+    autoencoder, vae_config, _ = artefacts.load("vae")
+    model, config, _ = artefacts.load("text2img")
     generate = evaluation.text2img_generator()
     prompts = ["a large red circle in the center", "a small blue square at the top left"]
     for sampler, gam in (("DDIM", 1.0), ("GE (gam=2)", 2.0)):

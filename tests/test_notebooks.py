@@ -13,6 +13,8 @@ from nbclient import NotebookClient
 
 from course_lib.runtime import REPO_ROOT
 
+pytestmark = pytest.mark.slow  # each test starts a notebook kernel
+
 STUDENT = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
 
 

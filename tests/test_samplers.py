@@ -4,7 +4,7 @@ import pytest
 import torch
 from diffusers import DDIMScheduler, DDPMScheduler
 
-from course_lib import ddim, ddpm, projection, samplers, spiral
+from course_lib import artefacts, ddim, ddpm, diffusion, projection, samplers, spiral
 
 T = 1000
 
@@ -89,19 +89,13 @@ def test_ideal_denoiser_beats_any_network_on_the_training_loss():
     K = spiral.make_spiral(256)
     g = torch.Generator().manual_seed(1)
     x0 = K[torch.randint(len(K), (4096,), generator=g)]
-    sigma = spiral.sample_sigmas(4096, 0.01, 10.0, g)
+    sigma = diffusion.COURSE.sample(4096, g)
     eps = torch.randn(x0.shape, generator=g)
-    ideal = spiral.denoising_loss(projection.ideal_denoiser(K), x0, sigma, eps).item()
-    model, _, _ = spiral.load_checkpoint(spiral_ckpt())
+    ideal = diffusion.denoising_loss(projection.ideal_denoiser(K), x0, sigma, eps).item()
+    model, _, _ = artefacts.load("spiral")
     with torch.no_grad():
-        learned = spiral.denoising_loss(model, x0, sigma, eps).item()
+        learned = diffusion.denoising_loss(model, x0, sigma, eps).item()
     assert ideal < learned
-
-
-def spiral_ckpt():
-    from course_lib.runtime import data_path
-
-    return data_path("spiral_mlp.pt")
 
 
 def test_ddim_step_is_gradient_descent_for_small_sigma():
@@ -118,7 +112,7 @@ def test_ddim_step_is_gradient_descent_for_small_sigma():
 def test_gradient_estimation_sampler_uses_the_previous_direction():
     K = spiral.make_spiral(64)
     den = projection.ideal_denoiser(K)
-    sigmas = torch.cat([spiral.sigma_schedule(0.01, 10.0, 10), torch.zeros(1)])
+    sigmas = diffusion.COURSE.levels(10)
     a = samplers.sample(den, sigmas, 64, gam=2.0, seed=0)
     b = samplers.sample(den, sigmas, 64, gam=1.0, seed=0)
     assert not torch.allclose(a, b)

@@ -8,7 +8,7 @@ import torch
 from diffusers import EulerDiscreteScheduler, StableDiffusionImg2ImgPipeline
 
 from course_lib import sd_loop, sd_weights, shapes
-from course_lib.checks.stable_diffusion import PROMPTS, probe_pipeline
+from course_lib.exercises.nb08.probes import PROMPTS, probe_pipeline
 
 
 @pytest.fixture
@@ -56,20 +56,58 @@ def test_course_sampler_drives_a_diffusers_unet(pipe):
     assert not torch.allclose(a, b)
 
 
-def test_sigma_view_converts_v_prediction_to_eps(pipe):
+def test_bridge_converts_v_prediction_to_eps(pipe):
     # the course model predicts v; DDIMScheduler's own conversion is the reference
-    from course_lib import ddim
+    from diffusers import DDIMScheduler
+
+    from course_lib import bridge
     sched = pipe.scheduler
-    ab, ts = sched.alphas_cumprod, torch.tensor([901, 501, 101])
-    embeds = sd_loop.encode_prompt(pipe.tokenizer, pipe.text_encoder, PROMPTS[:1], [""])
-    den_v = sd_loop.sigma_view_denoiser(pipe.unet, ab, ts, embeds, 1.0, "v_prediction")
-    den_e = sd_loop.sigma_view_denoiser(pipe.unet, ab, ts, embeds, 1.0)
-    sigma = ddim.ddim_sigmas(ab, ts)[1]                     # the sigma of t = 501
+    ab = sched.alphas_cumprod
+    embeds = sd_loop.encode_prompt(pipe.tokenizer, pipe.text_encoder, PROMPTS[:1], [""])[1:]
+    as_eps = DDIMScheduler.from_config(sched.config, prediction_type="epsilon")
+    den_v = bridge.UNetDenoiser(pipe.unet, DDIMScheduler.from_config(
+        sched.config, prediction_type="v_prediction"))
+    den_e = bridge.UNetDenoiser(pipe.unet, as_eps)
+    sigma = ((1 - ab[501]) / ab[501]).sqrt()                  # the sigma of t = 501
+    assert den_v.sigma_to_t(sigma[None]).item() == 501
     x_t = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(7))
     x_sigma = x_t * torch.sqrt(1 + sigma**2)
-    v = den_e(x_sigma, sigma)                                 # the raw U-Net output, read as v
+    v = den_e(x_sigma, sigma, embeds)                         # the raw U-Net output, read as v
     want = ab[501].sqrt() * v + (1 - ab[501]).sqrt() * x_t    # DDIMScheduler.step's pred_epsilon
-    assert (den_v(x_sigma, sigma) - want).abs().max() < 1e-5
+    assert (den_v(x_sigma, sigma, embeds) - want).abs().max() < 1e-5
+
+
+def test_bridge_levels_are_the_schedulers_own_sigmas(pipe):
+    from course_lib import bridge, ddim
+    sched = type(pipe.scheduler).from_config(pipe.scheduler.config)
+    sched.set_timesteps(5)
+    want = ddim.ddim_sigmas(sched.alphas_cumprod, sched.timesteps)
+    assert torch.allclose(bridge.levels(pipe.scheduler, 5), want.float())
+    den = bridge.UNetDenoiser(pipe.unet, pipe.scheduler)
+    assert torch.equal(den.sigma_to_t(want[:-1]), sched.timesteps)
+
+
+def test_bridge_guidance_and_sampler_at_gam_1_are_the_pipelines_ddim(pipe):
+    """The bridge, the one guidance and the sampler at gam = 1, started from the pipeline's
+    own x_T (x_sigma = x_T * sqrt(1 + sigma^2)), walk the pipeline's DDIM steps (ending at
+    alpha_bar = 1, sigma = 0, as the course's levels do)."""
+    from diffusers import DDIMScheduler
+
+    from course_lib import bridge, guidance, samplers
+    saved = pipe.scheduler
+    pipe.scheduler = DDIMScheduler.from_config(saved.config, set_alpha_to_one=True)
+    try:
+        theirs = sd_loop.generate_latents(pipe, PROMPTS, steps=5, w=3.0,
+                                          generator=torch.Generator().manual_seed(3))
+        embeds = sd_loop.encode_prompt(pipe.tokenizer, pipe.text_encoder, PROMPTS, ["", ""])
+        empty, text = embeds.chunk(2)
+        den = guidance.guided(bridge.UNetDenoiser(pipe.unet, pipe.scheduler), text, 3.0, empty)
+        sigmas = bridge.levels(pipe.scheduler, 5)
+        x_T = torch.randn(theirs.shape, generator=torch.Generator().manual_seed(3))
+        ours = list(samplers.samples(den, sigmas, x_T * (1 + sigmas[0] ** 2).sqrt()))[-1]
+    finally:
+        pipe.scheduler = saved
+    assert (ours - theirs).abs().max() < 1e-3 * theirs.abs().max()
 
 
 def test_choose_explains_the_fallback(monkeypatch, tmp_path):

@@ -10,8 +10,7 @@ import random
 import pytest
 import torch
 
-from course_lib import runtime, sd_model, shapes
-from course_lib.judge import Judge
+from course_lib import artefacts, runtime, sd_model, shapes
 
 CAPTIONS = [a.caption for a in shapes.all_attributes()]
 # measured on the shipped model: see the match-rate test for the numbers
@@ -68,8 +67,9 @@ def test_pipeline_generates_and_repeats_with_the_same_seed(pipe):
     assert torch.equal(a, b) and not torch.equal(a, c)
 
 
+@pytest.mark.slow
 def test_generated_images_match_their_prompts(pipe):
-    judge, _, _ = runtime.load_model(runtime.data_path("shapes_judge.pt"), lambda c: Judge())
+    judge, _, _ = artefacts.load("judge")
     attrs = random.Random(0).sample(shapes.all_attributes(), 40)  # seen colour-shape pairs
     rate = sd_model.prompt_match(pipe, judge, attrs, steps=25, guidance_scale=5.0, seed=0)
     assert rate["all"] >= MATCH_FLOOR, rate

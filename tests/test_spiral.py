@@ -3,7 +3,7 @@ checkpoint, the deterministic sampler and the 2D metrics."""
 import pytest
 import torch
 
-from course_lib import metrics2d, samplers, spiral
+from course_lib import artefacts, diffusion, metrics2d, samplers, spiral
 from course_lib.runtime import data_path
 from course_lib.train import SPIRAL_CONFIG, train_spiral
 
@@ -19,8 +19,8 @@ def test_noise_and_x0_guess_are_inverse():
     g = torch.Generator().manual_seed(0)
     x0, eps = torch.randn(5, 3, 4, 4, generator=g), torch.randn(5, 3, 4, 4, generator=g)
     sigma = torch.rand(5, generator=g) * 5
-    x = spiral.add_noise(x0, sigma, eps)
-    assert torch.allclose(spiral.predict_x0(x, sigma, eps), x0, atol=1e-5)
+    x = diffusion.add_noise(x0, sigma, eps)
+    assert torch.allclose(diffusion.predict_x0(x, sigma, eps), x0, atol=1e-5)
     assert torch.allclose(x[1] - x0[1], sigma[1] * eps[1])
 
 
@@ -35,7 +35,7 @@ def test_denoiser_accepts_scalar_and_batched_sigma():
 def test_short_training_lowers_the_loss():
     torch.manual_seed(0)
     model = spiral.SpiralDenoiser()
-    losses = spiral.train_denoiser(model, spiral.make_spiral(), steps=400, progress=False)
+    losses = diffusion.train_denoiser(model, spiral.make_spiral(), steps=400, progress=False)
     first, last = sum(losses[:10]) / 10, sum(losses[-50:]) / 50
     assert last < 0.8 * first, (first, last)
 
@@ -49,9 +49,9 @@ def test_training_is_reproducible():
 
 
 def test_shipped_checkpoint_samples_lie_on_the_spiral():
-    model, config, losses = spiral.load_checkpoint(data_path("spiral_mlp.pt"))
+    model, config, losses = artefacts.load("spiral")
     assert config == SPIRAL_CONFIG and len(losses) == config["steps"]
-    sigmas = torch.cat([spiral.sigma_schedule(0.01, 10.0, 50), torch.zeros(1)])
+    sigmas = diffusion.COURSE.levels(50)
     x = samplers.sample(model, sigmas, 1000, seed=0)
     curve = spiral.make_spiral(4000)
     assert metrics2d.dist_to_data(x, curve) < 0.03
@@ -71,7 +71,7 @@ def _point_denoiser(p):
 
 def test_deterministic_sampler_reaches_a_single_data_point_exactly():
     p = torch.tensor([0.3, -0.7])
-    sigmas = torch.cat([spiral.sigma_schedule(0.01, 10.0, 8), torch.zeros(1)])
+    sigmas = diffusion.COURSE.levels(8)
     traj = samplers.sample(_point_denoiser(p), sigmas, 16, trajectory=True)
     assert traj.shape == (9, 16, 2)  # the start and one state per step
     assert torch.allclose(traj[-1], p.expand(16, 2), atol=1e-5)
@@ -82,7 +82,7 @@ def test_deterministic_sampler_reaches_a_single_data_point_exactly():
 
 def test_sampler_determinism_and_noise():
     p = torch.zeros(2)
-    sigmas = torch.cat([spiral.sigma_schedule(0.1, 5.0, 6), torch.zeros(1)])
+    sigmas = diffusion.Schedule(0.1, 5.0).levels(6)
     a = samplers.sample(_point_denoiser(p), sigmas, 8, seed=3)
     b = samplers.sample(_point_denoiser(p), sigmas, 8, seed=3)
     assert torch.equal(a, b)

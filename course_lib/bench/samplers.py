@@ -16,7 +16,7 @@ import time
 
 import torch
 
-from course_lib import metrics2d, projection, samplers, spiral
+from course_lib import diffusion, metrics2d, projection, samplers, spiral
 from course_lib.train import train_spiral
 
 SAMPLERS = {"DDPM (gam=1, mu=1/2)": (1.0, 0.5), "DDIM (gam=1, mu=0)": (1.0, 0.0),
@@ -35,7 +35,7 @@ def run(seeds: int, n: int) -> dict:
     for den_name, den in denoisers.items():
         for name, (gam, mu) in SAMPLERS.items():
             for steps in STEPS:
-                sigmas = torch.cat([spiral.sigma_schedule(0.01, 10.0, steps), torch.zeros(1)])
+                sigmas = diffusion.COURSE.levels(steps)
                 runs = []
                 for seed in range(seeds):
                     with torch.no_grad():

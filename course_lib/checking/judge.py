@@ -60,6 +60,7 @@ class Report:
     exercise: Exercise
     lines: list[Line]
     not_attempted: bool = False
+    notes: list[str] = field(default_factory=list)  # said, but no point depends on them
 
     @property
     def passed(self) -> bool:
@@ -81,7 +82,8 @@ class Report:
                     "`raise NotImplementedError()` with your code, run that cell, then this one.")
         verdict = "passed" if self.passed else "not yet"
         head = f"{ex.id}: {verdict} ({self.score}/{ex.points} points)"
-        return "\n".join([head] + [line.render() for line in self.lines])
+        notes = [f"  note: {note}" for note in self.notes]
+        return "\n".join([head] + [line.render() for line in self.lines] + notes)
 
 
 def describe(value: Any) -> str:

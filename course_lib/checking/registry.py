@@ -1,23 +1,11 @@
 """The registry of graded exercises: every id, its notebook and its points, in course order.
 
-Each exercise is one file in course_lib/exercises/nbXX/; this list is the only place that
-names them all (notebooks not yet moved to one file per exercise still come from
-course_lib/checks/).
+Each exercise is one file in course_lib/exercises/nbXX/ (reference, probes, properties,
+planted bugs, alternatives); this list is the one place that names them all.
 """
 from __future__ import annotations
 
 from course_lib.checking.judge import Exercise
-from course_lib.checks import (
-    customise,
-    ddim,
-    ddpm,
-    guidance,
-    latent,
-    metrics,
-    projection,
-    stable_diffusion,
-    unet,
-)
 from course_lib.exercises.nb00 import mse
 from course_lib.exercises.nb01 import (
     add_noise,
@@ -26,16 +14,48 @@ from course_lib.exercises.nb01 import (
     sigma_embedding,
     sigma_schedule,
 )
+from course_lib.exercises.nb02 import (
+    alpha_bar_to_sigma,
+    alpha_bars,
+    ddpm_step,
+    posterior_mean,
+    q_sample,
+)
+from course_lib.exercises.nb03 import ddim_noise_std, ddim_sigmas, ddim_step, ddim_timesteps
+from course_lib.exercises.nb04 import dist_K, gd_step, ge_direction, ideal_eps, proj_K
+from course_lib.exercises.nb05 import adherence, cfg_denoise, cfg_eps, drop_condition
+from course_lib.exercises.nb06 import attention, attention_2d, group_norm, resblock_forward
+from course_lib.exercises.nb07 import decode_latents, kl_divergence, reparameterize, tokenize
+from course_lib.exercises.nb08 import decode, encode_prompt, generate_latents, guided_step
+from course_lib.exercises.nb09 import (
+    clip_loss,
+    clip_score,
+    fid,
+    frechet_distance,
+    mmd2_unbiased,
+)
+from course_lib.exercises.nb10 import (
+    controlled_unet,
+    lora_forward,
+    merge_lora,
+    prior_preservation_loss,
+    watermark_score,
+)
 
-ONE_FILE = [  # in course order
+MODULES = [  # in course order
     mse,
     sigma_schedule, add_noise, sigma_embedding, denoising_loss, predict_x0,
+    alpha_bars, q_sample, alpha_bar_to_sigma, posterior_mean, ddpm_step,
+    ddim_timesteps, ddim_noise_std, ddim_step, ddim_sigmas,
+    dist_K, proj_K, ideal_eps, gd_step, ge_direction,
+    drop_condition, cfg_eps, cfg_denoise, adherence,
+    group_norm, resblock_forward, attention, attention_2d,
+    reparameterize, kl_divergence, decode_latents, tokenize,
+    encode_prompt, guided_step, generate_latents, decode,
+    frechet_distance, fid, mmd2_unbiased, clip_loss, clip_score,
+    lora_forward, merge_lora, prior_preservation_loss, controlled_unet, watermark_score,
 ]
-OLD_MODULES = [ddpm, ddim, projection, guidance, unet, latent, stable_diffusion, metrics,
-               customise]
-EXERCISES: dict[str, Exercise] = {
-    ex.id: ex for ex in [m.EXERCISE for m in ONE_FILE] + [e for m in OLD_MODULES
-                                                          for e in m.EXERCISES]}
+EXERCISES: dict[str, Exercise] = {m.EXERCISE.id: m.EXERCISE for m in MODULES}
 
 
 def get_exercise(exercise_id: str) -> Exercise:

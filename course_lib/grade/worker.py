@@ -353,7 +353,9 @@ def _restore(snapshot: dict) -> None:
         vars(mod).update(namespace)
 
 
-def _run_one(answer: dict, setup, setup_error, cases, snapshot, shared) -> dict:
+def _run_one(answer: dict, setup, setup_error, cases, snapshot, shared, ns: dict) -> dict:
+    """Run one answer cell in its notebook's namespace ns (which holds the earlier answers,
+    as the learner's notebook does) and probe the function it defines."""
     from course_lib.checking import run_cases
 
     ex_id, filename = answer["exercise"], f"<{answer['label']}: answer {answer['exercise']}>"
@@ -361,7 +363,7 @@ def _run_one(answer: dict, setup, setup_error, cases, snapshot, shared) -> dict:
     shared.update(used=0, exceeded=False)
     shared["violations"].clear()
     sys.stdout, sys.stderr = shared["stdout"], shared["stderr"]
-    ns = {"__name__": "__main__"}
+    ns.pop(ex_id, None)  # only this cell may define the function graded here
     if setup_error:  # the course's fault, not the student's: the parent says so
         record["error"], record["grader_error"] = setup_error, True
     else:
@@ -399,6 +401,27 @@ def _run_one(answer: dict, setup, setup_error, cases, snapshot, shared) -> dict:
     return record
 
 
+def _first_namespace(stem: str, exercises: dict) -> dict:
+    """A notebook's namespace before its first answer: every exercise of the notebook bound
+    to its reference, so an answer that calls an earlier one never meets a NameError."""
+    return {"__name__": "__main__",
+            **{e.id: e.reference for e in exercises.values() if e.notebook == stem}}
+
+
+def _passes(ex, record: dict, refs: dict) -> bool:
+    """Whether the answer passed its check: decides only which function later answers of the
+    same notebook call (the parent judges every verdict again, in its own process)."""
+    from course_lib.checking import Outcome, judge
+
+    if record["error"] is not None or record["outcomes"] is None:
+        return False
+    try:
+        outs = {k: Outcome.from_plain(v) for k, v in record["outcomes"].items()}
+        return judge(ex, outs, refs).passed
+    except Exception:
+        return False
+
+
 def main(argv: list[str] | None = None) -> int:
     """Child entry point: `python -m course_lib.grade.worker JOB.json`."""
     argv = sys.argv[1:] if argv is None else argv
@@ -418,6 +441,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(1)
+    from course_lib.checking import run_cases
     from course_lib.checking.registry import EXERCISES
 
     setups, setup_errors = {}, {}
@@ -429,8 +453,11 @@ def main(argv: list[str] | None = None) -> int:
             setup_errors[stem] = (f"grader error: the setup cells of solutions/{stem}.ipynb "
                                   f"failed under a {limits.memory_mb} MiB memory limit "
                                   f"({type(exc).__name__}: {exc})")[:600]
-    # Probe inputs are built before any graded code runs, so none can change them.
+    # Probe inputs (and the reference's outcomes on them) exist before any graded code runs.
     cases = {a["exercise"]: EXERCISES[a["exercise"]].cases() for a in job["answers"]}
+    refs = {ex_id: run_cases(EXERCISES[ex_id].reference, copy.deepcopy(c))
+            for ex_id, c in cases.items()}
+    namespaces = {}  # one per notebook: a later answer may call an earlier one, as in Jupyter
     snapshot = _snapshot()
     shared = {"budget": int(limits.output_mb * 2**20), "used": 0, "exceeded": False}
     shared["stdout"] = _Capped(sys.stdout, shared)
@@ -440,9 +467,12 @@ def main(argv: list[str] | None = None) -> int:
     progress.write(f"ready {'landlock' if fenced else 'audit-hook'}\n")
     for i, answer in enumerate(job["answers"]):
         progress.write(f"start {answer['exercise']}\n")
-        stem = answer["notebook"]
-        record = _run_one(answer, setups.get(stem), setup_errors.get(stem),
-                          cases[answer["exercise"]], snapshot, shared)
+        stem, ex = answer["notebook"], EXERCISES[answer["exercise"]]
+        ns = namespaces.setdefault(stem, _first_namespace(stem, EXERCISES))
+        record = _run_one(answer, setups.get(stem), setup_errors.get(stem), cases[ex.id],
+                          snapshot, shared, ns)
+        if not _passes(ex, record, refs[ex.id]):  # later answers get the reference instead
+            ns[ex.id] = ex.reference
         torch.save(record, os.path.join(scratch, "results", f"{i}.pt"))
         progress.write(f"done {answer['exercise']}\n")
     sys.stdout.flush()

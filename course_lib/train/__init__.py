@@ -24,11 +24,28 @@ from pathlib import Path
 
 import torch
 
-from course_lib import clip, features, guidance, judge, latent, shapes, spiral, text, unet, vae
-from course_lib.runtime import DATA_DIR, load_model, save_model
+from course_lib import (
+    artefacts,
+    clip,
+    diffusion,
+    features,
+    guidance,
+    judge,
+    latent,
+    shapes,
+    spiral,
+    text,
+    unet,
+    vae,
+)
+from course_lib.runtime import DATA_DIR, save_model
 
 SPIRAL_CONFIG = {"hidden": 128, "depth": 3, "emb_dim": 16, "n_points": 256, "steps": 10_000,
                  "batch_size": 256, "lr": 3e-3, "sigma_min": 0.01, "sigma_max": 10.0, "seed": 0}
+
+
+def _schedule(c: dict) -> diffusion.Schedule:
+    return diffusion.Schedule(c["sigma_min"], c["sigma_max"])
 
 
 def train_spiral(config: dict = SPIRAL_CONFIG, progress: bool = True):
@@ -37,9 +54,9 @@ def train_spiral(config: dict = SPIRAL_CONFIG, progress: bool = True):
     torch.manual_seed(c["seed"])
     model = spiral.SpiralDenoiser(c["hidden"], c["depth"], c["emb_dim"], c["sigma_min"],
                                   c["sigma_max"])
-    losses = spiral.train_denoiser(model, spiral.make_spiral(c["n_points"]), c["steps"],
-                                   c["batch_size"], c["lr"], c["sigma_min"], c["sigma_max"],
-                                   seed=c["seed"], progress=progress)
+    losses = diffusion.train_denoiser(model, spiral.make_spiral(c["n_points"]), c["steps"],
+                                      c["batch_size"], c["lr"], _schedule(c), seed=c["seed"],
+                                      progress=progress)
     return model, losses
 
 
@@ -64,9 +81,7 @@ UNET_CONFIG = {"base": 16, "mults": [1, 2, 4], "attn": [False, False, True], "n_
                "sigma_data": 0.5, "seed": 0}
 
 
-def build_unet(c: dict) -> unet.UNet:
-    return unet.UNet(base=c["base"], mults=tuple(c["mults"]), attn=tuple(c["attn"]),
-                     sigma_data=c["sigma_data"])
+build_unet = unet.build  # the builders live with their models (course_lib.artefacts)
 
 
 def train_unet_pixels(config: dict = UNET_CONFIG, progress: bool = True):
@@ -75,9 +90,9 @@ def train_unet_pixels(config: dict = UNET_CONFIG, progress: bool = True):
     torch.manual_seed(c["seed"])
     images, _, _ = shapes.make_dataset(c["n_images"], seed=c["seed"])
     model = build_unet(c)
-    losses = spiral.train_denoiser(model, images, c["steps"], c["batch_size"], c["lr"],
-                                   c["sigma_min"], c["sigma_max"], c["seed"], progress,
-                                   sigma_data=c["sigma_data"])
+    losses = diffusion.train_denoiser(model, images, c["steps"], c["batch_size"], c["lr"],
+                                      _schedule(c), c["seed"], progress,
+                                      sigma_data=c["sigma_data"])
     return model, losses
 
 
@@ -92,12 +107,7 @@ T2I_CONFIG = {"dim": 64, "base": 64, "n_images": 20_000, "steps": 2000, "batch_s
               "lr": 1e-3, "p_empty": 0.1, "seed": 0}
 
 
-def build_vae(c: dict) -> vae.VAE:
-    return vae.VAE(c["width"])
-
-
-def build_text2img(c: dict) -> latent.TextToImage:
-    return latent.TextToImage(len(c["vocab"]), c["dim"], c["base"])
+build_vae, build_text2img = vae.build, latent.build
 
 
 def train_vae(config: dict = VAE_CONFIG, progress: bool = True):
@@ -116,7 +126,7 @@ def train_text2img(config: dict = T2I_CONFIG, progress: bool = True):
     """Notebook 07's text-to-image model on the latents of the shipped VAE."""
     c = dict(config)
     torch.manual_seed(c["seed"])
-    autoencoder, vae_config, _ = load_model(DATA_DIR / "vae.pt", build_vae)
+    autoencoder, vae_config, _ = artefacts.load("vae")
     images, captions, _ = shapes.make_dataset(c["n_images"], seed=c["seed"])
     with torch.no_grad():
         z = torch.cat([autoencoder.encode(b)[0] for b in images.split(1000)]) * vae_config["scale"]

@@ -4,16 +4,16 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from course_lib import spiral
 from course_lib.checking import Case, Exercise, Prop, close
 from course_lib.exercises.common import gen
+from course_lib.exercises.nb01.add_noise import add_noise
 
 
 # <solution cell>
 def denoising_loss(denoiser, x0: torch.Tensor, sigma: torch.Tensor, eps: torch.Tensor):
     """mean ||denoiser(x0 + sigma*eps, sigma) - eps||^2 over batch and coordinates (0-dim)."""
     ### BEGIN SOLUTION
-    x_sigma = spiral.add_noise(x0, sigma, eps)
+    x_sigma = add_noise(x0, sigma, eps)  # your answer above
     eps_hat = denoiser(x_sigma, sigma)
     return ((eps_hat - eps) ** 2).mean()
     ### END SOLUTION
@@ -65,7 +65,7 @@ def _keeps_graph(outs, refs):
 
 
 def _noised(x0, s, e):
-    return spiral.add_noise(x0, s, e)
+    return add_noise(x0, s, e)
 
 
 BUGS = {

@@ -1,0 +1,49 @@
+"""A diffusers U-Net as the course's denoiser(x, sigma, cond): the one sigma <-> timestep bridge.
+
+Introduced in notebook 08 and used wherever the course's samplers drive a diffusers
+UNet2DConditionModel (notebooks 08-10), as smalldiffusion and k-diffusion wrap one. A U-Net
+at timestep t sees DDPM's x_t = x_sigma / sqrt(1 + sigma^2) with sigma = sqrt(1/alpha_bar_t - 1)
+(notebook 02); one trained for v (SD 2, the course model) is turned into eps here.
+"""
+from __future__ import annotations
+
+import torch
+
+from course_lib.diffusion import batch_sigma
+from course_lib.exercises.nb02.alpha_bar_to_sigma import alpha_bar_to_sigma
+
+
+class UNetDenoiser:
+    """denoiser(x_sigma, sigma, cond) -> eps_hat for a diffusers U-Net trained with scheduler's
+    noise schedule; cond is the text encoder's output (B, L, D)."""
+
+    def __init__(self, unet, scheduler):
+        self.unet = unet
+        self.sigmas = alpha_bar_to_sigma(scheduler.alphas_cumprod.double())  # (T,), rising in t
+        self.prediction = scheduler.config.prediction_type
+
+    def sigma_to_t(self, sigma: torch.Tensor) -> torch.Tensor:
+        """The training timestep whose sigma is nearest (in log sigma) to each given sigma."""
+        gap = (self.sigmas.log()[None, :] - sigma.double().log()[:, None]).abs()
+        return gap.argmin(dim=1)
+
+    @torch.no_grad()
+    def __call__(self, x: torch.Tensor, sigma, cond: torch.Tensor) -> torch.Tensor:
+        sigma = batch_sigma(sigma, x)                                    # (B,)
+        scale = torch.sqrt(1 + sigma**2).reshape(-1, *[1] * (x.dim() - 1))
+        x_t = x / scale                                                  # DDPM's x_t
+        out = self.unet(x_t.to(self.unet.device, self.unet.dtype),
+                        self.sigma_to_t(sigma).to(self.unet.device),
+                        encoder_hidden_states=cond).sample.to(x)  # samplers run in float32
+        if self.prediction == "v_prediction":
+            out = (out + sigma.reshape(scale.shape) * x_t) / scale      # eps from v
+        return out
+
+
+def levels(scheduler, steps: int) -> torch.Tensor:
+    """The sigmas a scheduler (with its own timestep spacing) visits in `steps` steps, then 0:
+    the list the course's samplers walk to match it step for step. scheduler is not changed."""
+    twin = type(scheduler).from_config(scheduler.config)
+    twin.set_timesteps(steps)
+    sigmas = alpha_bar_to_sigma(twin.alphas_cumprod[twin.timesteps.long()])
+    return torch.cat([sigmas.float(), torch.zeros(1)])

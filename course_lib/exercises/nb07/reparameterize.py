@@ -1,0 +1,54 @@
+"""Exercise `reparameterize` (notebook 07): sample from N(mean, exp(logvar)) differentiably."""
+from __future__ import annotations
+
+import torch
+
+from course_lib.checking import Case, Exercise, Prop, close
+from course_lib.exercises.common import gen
+
+
+# <solution cell>
+def reparameterize(mean: torch.Tensor, logvar: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    """z = mean + exp(logvar / 2) * eps."""
+    ### BEGIN SOLUTION
+    return mean + torch.exp(0.5 * logvar) * eps
+    ### END SOLUTION
+# </solution cell>
+
+
+def cases() -> dict[str, Case]:
+    g = gen(70)
+    m, lv, e = (torch.randn(3, 4, 2, 2, generator=g) for _ in range(3))
+    return {"random": Case((m, lv, e)), "eps0": Case((m, lv, torch.zeros_like(e))),
+            "logvar0": Case((m, torch.zeros_like(lv), e))}
+
+
+def _rep_eps0(outs, refs):
+    m = cases()["eps0"].args[0]
+    diff = (outs["eps0"].value - m).abs().max().item()
+    return diff < 1e-6, f"eps = 0 must give the mean: max diff {diff:.1e}"
+
+
+def _rep_unit(outs, refs):
+    m, _, e = cases()["logvar0"].args
+    diff = (outs["logvar0"].value - (m + e)).abs().max().item()
+    return diff < 1e-6, f"logvar = 0 (std 1) must give mean + eps: max diff {diff:.1e}"
+
+
+BUGS = {
+    "exp(logvar) as std": lambda m, lv, e: m + lv.exp() * e,
+    "logvar as std": lambda m, lv, e: m + lv * e,
+    "returns the mean": lambda m, lv, e: m,
+}
+
+EXERCISE = Exercise(
+    id="reparameterize", notebook="07_latent", points=2, reference=reparameterize,
+    cases=cases, file=__file__, summary="sample from N(mean, exp(logvar)) differentiably",
+    props=[
+        Prop("eps = 0 gives the mean", _rep_eps0, "z = mean + std * eps"),
+        Prop("logvar = 0 gives mean + eps", _rep_unit,
+             "std = exp(logvar / 2): logvar is log(std^2)"),
+        Prop("matches the reference", close("random"), "exp(0.5 * logvar), not exp(logvar)"),
+    ],
+    bugs=BUGS,
+)

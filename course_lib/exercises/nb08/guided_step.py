@@ -1,0 +1,72 @@
+"""Exercise `guided_step` (notebook 08): one classifier-free guided denoising step."""
+from __future__ import annotations
+
+import torch
+
+from course_lib.checking import Case, Exercise, Prop, close
+from course_lib.exercises.nb08.encode_prompt import encode_prompt
+from course_lib.exercises.nb08.probes import PROMPTS, TOL, probe_pipeline
+
+
+# <solution cell>
+@torch.no_grad()
+def guided_step(unet, scheduler, latents, t, embeds, w: float) -> torch.Tensor:
+    """One guided denoising step; returns the next latents."""
+    ### BEGIN SOLUTION
+    latent_in = scheduler.scale_model_input(torch.cat([latents] * 2), t)
+    eps_uncond, eps_text = unet(latent_in, t, encoder_hidden_states=embeds).sample.chunk(2)
+    eps = eps_uncond + w * (eps_text - eps_uncond)
+    return scheduler.step(eps, t, latents).prev_sample
+    ### END SOLUTION
+# </solution cell>
+
+
+def cases() -> dict[str, Case]:
+    p = probe_pipeline()
+    embeds = encode_prompt(p.tokenizer, p.text_encoder, PROMPTS, ["", ""])
+    p.scheduler.set_timesteps(10)
+    t = p.scheduler.timesteps[3]
+    latents = torch.randn(2, 4, 8, 8, generator=torch.Generator().manual_seed(81))
+    return {"w5": Case((p.unet, p.scheduler, latents, t, embeds, 5.0)),
+            "w1": Case((p.unet, p.scheduler, latents, t, embeds, 1.0))}
+
+
+def _w1(outs, refs):
+    unet, scheduler, latents, t, embeds, _ = cases()["w1"].args
+    with torch.no_grad():
+        x_in = scheduler.scale_model_input(latents, t)
+        eps = unet(x_in, t, encoder_hidden_states=embeds[2:]).sample
+        want = scheduler.step(eps, t, latents).prev_sample
+    diff = (outs["w1"].value - want).abs().max().item()
+    return diff < TOL, f"w = 1 vs a step with the prompt alone: max diff {diff:.1e}"
+
+
+def _step(unet, sch, lat, t, emb, w, swap=False, scale_cond_only=False):
+    eps_u, eps_c = unet(sch.scale_model_input(torch.cat([lat] * 2), t), t,
+                        encoder_hidden_states=emb).sample.chunk(2)
+    if swap:
+        eps_u, eps_c = eps_c, eps_u
+    eps = w * eps_c if scale_cond_only else eps_u + w * (eps_c - eps_u)
+    return sch.step(eps, t, lat).prev_sample
+
+
+BUGS = {
+    "chunks swapped": lambda *a: _step(*a, swap=True),
+    "scales the conditional only": lambda *a: _step(*a, scale_cond_only=True),
+    "returns eps, not latents": lambda unet, sch, lat, t, emb, w: unet(
+        torch.cat([lat] * 2), t, encoder_hidden_states=emb).sample.chunk(2)[1],
+}
+
+EXERCISE = Exercise(
+    id="guided_step", notebook="08_stable_diffusion", points=2, reference=guided_step,
+    cases=cases, file=__file__, summary="one guided denoising step",
+    props=[
+        Prop("w = 1 is a step with the prompt alone", _w1,
+             "eps = eps_u + w * (eps_c - eps_u), the chunk order (uncond, text)"),
+        Prop("matches the reference at w = 5", close("w5"),
+             "scheduler.scale_model_input(torch.cat([latents] * 2), t) before the U-Net; "
+             "unet(x, t, encoder_hidden_states=embeds).sample; scheduler.step(eps, t, "
+             "latents).prev_sample"),
+    ],
+    bugs=BUGS,
+)

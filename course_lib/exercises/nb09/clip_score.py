@@ -1,0 +1,68 @@
+"""Exercise `clip_score` (notebook 09): CLIP score of each image against its own caption."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from course_lib.checking import Case, Exercise, Prop, close
+from course_lib.exercises.common import gen
+from course_lib.exercises.nb09.probes import embeddings
+
+
+# <solution cell>
+def clip_score(image_emb: torch.Tensor, text_emb: torch.Tensor) -> torch.Tensor:
+    """100 * max(cos(u_i, v_i), 0) for each pair i; (B,)."""
+    ### BEGIN SOLUTION
+    return 100 * F.cosine_similarity(image_emb, text_emb, dim=-1).clamp(min=0)
+    ### END SOLUTION
+# </solution cell>
+
+
+def cases() -> dict[str, Case]:
+    g = gen(94)
+    u, v = embeddings(g, 5)
+    lengths = torch.rand(5, 1, generator=g) * 3 + 0.5
+    return {"random": Case((u, v)), "same": Case((u, 2 * u)), "opposite": Case((u, -u)),
+            "lengths": Case((u * lengths, v))}
+
+
+def _same(outs, refs):
+    got = torch.as_tensor(outs["same"].value)
+    ok = bool(((got - 100).abs() < 1e-3).all())
+    return ok, f"same directions: {[round(x, 2) for x in got.tolist()]}, expected 100 each"
+
+
+def _opposite(outs, refs):
+    got = torch.as_tensor(outs["opposite"].value)
+    ok = bool((got.abs() < 1e-5).all())
+    return ok, f"opposite directions: {[round(x, 2) for x in got.tolist()]}, expected 0 each"
+
+
+def _cos(u, v):
+    return F.cosine_similarity(u, v, dim=-1)
+
+
+BUGS = {
+    "the B x B matrix": lambda u, v: 100 * (F.normalize(u, dim=-1) @ F.normalize(v, dim=-1).T
+                                            ).clamp(min=0),
+    "dot product, not cosine": lambda u, v: 100 * (u * v).sum(-1).clamp(min=0),
+    "no clamp at 0": lambda u, v: 100 * _cos(u, v),
+    "no factor 100": lambda u, v: _cos(u, v).clamp(min=0),
+    "mean over the batch": lambda u, v: 100 * _cos(u, v).clamp(min=0).mean(),
+}
+
+EXERCISE = Exercise(
+    id="clip_score", notebook="09_metrics", points=2, reference=clip_score, cases=cases,
+    file=__file__, summary="CLIP score of each image against its own caption",
+    props=[
+        Prop("same directions give 100", _same,
+             "100 times the cosine similarity of each (image, caption) pair"),
+        Prop("opposite directions give 0", _opposite,
+             "negative cosines are clamped to 0: 100 * max(cos, 0)"),
+        Prop("matches the reference, whatever the embeddings' lengths",
+             close("random", "lengths", atol=1e-4),
+             "one score per pair (row i with row i), not the B x B matrix; divide by both "
+             "lengths (F.cosine_similarity(u, v, dim=-1))"),
+    ],
+    bugs=BUGS,
+)

@@ -1,0 +1,124 @@
+"""Exercise `frechet_distance` (notebook 09): squared Frechet distance between two Gaussians."""
+from __future__ import annotations
+
+import torch
+
+from course_lib import metrics
+from course_lib.checking import Case, Exercise, Prop, close
+from course_lib.exercises.common import gen
+from course_lib.exercises.nb09.probes import value
+
+
+# <solution cell>
+def frechet_distance(mu_a: torch.Tensor, cov_a: torch.Tensor, mu_b: torch.Tensor,
+                     cov_b: torch.Tensor) -> torch.Tensor:
+    """|mu_a - mu_b|^2 + tr(cov_a) + tr(cov_b) - 2 tr((cov_a cov_b)^(1/2))."""
+    ### BEGIN SOLUTION
+    s = metrics.sqrtm_psd(cov_a)
+    m = s @ cov_b @ s                                # symmetric, up to round-off
+    cross = torch.linalg.eigvalsh((m + m.T) / 2).clamp(min=0).sqrt().sum()
+    return ((mu_a - mu_b) ** 2).sum() + cov_a.trace() + cov_b.trace() - 2 * cross
+    ### END SOLUTION
+# </solution cell>
+
+
+def _spd(d, g, rank=None):
+    a = torch.randn(d, rank or d, generator=g, dtype=torch.float64)
+    return a @ a.T / d + (0 if rank else 0.1) * torch.eye(d, dtype=torch.float64)
+
+
+def cases() -> dict[str, Case]:
+    g = gen(90)
+    mu_a, mu_b = (torch.randn(5, generator=g, dtype=torch.float64) for _ in range(2))
+    cov_a, cov_b = _spd(5, g), _spd(5, g)                    # full and not commuting
+    diag_a = torch.diag(torch.rand(5, generator=g, dtype=torch.float64) + 0.2)
+    diag_b = torch.diag(torch.rand(5, generator=g, dtype=torch.float64) + 0.2)
+    low_a, low_b = _spd(5, g, rank=3), _spd(5, g, rank=2)    # fewer samples than features
+    return {"random": Case((mu_a, cov_a, mu_b, cov_b)),
+            "same": Case((mu_a, cov_a, mu_a.clone(), cov_a.clone())),
+            "shift": Case((mu_a, cov_a, mu_b, cov_a.clone())),
+            "diagonal": Case((mu_a, diag_a, mu_b, diag_b)),
+            "low_rank": Case((mu_a, low_a, mu_b, low_b))}
+
+
+def _same(outs, refs):
+    got = value(outs, "same")
+    return abs(got) < 1e-8, f"d^2(N(mu, C), N(mu, C)) = {got:.2e}, expected 0"
+
+
+def _shift(outs, refs):
+    mu_a, _, mu_b, _ = cases()["shift"].args
+    got, want = value(outs, "shift"), ((mu_a - mu_b) ** 2).sum().item()
+    return abs(got - want) < 1e-8, f"got {got:.6f}, expected {want:.6f}"
+
+
+def _diagonal(outs, refs):
+    mu_a, ca, mu_b, cb = cases()["diagonal"].args
+    want = (((mu_a - mu_b) ** 2).sum() + ((ca.diagonal().sqrt() - cb.diagonal().sqrt()) ** 2
+                                          ).sum()).item()
+    got = value(outs, "diagonal")
+    return abs(got - want) < 1e-8, (f"got {got:.6f}, expected |mu_a - mu_b|^2 + "
+                                    f"sum (sqrt(a_i) - sqrt(b_i))^2 = {want:.6f}")
+
+
+def _fd(mu_a, cov_a, mu_b, cov_b, cross="ref", two=2.0, root=False):
+    if cross == "ref":
+        s = metrics.sqrtm_psd(cov_a)
+        tr = torch.linalg.eigvalsh(s @ cov_b @ s).clamp(min=0).sqrt().sum()
+    elif cross == "no clamp":
+        s = metrics.sqrtm_psd(cov_a)
+        tr = torch.linalg.eigvalsh(s @ cov_b @ s).sqrt().sum()
+    elif cross == "elementwise":
+        tr = (cov_a * cov_b).clamp(min=0).sqrt().trace()
+    elif cross == "product of roots":
+        tr = (metrics.sqrtm_psd(cov_a) @ metrics.sqrtm_psd(cov_b)).trace()
+    else:  # eigh on the non-symmetric product reads only its lower triangle
+        tr = torch.linalg.eigvalsh(cov_a @ cov_b).clamp(min=0).sqrt().sum()
+    d2 = ((mu_a - mu_b) ** 2).sum() + cov_a.trace() + cov_b.trace() - two * tr
+    return d2.clamp(min=0).sqrt() if root else d2
+
+
+def _scipy(mu_a, cov_a, mu_b, cov_b):
+    import scipy.linalg
+    root = scipy.linalg.sqrtm((cov_a @ cov_b).numpy())     # as pytorch-fid does
+    return (((mu_a - mu_b) ** 2).sum() + cov_a.trace() + cov_b.trace()
+            - 2 * torch.from_numpy(root.real).trace())
+
+
+BUGS = {
+    "element-wise square root of C_a * C_b": lambda *a: _fd(*a, cross="elementwise"),
+    "C_a^(1/2) C_b^(1/2) instead of (C_a C_b)^(1/2)":
+        lambda *a: _fd(*a, cross="product of roots"),
+    "eigh on the non-symmetric C_a C_b": lambda *a: _fd(*a, cross="eigh of product"),
+    "no clamp before the square root": lambda *a: _fd(*a, cross="no clamp"),
+    "forgot the 2": lambda *a: _fd(*a, two=1.0),
+    "returns the distance, not its square": lambda *a: _fd(*a, root=True),
+}
+ALTERNATIVES = {
+    "eigenvalues of C_a C_b": lambda mu_a, cov_a, mu_b, cov_b: (
+        ((mu_a - mu_b) ** 2).sum() + cov_a.trace() + cov_b.trace()
+        - 2 * torch.linalg.eigvals(cov_a @ cov_b).sqrt().real.sum()),
+    "scipy.linalg.sqrtm": _scipy,
+    "S C_b S without symmetrising": lambda *a: _fd(*a),
+}
+
+EXERCISE = Exercise(
+    id="frechet_distance", notebook="09_metrics", points=3, reference=frechet_distance,
+    cases=cases, file=__file__, summary="squared Frechet distance between two Gaussians",
+    props=[
+        Prop("is 0 for identical Gaussians", _same,
+             "d^2 = |mu_a - mu_b|^2 + tr(C_a) + tr(C_b) - 2 tr((C_a C_b)^(1/2)), "
+             "the squared distance (no square root at the end)"),
+        Prop("equal covariances leave |mu_a - mu_b|^2", _shift,
+             "with C_a = C_b the trace terms cancel: tr(C) + tr(C) - 2 tr(C) = 0"),
+        Prop("diagonal covariances: the closed form", _diagonal,
+             "for diagonal matrices (C_a C_b)^(1/2) = diag(sqrt(a_i b_i)); is the 2 there?"),
+        Prop("matches the reference on full and on rank-deficient covariances",
+             close("random", "low_rank", atol=1e-6),
+             "(C_a C_b)^(1/2) is a matrix square root, not an element-wise one, and "
+             "C_a^(1/2) C_b^(1/2) differs from it. C_a C_b is not symmetric, so eigh "
+             "cannot take it; use the eigenvalues of S C_b S, S = C_a^(1/2) (symmetric), "
+             "clamped at 0 before the square root"),
+    ],
+    bugs=BUGS, alternatives=ALTERNATIVES,
+)

@@ -1,0 +1,81 @@
+"""Exercise `mmd2_unbiased` (notebook 09): unbiased MMD^2 with KID's polynomial kernel."""
+from __future__ import annotations
+
+import torch
+
+from course_lib.checking import Case, Exercise, Prop, close
+from course_lib.exercises.common import gen
+from course_lib.exercises.nb09.probes import value
+
+
+# <solution cell>
+def mmd2_unbiased(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Unbiased MMD^2 with k(x, y) = (x . y / d + 1)^3, a 0-dim tensor."""
+    ### BEGIN SOLUTION
+    d, m, n = x.shape[1], len(x), len(y)
+    k_xx, k_yy, k_xy = ((x @ x.T / d + 1) ** 3, (y @ y.T / d + 1) ** 3, (x @ y.T / d + 1) ** 3)
+    within_x = (k_xx.sum() - k_xx.diagonal().sum()) / (m * (m - 1))
+    within_y = (k_yy.sum() - k_yy.diagonal().sum()) / (n * (n - 1))
+    return within_x + within_y - 2 * k_xy.mean()
+    ### END SOLUTION
+# </solution cell>
+
+
+def cases() -> dict[str, Case]:
+    g = gen(92)
+    x = torch.randn(30, 4, generator=g, dtype=torch.float64)
+    y = 1.3 * torch.randn(20, 4, generator=g, dtype=torch.float64) + 0.4
+    return {"random": Case((x, y)), "swapped": Case((y, x)), "same": Case((x, x.clone()))}
+
+
+def _symmetric(outs, refs):
+    a, b = value(outs, "random"), value(outs, "swapped")
+    return abs(a - b) < 1e-8, f"mmd2(x, y) = {a:.6f}, mmd2(y, x) = {b:.6f}"
+
+
+def _same(outs, refs):
+    got, want = value(outs, "same"), value(refs, "same")
+    return got < -1e-3, f"mmd2(x, x) = {got:.4f}, expected {want:.4f}"
+
+
+def _mmd(x, y, diag=False, d_scale=True, degree=3, cross=2.0, square_norm=False):
+    def k(p, q):
+        return (p @ q.T / (p.shape[1] if d_scale else 1) + 1) ** degree
+    m, n = len(x), len(y)
+    kxx, kyy = k(x, x), k(y, y)
+    if diag:
+        within = kxx.mean() + kyy.mean()
+    else:
+        den_x, den_y = (m * m, n * n) if square_norm else (m * (m - 1), n * (n - 1))
+        within = ((kxx.sum() - kxx.diagonal().sum()) / den_x
+                  + (kyy.sum() - kyy.diagonal().sum()) / den_y)
+    return within - cross * k(x, y).mean()
+
+
+BUGS = {
+    "biased: keeps k(x_i, x_i)": lambda x, y: _mmd(x, y, diag=True),
+    "drops the diagonal but divides by m^2": lambda x, y: _mmd(x, y, square_norm=True),
+    "kernel without / d": lambda x, y: _mmd(x, y, d_scale=False),
+    "kernel squared, not cubed": lambda x, y: _mmd(x, y, degree=2),
+    "cross term not doubled": lambda x, y: _mmd(x, y, cross=1.0),
+}
+ALTERNATIVES = {"masks for i != j": lambda x, y: (
+    ((x @ x.T / x.shape[1] + 1) ** 3)[~torch.eye(len(x), dtype=torch.bool)].mean()
+    + ((y @ y.T / y.shape[1] + 1) ** 3)[~torch.eye(len(y), dtype=torch.bool)].mean()
+    - 2 * ((x @ y.T / x.shape[1] + 1) ** 3).mean())}
+
+EXERCISE = Exercise(
+    id="mmd2_unbiased", notebook="09_metrics", points=3, reference=mmd2_unbiased, cases=cases,
+    file=__file__, summary="unbiased MMD^2 with KID's polynomial kernel",
+    props=[
+        Prop("symmetric in x and y", _symmetric,
+             "both within-set means count, and the cross mean enters twice: - 2 mean k(x, y)"),
+        Prop("the same set twice gives a negative value (the unbiased estimate can)",
+             _same, "leave the diagonal k(x_i, x_i) out of the within-set means and "
+             "divide by m (m - 1); keep every pair in the cross mean"),
+        Prop("matches the reference (m = 30, n = 20)", close("random", atol=1e-6),
+             "k(x, y) = (x . y / d + 1)^3 with d the number of features; within x divide "
+             "by m (m - 1), within y by n (n - 1), the cross sum by m n"),
+    ],
+    bugs=BUGS, alternatives=ALTERNATIVES,
+)
