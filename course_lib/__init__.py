@@ -1,7 +1,24 @@
 """course_lib: the helper library behind the diffusion-models course notebooks.
 
-Modules follow the syllabus: runtime (notebook 00), checking and checks (every notebook),
-spiral, samplers and metrics2d (notebook 01 onwards), plotting (pictures everywhere).
+The book (what the notebooks import and you may read), by the notebook that introduces it:
+
+    00  runtime      device, fast mode, data paths          checking.check  the check cells
+    01  spiral       the 2D toy and its MLP denoiser        diffusion   sigma view: noising,
+        samplers     the one (gam, mu) sampling loop            levels (Schedule), loss,
+        fit          the one training loop                      train_denoiser
+        artefacts    load("judge"), load("spiral"), ...     metrics2d, plotting  pictures
+    02  ddpm         beta schedules, alpha_bar, posterior   03  ddim   timesteps, eta update
+    04  projection   dist_K, proj_K, the ideal denoiser     05  guidance  labels, guided()
+    06  shapes, unet, judge   images, the U-Net, the judge  07  vae, text, latent
+    08  sd_model, bpe, sd_loop, sd_weights, bridge   Stable Diffusion taken apart; bridge is
+        the one sigma <-> timestep wrapper of a diffusers U-Net for the course's samplers
+    09  metrics, features, clip, evaluation          FID, KID, CLIP score
+    10  customise, controlnet, new_shape, safety     LoRA, DreamBooth, ControlNet, filters
+
+Each exercise is one file in exercises/nbNN/<id>.py (its solution cell is the one copy of the
+reference, which the modules above re-export). The machine lives apart: checking/ (probe,
+judge, registry), build/ (solutions -> student notebooks), grade/ (the class grader and its
+sandbox), train/ (the commands that make data/), bench/ (figures for the README).
 """
 from course_lib.checking import CheckFailed, NotAttempted, check
 from course_lib.runtime import (

@@ -92,3 +92,21 @@ def show_source(obj) -> None:
     from IPython.display import Code, display
 
     display(Code(inspect.getsource(obj), language="python"))
+
+
+class _NoTorchvisionNotice:
+    """transformers says, once per image processor, that torchvision is missing and that it
+    uses the PIL version instead. That is the course's setup on purpose (torchvision would
+    pull a CUDA torch), so the notice would only teach learners to ignore warnings."""
+
+    def filter(self, record) -> bool:
+        return "requires torchvision (not installed)" not in record.getMessage()
+
+
+def _quiet_known_notices() -> None:
+    import logging
+
+    logging.getLogger("transformers.utils.import_utils").addFilter(_NoTorchvisionNotice())
+
+
+_quiet_known_notices()

@@ -137,3 +137,13 @@ def test_checks_do_not_depend_on_global_rng():
     torch.manual_seed(456)
     b = evaluate(ex, ex.reference).render()
     assert a == b
+
+
+def test_a_verdict_does_not_depend_on_what_ran_before():
+    """Checks have no memory: the probe pipeline a check (or an answer) used is a fresh copy,
+    so an answer that skips set_timesteps fails every time, not only the first time."""
+    ex = get_exercise("generate_latents")
+    bug = ex.bugs["never calls set_timesteps"]
+    assert not evaluate(ex, bug).passed
+    assert evaluate(ex, ex.reference).passed
+    assert not evaluate(ex, bug).passed

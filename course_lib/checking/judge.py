@@ -150,6 +150,7 @@ def judge(ex: Exercise, outs: dict[str, Outcome], refs: dict[str, Outcome]) -> R
                       f"changed an input in case '{mutated[0]}'" if mutated else "",
                       "use out-of-place operations (x = x + y), not x += y or x.add_(y)"))
     usable = _Usable({k: v for k, v in outs.items() if k not in errors and k not in forms})
+    lines += generic_lines(usable, refs)
     for prop in ex.props:
         try:
             ok, detail = prop.test(usable, refs)
@@ -159,6 +160,37 @@ def judge(ex: Exercise, outs: dict[str, Outcome], refs: dict[str, Outcome]) -> R
             ok, detail = False, f"could not compare ({type(exc).__name__}: {exc})"
         lines.append(Line(bool(ok), prop.name, detail, prop.hint))
     return Report(ex, lines)
+
+
+GENERIC = [  # (what the line says, the Outcome flag that breaks it, the hint)
+    ("returns a new tensor, not one of its inputs", "aliased",
+     "build the result with out-of-place operations: returning an input, or a view of one "
+     "(x.view(...), x[...], x.reshape(...) often), ties the result to the caller's tensor"),
+    ("leaves torch's global random state alone", "rng_touched",
+     "draw randomness from the generator you are given (generator=...); torch.randn or "
+     "torch.rand without one, or torch.manual_seed, use or reset the global RNG"),
+]
+
+
+def generic_lines(outs: dict[str, Outcome], refs: dict[str, Outcome]) -> list[Line]:
+    """The properties every exercise gets by its kind, judged on the cases where they apply
+    (where the reference itself has them): no aliasing, no global RNG, gradients kept."""
+    lines = []
+    usable = {k: o for k, o in dict(outs).items() if k in refs}
+    for name, flag, hint in GENERIC:
+        fair = [k for k, r in refs.items() if not getattr(r, flag)]
+        if fair:
+            bad = [k for k in fair if k in usable and getattr(usable[k], flag)]
+            lines.append(Line(not bad, name, f"not so in case '{bad[0]}'" if bad else "", hint))
+    with_grad = [k for k, r in refs.items() if r.requires_grad]
+    if with_grad:
+        cut = [k for k in with_grad if k in usable and not usable[k].requires_grad]
+        lines.append(Line(
+            not cut, "keeps the graph: gradients reach the inputs and parameters",
+            f"the result of case '{cut[0]}' has no gradient to backpropagate" if cut else "",
+            "return the tensor itself: .item(), .detach(), .numpy(), torch.no_grad() or "
+            "torch.tensor(...) of a result cut the graph that training needs"))
+    return lines
 
 
 def close(*names: str, atol: float = 1e-5, rtol: float = 1e-4):

@@ -33,6 +33,8 @@ class Outcome:
     not_implemented: bool = False
     mutated: bool = False
     requires_grad: bool = False
+    aliased: bool = False       # the result shares memory with an input tensor
+    rng_touched: bool = False   # the call drew from (or reseeded) torch's global RNG
 
     def to_plain(self) -> dict:
         return dict(self.__dict__)
@@ -61,6 +63,8 @@ def _plain(value: Any) -> Any:
 def _tensors(obj: Any) -> list[torch.Tensor]:
     if isinstance(obj, torch.Tensor):
         return [obj]
+    if isinstance(obj, torch.nn.Module):  # its parameters and buffers are inputs too
+        return list(obj.state_dict(keep_vars=True).values())
     if isinstance(obj, (tuple, list)):
         return [t for o in obj for t in _tensors(o)]
     if isinstance(obj, dict):
@@ -83,10 +87,18 @@ def _where(exc: BaseException) -> str:
     return f" (at line {f.lineno}: {f.line.strip()})" if f.line else f" (at line {f.lineno})"
 
 
+def _shares_memory(value: Any, inputs: list[torch.Tensor]) -> bool:
+    ptrs = {t.untyped_storage().data_ptr() for t in inputs if t.numel()}
+    return any(v.numel() and v.untyped_storage().data_ptr() in ptrs for v in _tensors(value))
+
+
 def run_case(fn: Callable, case: Case) -> Outcome:
-    """Call fn on one case, catching everything; notes a stub and any change to the inputs."""
+    """Call fn on one case, catching everything; notes a stub, any change to the inputs
+    (tensors, module parameters and buffers), a result that is an input's memory and any use
+    of the global RNG. The caller's global RNG state is restored afterwards."""
     inputs = _tensors(case.args) + _tensors(case.kwargs)
     before = [t.detach().clone() for t in inputs]
+    rng = torch.get_rng_state()
     try:
         value = fn(*case.args, **case.kwargs)
     except NotImplementedError:
@@ -94,12 +106,16 @@ def run_case(fn: Callable, case: Case) -> Outcome:
     except Exception as exc:  # the learner's bug, reported in words by judge()
         return Outcome(error=f"{type(exc).__name__}: {exc}{_where(exc)}"[:600],
                        type_name=type(exc).__name__)
+    finally:
+        rng_touched = not torch.equal(torch.get_rng_state(), rng)
+        torch.set_rng_state(rng)
     mutated = any(
         t.shape != b.shape or not torch.equal(t.detach(), b) for t, b in zip(inputs, before)
     )
     grad = isinstance(value, torch.Tensor) and value.requires_grad
     return Outcome(value=_plain(value), type_name=type(value).__name__, mutated=mutated,
-                   requires_grad=grad)
+                   requires_grad=grad, aliased=_shares_memory(value, inputs),
+                   rng_touched=rng_touched)
 
 
 def run_cases(fn: Callable, cases: dict[str, Case]) -> dict[str, Outcome]:

@@ -1,4 +1,4 @@
-"""Confinement for the class grader's child process (course_lib.grade.worker), applied after
+"""Confinement for the class grader's child process (course_lib.grade.child), applied after
 its own imports and before any graded code: resource limits, a kernel write fence (Landlock,
 where Linux has it) and an audit hook that refuses writes outside the scratch folder, new
 processes, network and limit changes, recording each refusal."""

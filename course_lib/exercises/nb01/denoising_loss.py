@@ -59,11 +59,6 @@ def _oracle_zero(outs, refs):
     return abs(got) < 1e-6, f"loss of a perfect denoiser = {got:.3g}, expected 0"
 
 
-def _keeps_graph(outs, refs):
-    return outs["probe"].requires_grad, ("the loss requires grad" if outs["probe"].requires_grad
-                                         else "the loss has no gradient to backpropagate")
-
-
 def _noised(x0, s, e):
     return add_noise(x0, s, e)
 
@@ -89,8 +84,6 @@ EXERCISE = Exercise(
         Prop("matches the reference on a batch of 16 and of 3", close("probe", "small"),
              "call denoiser(x_sigma, sigma) on the noised points, square the error and "
              "average over batch and coordinates (.mean(), not .sum())"),
-        Prop("keeps the graph for backpropagation", _keeps_graph,
-             "return the tensor itself: .item(), .detach() or torch.no_grad() cut the graph"),
     ],
     bugs=BUGS,
 )

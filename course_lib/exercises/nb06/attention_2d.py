@@ -33,8 +33,9 @@ def cases() -> dict[str, Case]:
     self_attn = fixed(lambda: unet.Attention2d(16, heads=4), 66)
     cross = fixed(lambda: unet.Attention2d(16, heads=2, context_dim=12), 67)
     silent = fixed(lambda: unet.Attention2d(16, heads=4), 66)
-    silent.proj.weight.zero_()
-    silent.proj.bias.zero_()
+    with torch.no_grad():
+        silent.proj.weight.zero_()
+        silent.proj.bias.zero_()
     x = torch.randn(2, 16, 4, 3, generator=g)
     ctx = torch.randn(2, 5, 12, generator=g)
     mask = torch.tensor([[True] * 5, [True] * 3 + [False] * 2])

@@ -6,10 +6,8 @@ from torch import nn
 
 
 def fixed(build, seed: int) -> nn.Module:
-    """A module with fixed random weights, built without touching the learner's RNG."""
+    """A module with fixed random weights, built without touching the learner's RNG. Its
+    parameters require grad, as in training, so a check sees whether the graph is kept."""
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        module = build()
-    for p in module.parameters():
-        p.requires_grad_(False)
-    return module
+        return build()

@@ -54,10 +54,12 @@ def _seed(outs, refs):
     return same, "the same seed gives the same latents" if same else "same seed, new latents"
 
 
-def _loop(pipe, prompts, neg, steps, w, gen, use_neg=True, use_gen=True, w_shift=0.0):
+def _loop(pipe, prompts, neg, steps, w, gen, use_neg=True, use_gen=True, w_shift=0.0,
+          set_steps=True):
     neg = (neg if use_neg else None) or [""] * len(prompts)
     emb = encode_prompt(pipe.tokenizer, pipe.text_encoder, prompts, neg)
-    pipe.scheduler.set_timesteps(steps)
+    if set_steps:
+        pipe.scheduler.set_timesteps(steps)
     lat = torch.randn((len(prompts), 4, 8, 8), generator=gen if use_gen else None)
     lat = lat * pipe.scheduler.init_noise_sigma
     for t in pipe.scheduler.timesteps:
@@ -69,6 +71,7 @@ BUGS = {
     "ignores the negative prompt": lambda *a: _loop(*a, use_neg=False),
     "noise not from the generator": lambda *a: _loop(*a, use_gen=False),
     "guidance off by one": lambda *a: _loop(*a, w_shift=1.0),
+    "never calls set_timesteps": lambda *a: _loop(*a, set_steps=False),
 }
 
 EXERCISE = Exercise(

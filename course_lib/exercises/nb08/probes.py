@@ -6,6 +6,7 @@ trained weights, and it builds in a fraction of a second.
 """
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import os
@@ -19,9 +20,14 @@ PROMPTS = ["a small red circle at the top left", "a large blue square in the cen
 TOL = 1e-4
 
 
-@functools.lru_cache(maxsize=1)
 def probe_pipeline():
-    """The tiny random StableDiffusionPipeline every case uses (cached; cases deep-copy it)."""
+    """The tiny random StableDiffusionPipeline every case uses: a fresh copy of one built once,
+    so that nothing a check (or an answer) does to it reaches the next check."""
+    return copy.deepcopy(_pristine_pipeline())
+
+
+@functools.lru_cache(maxsize=1)
+def _pristine_pipeline():
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from diffusers import (
         AutoencoderKL,

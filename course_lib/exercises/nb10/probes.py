@@ -25,10 +25,15 @@ def peft_linear(base: nn.Linear, A, B, alpha):
     return holder.lin
 
 
-@functools.lru_cache(maxsize=1)
 def probe_models():
     """A tiny random U-Net, a fresh ControlNet copied from it (zero outputs) and a 'trained'
-    one whose zero convolutions are given seeded random weights."""
+    one whose zero convolutions are given seeded random weights: a fresh copy of the ones
+    built once, so that nothing one check does to them reaches the next."""
+    return copy.deepcopy(_pristine_models())
+
+
+@functools.lru_cache(maxsize=1)
+def _pristine_models():
     from diffusers import UNet2DConditionModel
 
     with torch.random.fork_rng():

@@ -1,0 +1,245 @@
+"""The child's end of the class grader: `python -m course_lib.grade.child JOB.json`.
+
+Confined (course_lib.grade.sandbox), it runs a student's answer cells in notebook order in one
+namespace per notebook, after the notebook's setup cells; probes each function on cases built
+before any graded code ran; saves the plain outcomes for the parent (worker.py) to judge.
+"""
+from __future__ import annotations
+
+import copy
+import io
+import json
+import linecache
+import os
+import sys
+from pathlib import Path
+
+from course_lib.grade.worker import Limits
+
+
+class _Capped(io.TextIOBase):
+    """sys.stdout / sys.stderr for graded code: passes output on until the exercise's budget
+    is spent, then drops it and remembers that it overflowed."""
+
+    def __init__(self, raw, shared: dict):
+        self._raw, self._shared = raw, shared
+
+    def write(self, text: str) -> int:
+        text = str(text)
+        self._shared["used"] += len(text)
+        if self._shared["used"] <= self._shared["budget"]:
+            self._raw.write(text)
+        else:
+            self._shared["exceeded"] = True
+        return len(text)
+
+    def flush(self) -> None:
+        self._raw.flush()
+
+    def fileno(self) -> int:
+        return self._raw.fileno()
+
+    def writable(self) -> bool:
+        return True
+
+
+class _QuietShell:
+    """Stands in for get_ipython() when an answer cell has magics: cell magics such as
+    %%time run their body once; line magics and shell escapes do nothing."""
+
+    def __init__(self, ns: dict):
+        self.user_ns = ns
+
+    def run_cell_magic(self, name, line, cell):
+        exec(compile(cell, "<cell magic body>", "exec"), self.user_ns)
+
+    def run_line_magic(self, *args, **kwargs):
+        return None
+
+    def system(self, *args, **kwargs):
+        return None
+
+    getoutput = system
+
+
+def _compile_answer(source: str, filename: str, ns: dict):
+    """Compile as plain Python; if that fails, try IPython's translation of magics."""
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    try:
+        return compile(source, filename, "exec")
+    except SyntaxError as plain_error:
+        try:
+            from IPython.core.inputtransformer2 import TransformerManager
+
+            code = compile(TransformerManager().transform_cell(source), filename, "exec")
+        except Exception:
+            raise plain_error from None
+        ns["get_ipython"] = lambda: _QuietShell(ns)
+        return code
+
+
+def _cell_error(exc: BaseException, filename: str) -> str:
+    if isinstance(exc, SyntaxError):
+        return f"SyntaxError in the answer cell, line {exc.lineno}: {exc.msg}"
+    import traceback
+
+    lines = [f.lineno for f in traceback.extract_tb(exc.__traceback__) if f.filename == filename]
+    where = f" (line {lines[-1]} of the cell)" if lines else ""
+    return f"the answer cell raised {type(exc).__name__}: {exc}{where}"[:600]
+
+
+def _plain_tensors(value):
+    """Tensor subclasses become plain tensors: torch.load(weights_only=True) accepts no others."""
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return value.as_subclass(torch.Tensor)
+    if isinstance(value, list):
+        return [_plain_tensors(v) for v in value]
+    return value
+
+
+def _snapshot() -> dict:
+    return {name: (mod, dict(vars(mod))) for name, mod in sys.modules.items()
+            if (name == "course_lib" or name.startswith("course_lib."))
+            and name not in ("course_lib.grade.sandbox", "course_lib.grade.worker",
+                            "course_lib.grade.child")}
+
+
+def _restore(snapshot: dict) -> None:
+    """Undo what graded code did to course_lib's modules (not to their classes): keeps one
+    exercise's monkeypatching from reaching the next one's probe."""
+    for name, (mod, namespace) in snapshot.items():
+        sys.modules[name] = mod
+        vars(mod).clear()
+        vars(mod).update(namespace)
+
+
+def _run_one(answer: dict, setup, setup_error, cases, snapshot, shared, ns: dict) -> dict:
+    """Run one answer cell in its notebook's namespace ns (which holds the earlier answers,
+    as the learner's notebook does) and probe the function it defines."""
+    from course_lib.checking import run_cases
+
+    ex_id, filename = answer["exercise"], f"<{answer['label']}: answer {answer['exercise']}>"
+    record = {"id": ex_id, "outcomes": None, "error": None, "notes": []}
+    shared.update(used=0, exceeded=False)
+    shared["violations"].clear()
+    sys.stdout, sys.stderr = shared["stdout"], shared["stderr"]
+    ns.pop(ex_id, None)  # only this cell may define the function graded here
+    if setup_error:  # the course's fault, not the student's: the parent says so
+        record["error"], record["grader_error"] = setup_error, True
+    else:
+        try:
+            exec(setup, ns)
+        except BaseException as exc:  # worked at start-up, so graded code broke something
+            record["error"] = f"the setup cells failed before the answer ran ({exc!r})"[:600]
+    if record["error"] is None:
+        try:
+            exec(_compile_answer(answer["source"], filename, ns), ns)
+        except BaseException as exc:  # SystemExit and KeyboardInterrupt included
+            if callable(ns.get(ex_id)):  # the function was defined before the error
+                record["notes"].append(_cell_error(exc, filename)
+                                       + "; the function it had defined was graded")
+            else:
+                record["error"] = _cell_error(exc, filename)
+    _restore(snapshot)  # patches made by the cell's top level end here, before probing
+    fn = ns.get(ex_id)
+    if record["error"] is None and not callable(fn):
+        own = sorted(k for k, v in ns.items() if callable(v) and getattr(
+            v, "__code__", None) is not None and v.__code__.co_filename == filename)
+        record["error"] = (f"the answer cell defines no function named `{ex_id}`"
+                           + (f" (it defines: {', '.join(own)})" if own else ""))
+    if record["error"] is None:
+        try:
+            outs = run_cases(fn, copy.deepcopy(cases))
+            record["outcomes"] = {name: {**o.to_plain(), "value": _plain_tensors(o.value)}
+                                  for name, o in outs.items()}
+        except BaseException as exc:
+            record["error"] = f"the function raised {type(exc).__name__}: {exc}"[:600]
+    _restore(snapshot)
+    sys.stdout, sys.stderr = shared["stdout"], shared["stderr"]
+    record["violations"] = list(shared["violations"])[:5]
+    record["output_exceeded"] = bool(shared["exceeded"])
+    return record
+
+
+def _first_namespace(stem: str, exercises: dict) -> dict:
+    """A notebook's namespace before its first answer: every exercise of the notebook bound
+    to its reference, so an answer that calls an earlier one never meets a NameError."""
+    return {"__name__": "__main__",
+            **{e.id: e.reference for e in exercises.values() if e.notebook == stem}}
+
+
+def _passes(ex, record: dict, refs: dict) -> bool:
+    """Whether the answer passed its check: decides only which function later answers of the
+    same notebook call (the parent judges every verdict again, in its own process)."""
+    from course_lib.checking import Outcome, judge
+
+    if record["error"] is not None or record["outcomes"] is None:
+        return False
+    try:
+        outs = {k: Outcome.from_plain(v) for k, v in record["outcomes"].items()}
+        return judge(ex, outs, refs).passed
+    except Exception:
+        return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Child entry point: `python -m course_lib.grade.worker JOB.json`."""
+    argv = sys.argv[1:] if argv is None else argv
+    job = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
+    scratch, limits = job["scratch"], Limits(**job["limits"])
+    sys.path[:] = [p for p in sys.path if p not in ("", scratch)]  # no imports from scratch
+    sys.dont_write_bytecode = True
+    progress = os.fdopen(job["progress_fd"], "w", buffering=1)
+    import faulthandler
+
+    faulthandler.enable()  # a segfault leaves a traceback in stderr.txt for the report
+
+    from course_lib.grade import sandbox  # (torch is loaded already: course_lib imports it)
+
+    sandbox.set_limits(limits.memory_mb, limits.file_mb)
+    sandbox.die_with_parent(job["parent_pid"])
+    import torch
+
+    torch.set_num_threads(1)
+    from course_lib.checking import run_cases
+    from course_lib.checking.registry import EXERCISES
+
+    setups, setup_errors = {}, {}
+    for stem, source in job["setups"].items():  # imports now, outside any exercise's time
+        try:
+            setups[stem] = compile(source, f"<setup cells of solutions/{stem}.ipynb>", "exec")
+            exec(setups[stem], {"__name__": "__main__"})
+        except Exception as exc:
+            setup_errors[stem] = (f"grader error: the setup cells of solutions/{stem}.ipynb "
+                                  f"failed under a {limits.memory_mb} MiB memory limit "
+                                  f"({type(exc).__name__}: {exc})")[:600]
+    # Probe inputs (and the reference's outcomes on them) exist before any graded code runs.
+    cases = {a["exercise"]: EXERCISES[a["exercise"]].cases() for a in job["answers"]}
+    refs = {ex_id: run_cases(EXERCISES[ex_id].reference, copy.deepcopy(c))
+            for ex_id, c in cases.items()}
+    namespaces = {}  # one per notebook: a later answer may call an earlier one, as in Jupyter
+    snapshot = _snapshot()
+    shared = {"budget": int(limits.output_mb * 2**20), "used": 0, "exceeded": False}
+    shared["stdout"] = _Capped(sys.stdout, shared)
+    shared["stderr"] = _Capped(sys.stderr, shared)
+    shared["violations"] = []
+    fenced = sandbox.confine(scratch, shared["violations"])
+    progress.write(f"ready {'landlock' if fenced else 'audit-hook'}\n")
+    for i, answer in enumerate(job["answers"]):
+        progress.write(f"start {answer['exercise']}\n")
+        stem, ex = answer["notebook"], EXERCISES[answer["exercise"]]
+        ns = namespaces.setdefault(stem, _first_namespace(stem, EXERCISES))
+        record = _run_one(answer, setups.get(stem), setup_errors.get(stem), cases[ex.id],
+                          snapshot, shared, ns)
+        if not _passes(ex, record, refs[ex.id]):  # later answers get the reference instead
+            ns[ex.id] = ex.reference
+        torch.save(record, os.path.join(scratch, "results", f"{i}.pt"))
+        progress.write(f"done {answer['exercise']}\n")
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

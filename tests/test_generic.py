@@ -1,0 +1,65 @@
+"""The properties every check applies by kind (checking/judge.py GENERIC and generic_lines):
+a result that is an input's memory, the global RNG, a cut graph, a module changed in place.
+Each is shown with an answer whose values are right, so only that property can catch it."""
+import torch
+import torch.nn.functional as F
+
+from course_lib.checking import evaluate
+from course_lib.checking.registry import get_exercise
+
+
+def _failed(report) -> list[str]:
+    return [line.name for line in report.lines if not line.ok]
+
+
+def test_returning_an_input_is_caught_where_the_reference_returns_a_new_tensor():
+    ex = get_exercise("ge_direction")  # the reference returns eps_hat itself on the first step
+
+    def aliasing(e, p, g):  # right values; at gam = 1 it hands back the caller's tensor
+        return e if p is None or g == 1 else g * e + (1 - g) * p
+    report = evaluate(ex, aliasing)
+    assert _failed(report) == ["returns a new tensor, not one of its inputs"], report.render()
+    assert "case 'g1'" in report.render()
+    right = evaluate(ex, lambda e, p, g: e if p is None else g * e + (1 - g) * p + 0)
+    assert right.passed, right.render()
+
+
+def test_the_global_rng_is_caught_and_the_learners_rng_is_restored():
+    ex = get_exercise("drop_condition")
+    report = evaluate(ex, ex.bugs["ignores the generator"])
+    assert "leaves torch's global random state alone" in _failed(report), report.render()
+
+    def reseeds(labels, p, generator=None):
+        torch.manual_seed(0)
+        return ex.reference(labels, p, generator)
+    torch.manual_seed(7)
+    expected = torch.rand(3)
+    torch.manual_seed(7)
+    report = evaluate(ex, reseeds)
+    assert torch.equal(torch.rand(3), expected)  # the check put the learner's state back
+    assert _failed(report) == ["leaves torch's global random state alone"], report.render()
+
+
+def test_a_cut_graph_is_caught_wherever_the_reference_keeps_one():
+    ex = get_exercise("resblock_forward")
+    report = evaluate(ex, lambda block, x, emb: ex.reference(block, x, emb).detach())
+    assert _failed(report) == ["keeps the graph: gradients reach the inputs and parameters"]
+    loss = get_exercise("denoising_loss")
+    assert "keeps the graph" in " ".join(_failed(evaluate(loss, loss.bugs["detached"])))
+
+
+def test_a_module_changed_in_place_is_caught():
+    ex = get_exercise("resblock_forward")
+
+    def scales_weights(block, x, emb):
+        out = ex.reference(block, x, emb)
+        with torch.no_grad():
+            block.conv1.weight.mul_(1.5)  # e.g. a learner "normalising" a weight in place
+        return out
+    assert _failed(evaluate(ex, scales_weights)) == ["leaves its inputs unchanged"]
+
+    def functional(block, x, emb):  # the same block, called through torch.nn.functional
+        h = F.conv2d(F.silu(block.norm1(x)), block.conv1.weight, block.conv1.bias, padding=1)
+        h = h + block.emb(emb)[:, :, None, None]
+        return block.skip(x) + block.conv2(F.silu(block.norm2(h)))
+    assert evaluate(ex, functional).passed
