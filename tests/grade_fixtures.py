@@ -84,6 +84,17 @@ def reuses_earlier(ctx):
     write(nb, ctx["folder"] / "01_spiral.ipynb")
 
 
+def hands_off(ctx):
+    """Hands two answers to the course's own functions, one by name and one the hard way."""
+    nb = solved("01_spiral")
+    set_source(nb, "add_noise", "def add_noise(x0, sigma, eps):\n"
+               "    return diffusion.add_noise(x0, sigma, eps)\n")
+    set_source(nb, "predict_x0", "import importlib\n\ndef predict_x0(x, sigma, eps_hat):\n"
+               "    lib = importlib.import_module('course_lib.' + 'diffusion')\n"
+               "    return getattr(lib, 'predict_' + 'x0')(x, sigma, eps_hat)\n")
+    write(nb, ctx["folder"] / "01_spiral.ipynb")
+
+
 def invalid_json(ctx):
     text = (REPO_ROOT / "solutions" / "01_spiral.ipynb").read_text(encoding="utf-8")
     (ctx["folder"] / "01_spiral.ipynb").write_text(text[: len(text) // 2], encoding="utf-8")
@@ -209,6 +220,8 @@ def expected(landlock: bool) -> dict[str, tuple[dict[str, int], dict[str, str]]]
         "partly_right": pts(**missing_00, add_noise="matches x0 + sigma*eps",
                             sigma_embedding="not attempted yet"),
         "reuses_earlier": pts(add_noise="matches x0 + sigma*eps"),
+        "hands_off": pts(**missing_00, add_noise="calls course_lib's add_noise",
+                         predict_x0="calls course_lib's predict_x0"),
         "invalid_json": ({k: 0 for k in FULL},
                          {"mse": "not a notebook in nbformat 4",
                           **{k: "is not valid JSON" for k in EXERCISE_IDS[1:]}}),
@@ -232,7 +245,7 @@ def expected(landlock: bool) -> dict[str, tuple[dict[str, int], dict[str, str]]]
 
 
 BUILDERS = {f.__name__: f for f in (
-    complete, blank, partly_right, reuses_earlier, invalid_json, renamed_function,
+    complete, blank, partly_right, reuses_earlier, hands_off, invalid_json, renamed_function,
     broken_metadata, syntax_error, infinite_loop, memory_hog, kills_itself, floods_output,
     writes_outside, monkeypatcher)}
 

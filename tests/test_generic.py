@@ -6,6 +6,12 @@ import torch.nn.functional as F
 
 from course_lib.checking import evaluate
 from course_lib.checking.registry import get_exercise
+from course_lib.guidance import NULL
+
+
+def _resblock(block, x, emb):  # a right answer of the learner's own
+    h = block.conv1(F.silu(block.norm1(x))) + block.emb(emb)[:, :, None, None]
+    return block.skip(x) + block.conv2(F.silu(block.norm2(h)))
 
 
 def _failed(report) -> list[str]:
@@ -31,7 +37,8 @@ def test_the_global_rng_is_caught_and_the_learners_rng_is_restored():
 
     def reseeds(labels, p, generator=None):
         torch.manual_seed(0)
-        return ex.reference(labels, p, generator)
+        drop = torch.rand(labels.shape, generator=generator) < p
+        return torch.where(drop, torch.full_like(labels, NULL), labels)
     torch.manual_seed(7)
     expected = torch.rand(3)
     torch.manual_seed(7)
@@ -42,7 +49,7 @@ def test_the_global_rng_is_caught_and_the_learners_rng_is_restored():
 
 def test_a_cut_graph_is_caught_wherever_the_reference_keeps_one():
     ex = get_exercise("resblock_forward")
-    report = evaluate(ex, lambda block, x, emb: ex.reference(block, x, emb).detach())
+    report = evaluate(ex, lambda block, x, emb: _resblock(block, x, emb).detach())
     assert _failed(report) == ["keeps the graph: gradients reach the inputs and parameters"]
     loss = get_exercise("denoising_loss")
     assert "keeps the graph" in " ".join(_failed(evaluate(loss, loss.bugs["detached"])))
@@ -52,7 +59,7 @@ def test_a_module_changed_in_place_is_caught():
     ex = get_exercise("resblock_forward")
 
     def scales_weights(block, x, emb):
-        out = ex.reference(block, x, emb)
+        out = _resblock(block, x, emb)
         with torch.no_grad():
             block.conv1.weight.mul_(1.5)  # e.g. a learner "normalising" a weight in place
         return out
@@ -63,3 +70,23 @@ def test_a_module_changed_in_place_is_caught():
         h = h + block.emb(emb)[:, :, None, None]
         return block.skip(x) + block.conv2(F.silu(block.norm2(h)))
     assert evaluate(ex, functional).passed
+
+
+def test_handing_the_work_to_the_reference_or_a_library_is_caught_however_it_is_reached():
+    import importlib
+
+    import course_lib.unet
+    ex = get_exercise("attention")
+    sdpa = evaluate(ex, lambda q, k, v, mask=None: F.scaled_dot_product_attention(
+        q, k, v, attn_mask=None if mask is None else mask[:, None, :]))
+    by_alias = evaluate(ex, lambda q, k, v, mask=None: course_lib.unet.attention(q, k, v, mask))
+    by_name = evaluate(ex, lambda *a: getattr(importlib.import_module("course_lib.unet"),
+                                                "att" + "ention")(*a))
+    for report in (sdpa, by_alias, by_name):
+        assert "does the work itself" in _failed(report), report.render()
+    assert "scaled_dot_product_attention" in sdpa.render()
+    assert "course_lib's attention" in by_alias.render()
+    # its own reference is never flagged, nor an answer built on other exercises' references
+    assert evaluate(ex, ex.reference).passed
+    decode = get_exercise("decode")  # its reference calls vae.decode: not a proxy
+    assert evaluate(decode, decode.reference).passed

@@ -208,3 +208,19 @@ def test_the_grader_agrees_with_the_notebooks_own_checks(graded, student):
             answer, _ = find_answer(cells, ex.id, student)
             exec(answer.source, ns)
             assert evaluate(ex, ns[ex.id]).passed == got[ex.id]["passed"], (student, ex.id)
+
+
+def test_library_calls_score_only_when_the_instructor_allows_them(tmp_path):
+    klass = tmp_path / "class" / "hands_off"
+    klass.mkdir(parents=True)
+    fx.hands_off({"folder": klass, "outside": tmp_path})
+    out = tmp_path / "out"
+    assert grade.main([str(klass), "--notebooks", "01", "--out", str(out), "--no-progress",
+                       "--allow-library-calls"]) == 0
+    got = json.loads((out / "grades.json").read_text(encoding="utf-8"))
+    (student,) = got["students"].values()
+    for ex_id in ("add_noise", "predict_x0"):
+        g = student["exercises"][ex_id]
+        assert g["passed"] and not g["reasons"], g
+        assert any(f"calls course_lib's {ex_id}" in n for n in g["notes"]), g["notes"]
+    assert got["limits"]["allow_library_calls"] is True

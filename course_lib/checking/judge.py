@@ -34,9 +34,20 @@ class Exercise:
     cases: Callable[[], dict[str, Case]]
     props: list[Prop]
     summary: str = ""
+    # library functions that would do this exercise's work for the learner (a function that
+    # returns them, so that importing the registry loads no diffusers)
+    proxies: Callable[[], tuple] = tuple
     bugs: dict[str, Callable] = field(default_factory=dict)          # wrong answers: must fail
     alternatives: dict[str, Callable] = field(default_factory=dict)  # right answers: must pass
     file: str | None = None  # the exercise's file, which holds its solution cell
+
+    def watch(self) -> dict[str, Callable]:
+        """What an answer must not hand the work to: the course's own copy of this very
+        answer, and the library functions that compute the same thing."""
+        names = {f"course_lib's {self.id}": self.reference}
+        for f in self.proxies():
+            names[f"{getattr(f, '__module__', None) or 'torch'}.{f.__qualname__}"] = f
+        return names
 
 
 @dataclass
@@ -127,8 +138,11 @@ class _Usable(dict):
         raise _Unusable(name)
 
 
-def judge(ex: Exercise, outs: dict[str, Outcome], refs: dict[str, Outcome]) -> Report:
-    """Turn outcomes into report lines: runs, well-formed, inputs untouched, then ex.props."""
+def judge(ex: Exercise, outs: dict[str, Outcome], refs: dict[str, Outcome],
+          allow_proxies: bool = False) -> Report:
+    """Turn outcomes into report lines: runs, well-formed, inputs untouched, the generic
+    properties, then ex.props. allow_proxies (the class grader's --allow-library-calls) makes
+    an answer that hands its work to the reference or a library a note instead of a failure."""
     if any(o.not_implemented for o in outs.values()):
         return Report(ex, [], not_attempted=True)
     lines = []
@@ -151,6 +165,13 @@ def judge(ex: Exercise, outs: dict[str, Outcome], refs: dict[str, Outcome]) -> R
                       "use out-of-place operations (x = x + y), not x += y or x.add_(y)"))
     usable = _Usable({k: v for k, v in outs.items() if k not in errors and k not in forms})
     lines += generic_lines(usable, refs)
+    called = sorted({name for o in outs.values() for name in (o.proxies or [])})
+    proxy_note = (f"calls {', '.join(called)}, which computes what this exercise asks for"
+                  if called else "")
+    if not allow_proxies or not called:
+        lines.append(Line(not called, "does the work itself", proxy_note,
+                          "write it from the equations above; calling your own earlier "
+                          "answers is welcome, calling a finished version of this one is not"))
     for prop in ex.props:
         try:
             ok, detail = prop.test(usable, refs)
@@ -159,7 +180,7 @@ def judge(ex: Exercise, outs: dict[str, Outcome], refs: dict[str, Outcome]) -> R
         except Exception as exc:  # a value the property could not even compare
             ok, detail = False, f"could not compare ({type(exc).__name__}: {exc})"
         lines.append(Line(bool(ok), prop.name, detail, prop.hint))
-    return Report(ex, lines)
+    return Report(ex, lines, notes=[proxy_note] if proxy_note and allow_proxies else [])
 
 
 GENERIC = [  # (what the line says, the Outcome flag that breaks it, the hint)

@@ -6,7 +6,9 @@ Probing runs the learner's code (in the notebook, or in the grader's sandboxed c
 from __future__ import annotations
 
 import copy
+import inspect
 import os
+import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +37,7 @@ class Outcome:
     requires_grad: bool = False
     aliased: bool = False       # the result shares memory with an input tensor
     rng_touched: bool = False   # the call drew from (or reseeded) torch's global RNG
+    proxies: list = field(default_factory=list)  # watched functions the call reached
 
     def to_plain(self) -> dict:
         return dict(self.__dict__)
@@ -92,15 +95,51 @@ def _shares_memory(value: Any, inputs: list[torch.Tensor]) -> bool:
     return any(v.numel() and v.untyped_storage().data_ptr() in ptrs for v in _tensors(value))
 
 
-def run_case(fn: Callable, case: Case) -> Outcome:
+class _Tripwire:
+    """Notes which of the watched functions a call reaches (the function objects themselves,
+    found through sys.setprofile, whatever name or module they are reached by)."""
+
+    def __init__(self, watch: dict[str, Callable]):
+        self.codes, self.builtins, self.hits = {}, {}, []
+        for name, f in watch.items():
+            f = inspect.unwrap(f)  # torch.no_grad() and friends wrap the real function
+            code = getattr(f, "__code__", None)
+            if code is not None:
+                self.codes[code] = name
+            else:
+                self.builtins[id(f)] = name
+
+    def __call__(self, frame, event, arg):
+        if event == "call":
+            name = self.codes.get(frame.f_code)
+        elif event == "c_call":
+            name = self.builtins.get(id(arg))
+        else:
+            return
+        if name is not None and name not in self.hits:
+            self.hits.append(name)
+
+    def __enter__(self):
+        self._old = sys.getprofile()
+        sys.setprofile(self)
+        return self
+
+    def __exit__(self, *exc):
+        sys.setprofile(self._old)
+
+
+def run_case(fn: Callable, case: Case, watch: dict[str, Callable] | None = None) -> Outcome:
     """Call fn on one case, catching everything; notes a stub, any change to the inputs
     (tensors, module parameters and buffers), a result that is an input's memory and any use
     of the global RNG. The caller's global RNG state is restored afterwards."""
     inputs = _tensors(case.args) + _tensors(case.kwargs)
     before = [t.detach().clone() for t in inputs]
     rng = torch.get_rng_state()
+    me = inspect.unwrap(fn)  # the function under test may be the reference itself (tests)
+    wire = _Tripwire({k: f for k, f in (watch or {}).items() if inspect.unwrap(f) is not me})
     try:
-        value = fn(*case.args, **case.kwargs)
+        with wire:
+            value = fn(*case.args, **case.kwargs)
     except NotImplementedError:
         return Outcome(not_implemented=True, type_name="NotImplementedError")
     except Exception as exc:  # the learner's bug, reported in words by judge()
@@ -115,9 +154,10 @@ def run_case(fn: Callable, case: Case) -> Outcome:
     grad = isinstance(value, torch.Tensor) and value.requires_grad
     return Outcome(value=_plain(value), type_name=type(value).__name__, mutated=mutated,
                    requires_grad=grad, aliased=_shares_memory(value, inputs),
-                   rng_touched=rng_touched)
+                   rng_touched=rng_touched, proxies=wire.hits)
 
 
-def run_cases(fn: Callable, cases: dict[str, Case]) -> dict[str, Outcome]:
+def run_cases(fn: Callable, cases: dict[str, Case],
+              watch: dict[str, Callable] | None = None) -> dict[str, Outcome]:
     """Probe fn on every case. Each case gets its own deep copy so no call sees another's."""
-    return {name: run_case(fn, copy.deepcopy(case)) for name, case in cases.items()}
+    return {name: run_case(fn, copy.deepcopy(case), watch) for name, case in cases.items()}

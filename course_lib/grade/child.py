@@ -119,6 +119,7 @@ def _run_one(answer: dict, setup, setup_error, cases, snapshot, shared, ns: dict
     """Run one answer cell in its notebook's namespace ns (which holds the earlier answers,
     as the learner's notebook does) and probe the function it defines."""
     from course_lib.checking import run_cases
+    from course_lib.checking.registry import EXERCISES
 
     ex_id, filename = answer["exercise"], f"<{answer['label']}: answer {answer['exercise']}>"
     record = {"id": ex_id, "outcomes": None, "error": None, "notes": []}
@@ -151,7 +152,7 @@ def _run_one(answer: dict, setup, setup_error, cases, snapshot, shared, ns: dict
                            + (f" (it defines: {', '.join(own)})" if own else ""))
     if record["error"] is None:
         try:
-            outs = run_cases(fn, copy.deepcopy(cases))
+            outs = run_cases(fn, copy.deepcopy(cases), EXERCISES[ex_id].watch())
             record["outcomes"] = {name: {**o.to_plain(), "value": _plain_tensors(o.value)}
                                   for name, o in outs.items()}
         except BaseException as exc:

@@ -149,7 +149,4 @@ def find_answer(cells: list, ex_id: str, label: str) -> tuple[Answer | None, lis
         return None, [f"no answer found: no code cell has grade_id '{ex_id}' and none "
                       f"defines `def {ex_id}(...)`"]
     source = _source(cell)
-    if re.search(rf"\b\w+\.{re.escape(ex_id)}\s*\(", source):
-        notes.append(f"the answer calls a library function named {ex_id}; check that the work "
-                     "is the learner's own")
     return Answer(ex_id, "", source, f"{label} cell {i}"), notes

@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from course_lib.runtime import REPO_ROOT
@@ -23,12 +23,14 @@ from course_lib.runtime import REPO_ROOT
 
 @dataclass
 class Limits:
-    """What one exercise may use. Times in seconds, sizes in MiB."""
+    """What one exercise may use. Times in seconds, sizes in MiB. allow_library_calls: an
+    answer that hands its work to the course's reference or a library scores (with a note)."""
     timeout: float = 60.0
     memory_mb: int = 4096
     output_mb: float = 1.0
     file_mb: int = 64
     startup_timeout: float = 120.0
+    allow_library_calls: bool = False
 
 
 @dataclass
@@ -48,6 +50,7 @@ class ChildResult:
     seconds: float | None = None
     grader_error: bool = False
     fence: str | None = None  # how the child's writes were fenced: landlock or audit-hook
+    judge_notes: list = field(default_factory=list)  # the parent's notes on a passed answer
 
 
 # ============================================================================ parent side

@@ -91,6 +91,12 @@ BUGS = {
 }
 ALTERNATIVES = {"Algorithm 2 literally": _algorithm2}
 
+def _schedulers_step() -> tuple:
+    from diffusers import DDIMScheduler, DDPMScheduler
+
+    return (DDPMScheduler.step, DDIMScheduler.step)
+
+
 EXERCISE = Exercise(
     id="ddpm_step", notebook="02_ddpm", points=3, reference=ddpm_step, cases=cases,
     file=__file__, summary="one ancestral sampling step",
@@ -102,5 +108,6 @@ EXERCISE = Exercise(
              "posterior_mean(x0_hat, x_t, t); std = sqrt(beta_tilde_t) with "
              "beta_tilde_t = (1 - alpha_bar_(t-1)) / (1 - alpha_bar_t) * beta_t"),
     ],
+    proxies=_schedulers_step,
     bugs=BUGS, alternatives=ALTERNATIVES,
 )

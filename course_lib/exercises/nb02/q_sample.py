@@ -54,6 +54,12 @@ BUGS = {
     + (1 - ab[t][:, None]).sqrt() * e,
 }
 
+def _schedulers_add_noise() -> tuple:
+    from diffusers import DDIMScheduler, DDPMScheduler
+
+    return (DDPMScheduler.add_noise, DDIMScheduler.add_noise)
+
+
 EXERCISE = Exercise(
     id="q_sample", notebook="02_ddpm", points=2, reference=q_sample, cases=cases,
     file=__file__, summary="closed-form x_t from x0",
@@ -66,5 +72,6 @@ EXERCISE = Exercise(
         Prop("works for image batches, one t per image", close("images"),
              "index alpha_bar[t] (shape (B,)), then reshape to (B, 1, 1, 1) to broadcast"),
     ],
+    proxies=_schedulers_add_noise,
     bugs=BUGS,
 )

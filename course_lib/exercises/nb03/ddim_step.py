@@ -79,6 +79,12 @@ BUGS = {
     + (1 - p - ddim_noise_std(a, p, eta) ** 2).sqrt() * e + ddim_noise_std(a, p, eta) * z,
 }
 
+def _schedulers_step() -> tuple:
+    from diffusers import DDIMScheduler, DDPMScheduler
+
+    return (DDPMScheduler.step, DDIMScheduler.step)
+
+
 EXERCISE = Exercise(
     id="ddim_step", notebook="03_ddim", points=3, reference=ddim_step, cases=cases,
     file=__file__, summary="the DDIM update (eq. 12)",
@@ -93,5 +99,6 @@ EXERCISE = Exercise(
         Prop("matches the reference at eta = 0.5", close("eta_half"),
              "std = ddim_noise_std(a_t, a_prev, eta), added as std * noise"),
     ],
+    proxies=_schedulers_step,
     bugs=BUGS,
 )

@@ -75,5 +75,6 @@ EXERCISE = Exercise(
         Prop("works with fewer keys than queries", close("cross"),
              "k and v may have a different length from q (cross-attention)"),
     ],
+    proxies=lambda: (F.scaled_dot_product_attention,),
     bugs=BUGS,
 )

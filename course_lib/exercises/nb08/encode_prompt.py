@@ -58,6 +58,12 @@ BUGS = {
         [_embed(tok, enc, [""] * len(p)), _embed(tok, enc, p)]),
 }
 
+def _pipeline_encode() -> tuple:
+    from diffusers import StableDiffusionPipeline
+
+    return (StableDiffusionPipeline.encode_prompt, StableDiffusionPipeline._encode_prompt)
+
+
 EXERCISE = Exercise(
     id="encode_prompt", notebook="08_stable_diffusion", points=2, reference=encode_prompt,
     cases=cases, file=__file__, summary="prompt and negative prompt -> text embeddings",
@@ -72,5 +78,6 @@ EXERCISE = Exercise(
         Prop("a 100-word prompt is cut to 77 tokens", close("long"),
              "truncation=True: CLIP reads at most 77 tokens"),
     ],
+    proxies=_pipeline_encode,
     bugs=BUGS,
 )

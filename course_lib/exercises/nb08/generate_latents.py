@@ -74,6 +74,12 @@ BUGS = {
     "never calls set_timesteps": lambda *a: _loop(*a, set_steps=False),
 }
 
+def _pipeline_call() -> tuple:
+    from diffusers import StableDiffusionPipeline
+
+    return (StableDiffusionPipeline.__call__,)
+
+
 EXERCISE = Exercise(
     id="generate_latents", notebook="08_stable_diffusion", points=3, reference=generate_latents,
     cases=cases, file=__file__, summary="the whole loop, in the pipeline's phases",
@@ -85,5 +91,6 @@ EXERCISE = Exercise(
              "latents = torch.randn(shape, generator=generator) * "
              "scheduler.init_noise_sigma; loop guided_step over scheduler.timesteps"),
     ],
+    proxies=_pipeline_call,
     bugs=BUGS,
 )
