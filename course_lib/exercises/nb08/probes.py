@@ -20,6 +20,16 @@ PROMPTS = ["a small red circle at the top left", "a large blue square in the cen
 TOL = 1e-4
 
 
+def probe_pipeline_with(scheduler_class: str, **config):
+    """probe_pipeline() with another diffusers scheduler on the same noise schedule: Euler
+    (where scale_model_input and init_noise_sigma matter) or DPM-Solver++ (multistep)."""
+    import diffusers
+
+    p = probe_pipeline()
+    p.scheduler = getattr(diffusers, scheduler_class).from_config(p.scheduler.config, **config)
+    return p
+
+
 def probe_pipeline():
     """The tiny random StableDiffusionPipeline every case uses: a fresh copy of one built once,
     so that nothing a check (or an answer) does to it reaches the next check."""
