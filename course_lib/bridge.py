@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.diffusion import batch_sigma
+from course_lib.diffusion import append_dims, batch_sigma
 from course_lib.exercises.nb02.alpha_bar_to_sigma import alpha_bar_to_sigma
 
 
@@ -30,7 +30,7 @@ class UNetDenoiser:
     @torch.no_grad()
     def __call__(self, x: torch.Tensor, sigma, cond: torch.Tensor) -> torch.Tensor:
         sigma = batch_sigma(sigma, x)                                    # (B,)
-        scale = torch.sqrt(1 + sigma**2).reshape(-1, *[1] * (x.dim() - 1))
+        scale = append_dims(torch.sqrt(1 + sigma**2), x.dim())
         x_t = x / scale                                                  # DDPM's x_t
         out = self.unet(x_t.to(self.unet.device, self.unet.dtype),
                         self.sigma_to_t(sigma).to(self.unet.device),

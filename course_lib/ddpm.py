@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import torch
 
 # The notebook's exercises: each reference lives once, in its exercise file.
+from course_lib.diffusion import append_dims
 from course_lib.exercises.nb02.alpha_bar_to_sigma import alpha_bar_to_sigma
 from course_lib.exercises.nb02.alpha_bars import alpha_bars
 from course_lib.exercises.nb02.ddpm_step import ddpm_step
@@ -41,7 +42,7 @@ def eps_model(denoiser, alpha_bar: torch.Tensor):
     because x_sigma = x_t / sqrt(alpha_bar_t) carries the same noise eps at sigma_t."""
     def model(x_t: torch.Tensor, t) -> torch.Tensor:  # t: an int or a (B,) tensor of ints
         a = alpha_bar[t]
-        scale = a.sqrt().reshape(-1, *[1] * (x_t.dim() - 1)) if a.dim() else a.sqrt()
+        scale = append_dims(a.sqrt(), x_t.dim()) if a.dim() else a.sqrt()
         return denoiser(x_t / scale, alpha_bar_to_sigma(a))
     return model
 

@@ -74,7 +74,7 @@ class ConditionalDenoiser(spiral.SpiralDenoiser):
         self.net[0] = nn.Linear(first.in_features + emb_dim, first.out_features)
 
     def forward(self, x: torch.Tensor, sigma, cond=None) -> torch.Tensor:
-        sigma = torch.as_tensor(sigma, dtype=x.dtype, device=x.device).expand(x.shape[0])
+        sigma = diffusion.batch_sigma(sigma, x)
         if cond is None:
             cond = torch.full((x.shape[0],), NULL, dtype=torch.long, device=x.device)
         x_in = x / torch.sqrt(1 + sigma[:, None] ** 2)

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 # The notebook's exercises: each reference lives once, in its exercise file.
+from course_lib.diffusion import append_dims, batch_sigma
 from course_lib.exercises.nb06.attention import attention
 from course_lib.exercises.nb06.attention_2d import attention_2d
 from course_lib.exercises.nb06.resblock_forward import resblock_forward
@@ -104,10 +105,10 @@ class UNet(nn.Module):
         nn.init.zeros_(self.out[-1].bias)
 
     def forward(self, x: torch.Tensor, sigma, cond=None) -> torch.Tensor:
-        sigma = torch.as_tensor(sigma, dtype=x.dtype, device=x.device).expand(x.shape[0])
+        sigma = batch_sigma(sigma, x)
         context, mask = cond if cond is not None else (None, None)
         emb = self.emb_mlp(sigma_embedding(sigma, 64))
-        s, sd = sigma[:, None, None, None], self.sigma_data
+        s, sd = append_dims(sigma, x.dim()), self.sigma_data
         h = self.conv_in(x / torch.sqrt(s**2 + sd**2))
         skips = []
         for i, level in enumerate(self.down):

@@ -1,5 +1,6 @@
 """Shared test set-up: fast mode for every notebook kernel the tests start, and the `slow`
-mark on every notebook run (nbval items), so `pytest -m "not slow"` is the quick lane."""
+mark on every notebook run (nbval items) and on the checks of the whole Stable Diffusion loop
+(each runs the pipeline under three schedulers), so `pytest -m "not slow"` is the quick lane."""
 import os
 
 import pytest
@@ -10,5 +11,5 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if item.path.suffix == ".ipynb":
+        if item.path.suffix == ".ipynb" or "[generate_latents" in item.nodeid:
             item.add_marker(pytest.mark.slow)
