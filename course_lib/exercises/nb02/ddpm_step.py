@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import torch
 
-from course_lib import ddpm
 from course_lib.checking import Case, Exercise, Prop
 from course_lib.exercises.common import gen
 from course_lib.exercises.nb02.posterior_mean import posterior_mean
@@ -18,7 +17,7 @@ def ddpm_step(x_t: torch.Tensor, t: int, eps_hat: torch.Tensor, alpha_bar: torch
     a_t = alpha_bar[t]
     a_prev = alpha_bar[t - 1] if t > 0 else torch.tensor(1.0)
     x0_hat = (x_t - (1 - a_t).sqrt() * eps_hat) / a_t.sqrt()
-    mean = ddpm.posterior_mean(x0_hat, x_t, t, alpha_bar)
+    mean = posterior_mean(x0_hat, x_t, t, alpha_bar)
     if t == 0:
         return mean
     var = (1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import torch
 
-from course_lib import ddim
 from course_lib.checking import Case, Exercise, Prop, close
 from course_lib.exercises.common import gen
 from course_lib.exercises.nb03.ddim_noise_std import ddim_noise_std
@@ -16,7 +15,7 @@ def ddim_step(x_t: torch.Tensor, eps_hat: torch.Tensor, alpha_bar_t: torch.Tenso
     """One DDIM update from alpha_bar_t to alpha_bar_prev (DDIM eq. 12)."""
     ### BEGIN SOLUTION
     x0_hat = (x_t - (1 - alpha_bar_t).sqrt() * eps_hat) / alpha_bar_t.sqrt()
-    s = ddim.ddim_noise_std(alpha_bar_t, alpha_bar_prev, eta)
+    s = ddim_noise_std(alpha_bar_t, alpha_bar_prev, eta)
     direction = (1 - alpha_bar_prev - s**2).sqrt() * eps_hat
     return alpha_bar_prev.sqrt() * x0_hat + direction + s * noise
     ### END SOLUTION

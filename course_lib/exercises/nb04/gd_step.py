@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import torch
 
-from course_lib import projection
 from course_lib.checking import Case, Exercise, Prop, close
 from course_lib.exercises.nb04.probes import probe_K, probe_x
 from course_lib.exercises.nb04.proj_K import proj_K
@@ -13,7 +12,7 @@ from course_lib.exercises.nb04.proj_K import proj_K
 def gd_step(x: torch.Tensor, K: torch.Tensor, step: float) -> torch.Tensor:
     """x - step * grad f(x) with f = 1/2 dist_K^2, grad f(x) = x - proj_K(x)."""
     ### BEGIN SOLUTION
-    return x - step * (x - projection.proj_K(x, K))
+    return x - step * (x - proj_K(x, K))
     ### END SOLUTION
 # </solution cell>
 

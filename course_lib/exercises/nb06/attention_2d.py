@@ -6,6 +6,7 @@ import torch
 from course_lib import unet
 from course_lib.checking import Case, Exercise, Prop, close
 from course_lib.exercises.common import gen
+from course_lib.exercises.nb06.attention import attention
 from course_lib.exercises.nb06.probes import fixed
 
 
@@ -21,7 +22,7 @@ def attention_2d(block, x: torch.Tensor, context=None, mask=None) -> torch.Tenso
     def heads(t):
         return t.reshape(B, t.shape[1], block.heads, -1).transpose(1, 2)
 
-    out = unet.attention(heads(q), heads(k), heads(v), mask)         # (B, heads, HW, C/heads)
+    out = attention(heads(q), heads(k), heads(v), mask)         # (B, heads, HW, C/heads)
     out = block.proj(out.transpose(1, 2).reshape(B, H * W, C))
     return x + out.transpose(1, 2).reshape(B, C, H, W)
     ### END SOLUTION

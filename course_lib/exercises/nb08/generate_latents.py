@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import torch
 
-from course_lib import sd_loop
 from course_lib.checking import Case, Exercise, Prop
 from course_lib.exercises.nb08.encode_prompt import encode_prompt
 from course_lib.exercises.nb08.guided_step import guided_step
@@ -17,14 +16,14 @@ def generate_latents(pipe, prompts: list, negative_prompts=None, steps: int = 25
     """The pipeline's loop by hand; returns the final latents."""
     ### BEGIN SOLUTION
     negative_prompts = negative_prompts or [""] * len(prompts)
-    embeds = sd_loop.encode_prompt(pipe.tokenizer, pipe.text_encoder, prompts, negative_prompts)
+    embeds = encode_prompt(pipe.tokenizer, pipe.text_encoder, prompts, negative_prompts)
     pipe.scheduler.set_timesteps(steps, device=embeds.device)
     size = pipe.unet.config.sample_size
     shape = (len(prompts), pipe.unet.config.in_channels, size, size)
     latents = torch.randn(shape, generator=generator, dtype=embeds.dtype).to(embeds.device)
     latents = latents * pipe.scheduler.init_noise_sigma
     for t in pipe.scheduler.timesteps:
-        latents = sd_loop.guided_step(pipe.unet, pipe.scheduler, latents, t, embeds, w)
+        latents = guided_step(pipe.unet, pipe.scheduler, latents, t, embeds, w)
     return latents
     ### END SOLUTION
 # </solution cell>

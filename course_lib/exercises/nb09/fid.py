@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import torch
 
-from course_lib import metrics
 from course_lib.checking import Case, Exercise, Prop, close
 from course_lib.exercises.common import gen
 from course_lib.exercises.nb09.frechet_distance import frechet_distance
@@ -15,7 +14,7 @@ def fid(features_a: torch.Tensor, features_b: torch.Tensor) -> torch.Tensor:
     """Frechet distance between Gaussians fitted to two feature sets (rows are samples)."""
     ### BEGIN SOLUTION
     a, b = features_a.double(), features_b.double()
-    return metrics.frechet_distance(a.mean(0), torch.cov(a.T), b.mean(0), torch.cov(b.T))
+    return frechet_distance(a.mean(0), torch.cov(a.T), b.mean(0), torch.cov(b.T))
     ### END SOLUTION
 # </solution cell>
 
