@@ -17,8 +17,8 @@ from course_lib.exercises.nb09.fid import fid
 from course_lib.exercises.nb09.frechet_distance import frechet_distance
 from course_lib.exercises.nb09.mmd2_unbiased import mmd2_unbiased
 
-__all__ = ["clip_loss", "clip_score", "extract", "fid", "frechet_distance", "gaussian_stats",
-           "kid", "mmd2_unbiased", "polynomial_kernel", "sqrtm_psd"]
+__all__ = ["clip_loss", "clip_score", "extract", "fid", "frechet_distance", "kid",
+           "mmd2_unbiased", "polynomial_kernel", "sqrtm_psd"]
 
 
 @torch.no_grad()
@@ -26,13 +26,6 @@ def extract(encode: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor
             batch_size: int = 500) -> torch.Tensor:
     """encode(images) in batches, e.g. FeatureNet.features: (N, 3, H, W) -> (N, d)."""
     return torch.cat([encode(batch) for batch in images.split(batch_size)])
-
-
-def gaussian_stats(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean (d,) and covariance (d, d) of features (N, d), in float64; the covariance divides
-    by N - 1 like numpy.cov and pytorch-fid."""
-    f = features.double()
-    return f.mean(0), torch.cov(f.T)
 
 
 def sqrtm_psd(a: torch.Tensor) -> torch.Tensor:

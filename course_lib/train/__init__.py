@@ -81,15 +81,12 @@ UNET_CONFIG = {"base": 16, "mults": [1, 2, 4], "attn": [False, False, True], "n_
                "sigma_data": 0.5, "seed": 0}
 
 
-build_unet = unet.build  # the builders live with their models (course_lib.artefacts)
-
-
 def train_unet_pixels(config: dict = UNET_CONFIG, progress: bool = True):
     """Notebook 06's pixel-space U-Net on the shapes data, with notebook 01's loop."""
     c = config
     torch.manual_seed(c["seed"])
     images, _, _ = shapes.make_dataset(c["n_images"], seed=c["seed"])
-    model = build_unet(c)
+    model = unet.build(c)
     losses = diffusion.train_denoiser(model, images, c["steps"], c["batch_size"], c["lr"],
                                       _schedule(c), c["seed"], progress,
                                       sigma_data=c["sigma_data"])
@@ -107,15 +104,12 @@ T2I_CONFIG = {"dim": 64, "base": 64, "n_images": 20_000, "steps": 2000, "batch_s
               "lr": 1e-3, "p_empty": 0.1, "seed": 0}
 
 
-build_vae, build_text2img = vae.build, latent.build
-
-
 def train_vae(config: dict = VAE_CONFIG, progress: bool = True):
     """Notebook 07's VAE; the latent scale (1 / std of the latents) is stored in the config."""
     c = dict(config)
     torch.manual_seed(c["seed"])
     images, _, _ = shapes.make_dataset(c["n_images"], seed=c["seed"])
-    model = build_vae(c)
+    model = vae.build(c)
     losses = vae.train_vae(model, images, c["steps"], c["batch_size"], c["lr"], c["beta"],
                            c["seed"], progress)
     c["scale"] = vae.latent_scale(model.eval(), images[:2000])
@@ -131,7 +125,7 @@ def train_text2img(config: dict = T2I_CONFIG, progress: bool = True):
     with torch.no_grad():
         z = torch.cat([autoencoder.encode(b)[0] for b in images.split(1000)]) * vae_config["scale"]
     c["vocab"] = text.build_vocab(captions)
-    model = build_text2img(c)
+    model = latent.build(c)
     losses = latent.train_text_to_image(model, z, captions, c["vocab"], c["steps"],
                                         c["batch_size"], c["lr"], c["p_empty"], c["seed"],
                                         progress)
