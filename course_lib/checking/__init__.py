@@ -16,9 +16,11 @@ from course_lib.checking.judge import (
     Exercise,
     Line,
     Prop,
+    Props,
     Report,
     close,
     describe,
+    exercise,
     form_problem,
     judge,
 )
@@ -26,8 +28,8 @@ from course_lib.checking.probe import Case, Outcome, run_case, run_cases
 from course_lib.checking.reuse import failing_earlier_answers, swapped
 
 __all__ = ["FAIL", "PASS", "Case", "CheckFailed", "Exercise", "Line", "NotAttempted", "Outcome",
-           "Prop", "Report", "check", "close", "describe", "evaluate", "form_problem", "judge",
-           "run_case", "run_cases"]
+           "Prop", "Props", "Report", "check", "close", "describe", "evaluate", "exercise",
+           "form_problem", "judge", "run_case", "run_cases"]
 
 
 class CheckFailed(AssertionError):

@@ -5,6 +5,7 @@ the learner's function produced with what the reference produced on the same cas
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +49,30 @@ class Exercise:
         for f in self.proxies():
             names[f"{getattr(f, '__module__', None) or 'torch'}.{f.__qualname__}"] = f
         return names
+
+
+class Props(list):
+    """An exercise file's properties, in the order it declares them: `@PROPS(name, hint)` above
+    a test function, or `PROPS(name, hint, close("case"))` for a plain comparison."""
+
+    def __call__(self, name: str, hint: str, test: Callable | None = None):
+        def add(fn: Callable) -> Callable:
+            self.append(Prop(name, fn, hint))
+            return fn
+        return add if test is None else add(test)
+
+
+def exercise(module: dict, points: int, summary: str, proxies: Callable[[], tuple] = tuple
+             ) -> Exercise:
+    """The Exercise an exercise file declares, from that file's `globals()`: its id is the file's
+    name, its notebook the package's NOTEBOOK, its reference the function named like the file,
+    and its `cases`, `PROPS`, `BUGS` and `ALTERNATIVES` are the file's own."""
+    package, _, name = module["__name__"].rpartition(".")
+    return Exercise(
+        id=name, notebook=sys.modules[package].NOTEBOOK, points=points, reference=module[name],
+        cases=module["cases"], props=module["PROPS"], summary=summary, proxies=proxies,
+        bugs=module.get("BUGS", {}), alternatives=module.get("ALTERNATIVES", {}),
+        file=module["__file__"])
 
 
 @dataclass

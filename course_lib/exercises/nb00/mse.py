@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checking import Case, Exercise, Prop, close
+from course_lib.checking import Case, Props, close, exercise
 
 
 # <solution cell>
@@ -22,6 +22,11 @@ def cases() -> dict[str, Case]:
     return {"batch": Case((a, b)), "same": Case((a, a.clone())), "3d": Case((c, d))}
 
 
+PROPS = Props()
+
+
+@PROPS("is 0 when both inputs are equal",
+       "compare a with b itself: (a - b) is 0 everywhere when a equals b")
 def _zero_for_same(outs, refs):
     got = float(outs["same"].value)
     return got == 0.0, f"mse(a, a) = {got:.3g}, expected 0"
@@ -35,16 +40,12 @@ BUGS = {
     "forgot return": lambda a, b: None,
 }
 
-EXERCISE = Exercise(
-    id="mse", notebook="00_welcome", points=1, reference=mse, cases=cases, file=__file__,
-    summary="mean squared error between two tensors",
-    props=[
-        Prop("is 0 when both inputs are equal", _zero_for_same,
-             "compare a with b itself: (a - b) is 0 everywhere when a equals b"),
-        Prop("matches the reference on an (8, 2) batch", close("batch"),
-             "square each difference, then average: mean, not sum; no square root"),
-        Prop("averages over every element of a (4, 3, 5) tensor", close("3d"),
-             "take .mean() over all elements, not over one dimension"),
-    ],
-    bugs=BUGS,
-)
+PROPS("matches the reference on an (8, 2) batch",
+      "square each difference, then average: mean, not sum; no square root",
+      close("batch"))
+
+PROPS("averages over every element of a (4, 3, 5) tensor",
+      "take .mean() over all elements, not over one dimension",
+      close("3d"))
+
+EXERCISE = exercise(globals(), points=1, summary="mean squared error between two tensors")

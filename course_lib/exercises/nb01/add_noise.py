@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checking import Case, Exercise, Prop, close
+from course_lib.checking import Case, Props, close, exercise
 from course_lib.exercises.common import gen, per_sample
 
 
@@ -30,6 +30,11 @@ def cases() -> dict[str, Case]:
     }
 
 
+PROPS = Props()
+
+
+@PROPS("sigma = 0 leaves x0 unchanged",
+       "the noise is scaled by sigma: x0 + sigma * eps")
 def _zero_sigma_gives_x0(outs, refs):
     x0 = cases()["zero"].args[0]
     diff = (outs["zero"].value - x0).abs().max().item()
@@ -55,19 +60,15 @@ ALTERNATIVES = {
     "view with a tuple": lambda x0, s, e: x0 + s.view((-1,) + (1,) * (x0.dim() - 1)) * e,
 }
 
-EXERCISE = Exercise(
-    id="add_noise", notebook="01_spiral", points=2, reference=add_noise, cases=cases,
-    file=__file__, summary="x_sigma = x0 + sigma * eps with one sigma per sample",
-    props=[
-        Prop("sigma = 0 leaves x0 unchanged", _zero_sigma_gives_x0,
-             "the noise is scaled by sigma: x0 + sigma * eps"),
-        Prop("matches x0 + sigma*eps on an (8, 2) batch, one sigma per row", close("batch"),
-             "sigma has shape (B,): reshape it to (B, 1) so row i gets sigma[i]; scale by "
-             "sigma, not sigma**2 (sigma is a standard deviation)"),
-        Prop("works for any shape after the batch: (3, 3, 4, 4) and (2, 3, 5)",
-             close("images", "sequences"),
-             "reshape sigma to (B, 1, ..., 1) with one 1 per dimension after the batch: "
-             "sigma.view(-1, *[1] * (x0.dim() - 1))"),
-    ],
-    bugs=BUGS, alternatives=ALTERNATIVES,
-)
+PROPS("matches x0 + sigma*eps on an (8, 2) batch, one sigma per row",
+      "sigma has shape (B,): reshape it to (B, 1) so row i gets sigma[i]; scale by "
+      "sigma, not sigma**2 (sigma is a standard deviation)",
+      close("batch"))
+
+PROPS("works for any shape after the batch: (3, 3, 4, 4) and (2, 3, 5)",
+      "reshape sigma to (B, 1, ..., 1) with one 1 per dimension after the batch: "
+      "sigma.view(-1, *[1] * (x0.dim() - 1))",
+      close("images", "sequences"))
+
+EXERCISE = exercise(globals(), points=2,
+                    summary="x_sigma = x0 + sigma * eps with one sigma per sample")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from course_lib.checking import Case, Exercise, Prop, close
+from course_lib.checking import Case, Props, close, exercise
 from course_lib.exercises.common import gen
 from course_lib.exercises.nb01.add_noise import add_noise
 
@@ -54,6 +54,12 @@ def cases() -> dict[str, Case]:
             "oracle": Case((OracleDenoiser(x0), x0, sigma, eps))}
 
 
+PROPS = Props()
+
+
+@PROPS("a perfect denoiser gets loss 0",
+       "the input is x0 + sigma*eps and the target is eps; square the error "
+       "(an absolute value or an unsquared norm is not the loss)")
 def _oracle_zero(outs, refs):
     got = float(outs["oracle"].value)
     return abs(got) < 1e-6, f"loss of a perfect denoiser = {got:.3g}, expected 0"
@@ -74,16 +80,10 @@ BUGS = {
         lambda f, x0, s, e: ((f(_noised(x0, s, e), s) - e) ** 2).sum(1).mean(),
 }
 
-EXERCISE = Exercise(
-    id="denoising_loss", notebook="01_spiral", points=2, reference=denoising_loss,
-    cases=cases, file=__file__, summary="mean squared error between predicted and true noise",
-    props=[
-        Prop("a perfect denoiser gets loss 0", _oracle_zero,
-             "the input is x0 + sigma*eps and the target is eps; square the error "
-             "(an absolute value or an unsquared norm is not the loss)"),
-        Prop("matches the reference on a batch of 16 and of 3", close("probe", "small"),
-             "call denoiser(x_sigma, sigma) on the noised points, square the error and "
-             "average over batch and coordinates (.mean(), not .sum())"),
-    ],
-    bugs=BUGS,
-)
+PROPS("matches the reference on a batch of 16 and of 3",
+      "call denoiser(x_sigma, sigma) on the noised points, square the error and "
+      "average over batch and coordinates (.mean(), not .sum())",
+      close("probe", "small"))
+
+EXERCISE = exercise(globals(), points=2,
+                    summary="mean squared error between predicted and true noise")

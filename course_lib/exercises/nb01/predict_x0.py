@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checking import Case, Exercise, Prop, close
+from course_lib.checking import Case, Props, close, exercise
 from course_lib.exercises.common import gen, per_sample
 from course_lib.exercises.nb01.add_noise import add_noise
 
@@ -29,6 +29,11 @@ def cases() -> dict[str, Case]:
             "sequences": Case((add_noise(seq, sig2, seq_eps), sig2, seq_eps))}
 
 
+PROPS = Props()
+
+
+@PROPS("recovers x0 exactly when eps_hat is the true noise",
+       "solve x = x0 + sigma*eps for x0: x0 = x - sigma*eps")
 def _recovers_x0(outs, refs):
     x0 = torch.randn(8, 2, generator=gen(3))
     diff = (outs["invert"].value - x0).abs().max().item()
@@ -42,15 +47,8 @@ BUGS = {
     "returns the input": lambda x, s, e: x,
 }
 
-EXERCISE = Exercise(
-    id="predict_x0", notebook="01_spiral", points=2, reference=predict_x0, cases=cases,
-    file=__file__, summary="the denoised guess x0_hat = x - sigma * eps_hat",
-    props=[
-        Prop("recovers x0 exactly when eps_hat is the true noise", _recovers_x0,
-             "solve x = x0 + sigma*eps for x0: x0 = x - sigma*eps"),
-        Prop("works for any shape after the batch, one sigma per sample",
-             close("images", "sequences"),
-             "reshape sigma to broadcast over every dimension after the batch"),
-    ],
-    bugs=BUGS,
-)
+PROPS("works for any shape after the batch, one sigma per sample",
+      "reshape sigma to broadcast over every dimension after the batch",
+      close("images", "sequences"))
+
+EXERCISE = exercise(globals(), points=2, summary="the denoised guess x0_hat = x - sigma * eps_hat")

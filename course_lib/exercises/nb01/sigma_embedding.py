@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checking import Case, Exercise, Prop, close
+from course_lib.checking import Case, Props, close, exercise
 
 
 # <solution cell>
@@ -24,6 +24,12 @@ def cases() -> dict[str, Case]:
             "wide": Case((torch.exp(torch.linspace(-5, 3, 6)), 32))}
 
 
+PROPS = Props()
+
+
+@PROPS("at sigma = 1: sines are 0 and cosines are 1 (sines first)",
+       "embed the natural log, torch.log(sigma) (log 1 = 0), not sigma; put the sin "
+       "block before the cos block")
 def _sigma_one(outs, refs):
     e = outs["one"].value
     sines, cosines = e[:, :4], e[:, 4:]
@@ -44,16 +50,9 @@ BUGS = {
     "concatenated on the batch dim": lambda s, d: sigma_embedding(s, d).reshape(-1, d // 2),
 }
 
-EXERCISE = Exercise(
-    id="sigma_embedding", notebook="01_spiral", points=2, reference=sigma_embedding,
-    cases=cases, file=__file__, summary="sinusoidal features of log sigma",
-    props=[
-        Prop("at sigma = 1: sines are 0 and cosines are 1 (sines first)", _sigma_one,
-             "embed the natural log, torch.log(sigma) (log 1 = 0), not sigma; put the sin "
-             "block before the cos block"),
-        Prop("matches the reference for dim 16 and 32", close("range", "wide"),
-             "omega = torch.logspace(-2, 3, dim // 2, base=2): 1/4 up to 8, geometric; "
-             "angle = log(sigma)[:, None] * omega[None, :]"),
-    ],
-    bugs=BUGS,
-)
+PROPS("matches the reference for dim 16 and 32",
+      "omega = torch.logspace(-2, 3, dim // 2, base=2): 1/4 up to 8, geometric; "
+      "angle = log(sigma)[:, None] * omega[None, :]",
+      close("range", "wide"))
+
+EXERCISE = exercise(globals(), points=2, summary="sinusoidal features of log sigma")

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import torch
 
-from course_lib.checking import Case, Exercise, Prop, close
+from course_lib.checking import Case, Props, close, exercise
 
 
 # <solution cell>
@@ -23,6 +23,11 @@ def cases() -> dict[str, Case]:
             "two": Case((1.0, 2.0, 2))}
 
 
+PROPS = Props()
+
+
+@PROPS("starts at sigma_max and ends at sigma_min",
+       "the schedule runs from the most noise to the least: sigma_max first")
 def _endpoints(outs, refs):
     s = outs["small"].value
     ok = (math.isclose(s[0].item(), 10.0, rel_tol=1e-4)
@@ -30,6 +35,8 @@ def _endpoints(outs, refs):
     return ok, f"first {s[0].item():.4g} (expected 10), last {s[-1].item():.4g} (expected 0.01)"
 
 
+@PROPS("constant ratio between neighbours (even in log sigma)",
+       "space log(sigma) evenly: exp(linspace(log(sigma_max), log(sigma_min), n))")
 def _constant_ratio(outs, refs):
     s = outs["edm"].value.double()
     ratio = s[1:] / s[:-1]
@@ -45,16 +52,9 @@ BUGS = {
     "float64 from numpy": lambda lo, hi, n: torch.tensor(np.geomspace(hi, lo, n)),
 }
 
-EXERCISE = Exercise(
-    id="sigma_schedule", notebook="01_spiral", points=2, reference=sigma_schedule,
-    cases=cases, file=__file__, summary="log-linear noise levels from sigma_max to sigma_min",
-    props=[
-        Prop("starts at sigma_max and ends at sigma_min", _endpoints,
-             "the schedule runs from the most noise to the least: sigma_max first"),
-        Prop("constant ratio between neighbours (even in log sigma)", _constant_ratio,
-             "space log(sigma) evenly: exp(linspace(log(sigma_max), log(sigma_min), n))"),
-        Prop("matches the reference for 8, 50 and 2 levels", close("small", "edm", "two"),
-             "n levels includes both ends: torch.linspace(a, b, n) has n points"),
-    ],
-    bugs=BUGS,
-)
+PROPS("matches the reference for 8, 50 and 2 levels",
+      "n levels includes both ends: torch.linspace(a, b, n) has n points",
+      close("small", "edm", "two"))
+
+EXERCISE = exercise(globals(), points=2,
+                    summary="log-linear noise levels from sigma_max to sigma_min")

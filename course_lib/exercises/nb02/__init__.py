@@ -1,4 +1,5 @@
 """Notebook 02 (DDPM): alpha_bar, closed-form noising, the sigma bridge, posterior mean, step."""
+NOTEBOOK = "02_ddpm"
 # course_lib.ddpm imports the references from these files, and ddpm_step's cell calls
 # ddpm.posterior_mean: loading the teaching module first makes that cycle resolve.
-import course_lib.ddpm  # noqa: F401
+import course_lib.ddpm  # noqa: E402, F401

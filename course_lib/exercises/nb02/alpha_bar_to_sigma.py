@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from course_lib import ddpm
-from course_lib.checking import Case, Exercise, Prop, close
+from course_lib.checking import Case, Props, close, exercise
 from course_lib.exercises.nb02.alpha_bars import alpha_bars
 
 
@@ -22,6 +22,11 @@ def cases() -> dict[str, Case]:
             "linear": Case((alpha_bars(ddpm.linear_betas()),))}
 
 
+PROPS = Props()
+
+
+@PROPS("alpha_bar = 1, 0.5, 0.2 give sigma = 0, 1, 2",
+       "x_t / sqrt(alpha_bar) = x0 + sqrt((1 - alpha_bar) / alpha_bar) * eps")
 def _simple(outs, refs):
     got = outs["simple"].value.tolist()
     ok = all(abs(a - b) < 1e-5 for a, b in zip(got, [0.0, 1.0, 2.0]))
@@ -34,14 +39,8 @@ BUGS = {
     "sqrt(1 / alpha_bar)": lambda ab: (1 / ab).sqrt(),
 }
 
-EXERCISE = Exercise(
-    id="alpha_bar_to_sigma", notebook="02_ddpm", points=1, reference=alpha_bar_to_sigma,
-    cases=cases, file=__file__, summary="the sigma view's noise level of a DDPM step",
-    props=[
-        Prop("alpha_bar = 1, 0.5, 0.2 give sigma = 0, 1, 2", _simple,
-             "x_t / sqrt(alpha_bar) = x0 + sqrt((1 - alpha_bar) / alpha_bar) * eps"),
-        Prop("matches the reference on the linear schedule", close("linear", rtol=1e-4),
-             "sigma = sqrt(1 / alpha_bar - 1), a square root of the noise-to-signal ratio"),
-    ],
-    bugs=BUGS,
-)
+PROPS("matches the reference on the linear schedule",
+      "sigma = sqrt(1 / alpha_bar - 1), a square root of the noise-to-signal ratio",
+      close("linear", rtol=1e-4))
+
+EXERCISE = exercise(globals(), points=1, summary="the sigma view's noise level of a DDPM step")

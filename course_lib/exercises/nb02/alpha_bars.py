@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from course_lib import ddpm
-from course_lib.checking import Case, Exercise, Prop
+from course_lib.checking import Case, Props, exercise
 from course_lib.exercises.nb02.probes import ddpm_scheduler
 
 
@@ -22,6 +22,12 @@ def cases() -> dict[str, Case]:
             "tiny": Case((torch.tensor([0.1, 0.2, 0.5]),))}
 
 
+PROPS = Props()
+
+
+@PROPS("alpha_bar_0 = 1 - beta_0, then a running product",
+       "alpha_bar_t = (1 - beta_0)(1 - beta_1)...(1 - beta_t): "
+       "torch.cumprod(1 - betas, 0)")
 def _first(outs, refs):
     got = outs["tiny"].value
     return abs(got[0].item() - 0.9) < 1e-6, (f"betas [0.1, 0.2, 0.5] give "
@@ -29,6 +35,8 @@ def _first(outs, refs):
                                              "expected [0.9, 0.72, 0.36]")
 
 
+@PROPS("equals DDPMScheduler.alphas_cumprod (linear and cosine)",
+       "a product, not a sum; of alpha = 1 - beta, not of beta")
 def _diffusers(outs, refs):
     worst = 0.0
     for kind, name in (("linear", "linear"), ("squaredcos_cap_v2", "cosine")):
@@ -44,15 +52,4 @@ BUGS = {
     "no product": lambda b: 1 - b,
 }
 
-EXERCISE = Exercise(
-    id="alpha_bars", notebook="02_ddpm", points=2, reference=alpha_bars, cases=cases,
-    file=__file__, summary="cumulative product of 1 - beta",
-    props=[
-        Prop("alpha_bar_0 = 1 - beta_0, then a running product", _first,
-             "alpha_bar_t = (1 - beta_0)(1 - beta_1)...(1 - beta_t): "
-             "torch.cumprod(1 - betas, 0)"),
-        Prop("equals DDPMScheduler.alphas_cumprod (linear and cosine)", _diffusers,
-             "a product, not a sum; of alpha = 1 - beta, not of beta"),
-    ],
-    bugs=BUGS,
-)
+EXERCISE = exercise(globals(), points=2, summary="cumulative product of 1 - beta")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checking import Case, Exercise, Prop
+from course_lib.checking import Case, Props, exercise
 from course_lib.exercises.common import gen
 from course_lib.exercises.nb02.posterior_mean import posterior_mean
 from course_lib.exercises.nb02.probes import alpha_bar_prev, ddpm_scheduler
@@ -43,6 +43,13 @@ def _noise_generator(z):
     return g
 
 
+PROPS = Props()
+
+
+@PROPS("equals DDPMScheduler.step",
+       "x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps_hat) / sqrt(alpha_bar_t); mean = "
+       "posterior_mean(x0_hat, x_t, t); std = sqrt(beta_tilde_t) with "
+       "beta_tilde_t = (1 - alpha_bar_(t-1)) / (1 - alpha_bar_t) * beta_t")
 def _diffusers(outs, refs):
     all_cases, worst = cases(), 0.0
     for name in ("t999", "t500", "t1", "t0"):
@@ -55,6 +62,8 @@ def _diffusers(outs, refs):
                           f"{worst:.1e} (fixed_small variance, clip_sample=False, same noise)")
 
 
+@PROPS("adds no noise at t = 0",
+       "the last step returns the mean: if t == 0, skip the noise")
 def _t0(outs, refs):
     same = torch.equal(outs["t0"].value, outs["t0_other_noise"].value)
     return same, "t = 0 ignores the noise" if same else "the result at t = 0 depends on noise"
@@ -96,17 +105,5 @@ def _schedulers_step() -> tuple:
     return (DDPMScheduler.step, DDIMScheduler.step)
 
 
-EXERCISE = Exercise(
-    id="ddpm_step", notebook="02_ddpm", points=3, reference=ddpm_step, cases=cases,
-    file=__file__, summary="one ancestral sampling step",
-    props=[
-        Prop("adds no noise at t = 0", _t0,
-             "the last step returns the mean: if t == 0, skip the noise"),
-        Prop("equals DDPMScheduler.step", _diffusers,
-             "x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps_hat) / sqrt(alpha_bar_t); mean = "
-             "posterior_mean(x0_hat, x_t, t); std = sqrt(beta_tilde_t) with "
-             "beta_tilde_t = (1 - alpha_bar_(t-1)) / (1 - alpha_bar_t) * beta_t"),
-    ],
-    proxies=_schedulers_step,
-    bugs=BUGS, alternatives=ALTERNATIVES,
-)
+EXERCISE = exercise(globals(), points=3,
+                    summary="one ancestral sampling step", proxies=_schedulers_step)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from course_lib import ddpm
-from course_lib.checking import Case, Exercise, Prop, close
+from course_lib.checking import Case, Props, close, exercise
 from course_lib.exercises.common import gen
 from course_lib.exercises.nb02.alpha_bars import alpha_bars
 from course_lib.exercises.nb02.probes import alpha_bar_prev
@@ -33,12 +33,20 @@ def cases() -> dict[str, Case]:
             "t0": Case((x0, x_t, 0, ab)), "on_mean": Case((x0, on_mean, 300, ab))}
 
 
+PROPS = Props()
+
+
+@PROPS("at t = 0 the mean is x0",
+       "use alpha_bar_(t-1) = 1 when t = 0: then 1 - alpha_bar_t = beta_t")
 def _t0(outs, refs):
     x0 = cases()["t0"].args[0]
     diff = (outs["t0"].value - x0).abs().max().item()
     return diff < 1e-4, f"at t = 0 (alpha_bar_-1 = 1) max |mean - x0| = {diff:.1e}, expected 0"
 
 
+@PROPS("x_t = sqrt(alpha_bar_t) x0 gives sqrt(alpha_bar_(t-1)) x0",
+       "the x0 weight is sqrt(alpha_bar_(t-1)) beta_t / (1 - alpha_bar_t); the x_t "
+       "weight is sqrt(alpha_t) (1 - alpha_bar_(t-1)) / (1 - alpha_bar_t)")
 def _on_mean(outs, refs):
     c = cases()["on_mean"].args
     want = c[3][299].sqrt() * c[0]
@@ -63,17 +71,8 @@ BUGS = {
         x0, xt, t, ab, prev_index=lambda t: t),
 }
 
-EXERCISE = Exercise(
-    id="posterior_mean", notebook="02_ddpm", points=2, reference=posterior_mean, cases=cases,
-    file=__file__, summary="mean of q(x_{t-1} | x_t, x0)",
-    props=[
-        Prop("at t = 0 the mean is x0", _t0,
-             "use alpha_bar_(t-1) = 1 when t = 0: then 1 - alpha_bar_t = beta_t"),
-        Prop("x_t = sqrt(alpha_bar_t) x0 gives sqrt(alpha_bar_(t-1)) x0", _on_mean,
-             "the x0 weight is sqrt(alpha_bar_(t-1)) beta_t / (1 - alpha_bar_t); the x_t "
-             "weight is sqrt(alpha_t) (1 - alpha_bar_(t-1)) / (1 - alpha_bar_t)"),
-        Prop("matches the reference at t = 500 and t = 1", close("t500", "t1"),
-             "alpha_t = alpha_bar[t] / alpha_bar[t - 1] and beta_t = 1 - alpha_t"),
-    ],
-    bugs=BUGS,
-)
+PROPS("matches the reference at t = 500 and t = 1",
+      "alpha_t = alpha_bar[t] / alpha_bar[t - 1] and beta_t = 1 - alpha_t",
+      close("t500", "t1"))
+
+EXERCISE = exercise(globals(), points=2, summary="mean of q(x_{t-1} | x_t, x0)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from course_lib import ddpm
-from course_lib.checking import Case, Exercise, Prop, close
+from course_lib.checking import Case, Props, close, exercise
 from course_lib.exercises.common import gen, per_sample
 from course_lib.exercises.nb02.alpha_bars import alpha_bars
 from course_lib.exercises.nb02.probes import ddpm_scheduler
@@ -32,6 +32,12 @@ def cases() -> dict[str, Case]:
             "variance": Case((big, torch.full((4096,), 500), big_eps, ab))}
 
 
+PROPS = Props()
+
+
+@PROPS("equals DDPMScheduler.add_noise",
+       "x_t = sqrt(alpha_bar[t]) * x0 + sqrt(1 - alpha_bar[t]) * eps: both square "
+       "roots, signal weight sqrt(alpha_bar), noise weight sqrt(1 - alpha_bar)")
 def _diffusers(outs, refs):
     c = cases()["batch"].args
     want = ddpm_scheduler().add_noise(c[0], c[2], c[1])
@@ -39,6 +45,8 @@ def _diffusers(outs, refs):
     return diff < 1e-5, f"max |yours - DDPMScheduler.add_noise| = {diff:.1e}"
 
 
+@PROPS("keeps unit variance (variance preserving)",
+       "the two weights' squares add to 1 only with the square roots in place")
 def _variance(outs, refs):
     var = outs["variance"].value.var().item()
     return abs(var - 1) < 0.06, f"variance of x_t for unit-variance x0 at t = 500: {var:.3f}"
@@ -60,18 +68,9 @@ def _schedulers_add_noise() -> tuple:
     return (DDPMScheduler.add_noise, DDIMScheduler.add_noise)
 
 
-EXERCISE = Exercise(
-    id="q_sample", notebook="02_ddpm", points=2, reference=q_sample, cases=cases,
-    file=__file__, summary="closed-form x_t from x0",
-    props=[
-        Prop("equals DDPMScheduler.add_noise", _diffusers,
-             "x_t = sqrt(alpha_bar[t]) * x0 + sqrt(1 - alpha_bar[t]) * eps: both square "
-             "roots, signal weight sqrt(alpha_bar), noise weight sqrt(1 - alpha_bar)"),
-        Prop("keeps unit variance (variance preserving)", _variance,
-             "the two weights' squares add to 1 only with the square roots in place"),
-        Prop("works for image batches, one t per image", close("images"),
-             "index alpha_bar[t] (shape (B,)), then reshape to (B, 1, 1, 1) to broadcast"),
-    ],
-    proxies=_schedulers_add_noise,
-    bugs=BUGS,
-)
+PROPS("works for image batches, one t per image",
+      "index alpha_bar[t] (shape (B,)), then reshape to (B, 1, 1, 1) to broadcast",
+      close("images"))
+
+EXERCISE = exercise(globals(), points=2,
+                    summary="closed-form x_t from x0", proxies=_schedulers_add_noise)

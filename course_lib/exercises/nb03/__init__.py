@@ -1,1 +1,2 @@
 """Notebook 03 (DDIM): the timestep subsequence, the noise std, the update, the sigma schedule."""
+NOTEBOOK = "03_ddim"

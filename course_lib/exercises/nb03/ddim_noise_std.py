@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checking import Case, Exercise, Prop, close
+from course_lib.checking import Case, Props, close, exercise
 from course_lib.exercises.nb03.probes import linear_alpha_bar
 
 
@@ -25,11 +25,19 @@ def cases() -> dict[str, Case]:
             "eta_half": Case((ab[t], ab[prev], 0.5))}
 
 
+PROPS = Props()
+
+
+@PROPS("eta = 0 gives no noise",
+       "the whole expression is scaled by eta")
 def _zero(outs, refs):
     got = outs["eta0"].value.abs().max().item()
     return got == 0.0, f"max std at eta = 0: {got:.2e}, expected 0"
 
 
+@PROPS("eta = 1 gives DDPM's posterior std sqrt(beta_tilde)",
+       "sqrt((1 - a_prev) / (1 - a_t)) * sqrt(1 - a_t / a_prev): two square roots, "
+       "and the ratio is a_t / a_prev (the alpha of that jump)")
 def _ddpm(outs, refs):
     ab = linear_alpha_bar()
     t, prev = torch.tensor([999, 500, 100, 20]), torch.tensor([899, 400, 80, 0])
@@ -45,15 +53,8 @@ BUGS = {
     "ignores eta": lambda a, p, eta: ((1 - p) / (1 - a) * (1 - a / p)).sqrt(),
 }
 
-EXERCISE = Exercise(
-    id="ddim_noise_std", notebook="03_ddim", points=2, reference=ddim_noise_std, cases=cases,
-    file=__file__, summary="the noise std of the DDIM update (eq. 16)",
-    props=[
-        Prop("eta = 0 gives no noise", _zero, "the whole expression is scaled by eta"),
-        Prop("eta = 1 gives DDPM's posterior std sqrt(beta_tilde)", _ddpm,
-             "sqrt((1 - a_prev) / (1 - a_t)) * sqrt(1 - a_t / a_prev): two square roots, "
-             "and the ratio is a_t / a_prev (the alpha of that jump)"),
-        Prop("matches the reference at eta = 0.5", close("eta_half"), "scale linearly by eta"),
-    ],
-    bugs=BUGS,
-)
+PROPS("matches the reference at eta = 0.5",
+      "scale linearly by eta",
+      close("eta_half"))
+
+EXERCISE = exercise(globals(), points=2, summary="the noise std of the DDIM update (eq. 16)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from course_lib import ddpm
-from course_lib.checking import Case, Exercise, Prop, close
+from course_lib.checking import Case, Props, close, exercise
 from course_lib.exercises.nb03.ddim_timesteps import ddim_timesteps
 from course_lib.exercises.nb03.probes import linear_alpha_bar
 
@@ -24,6 +24,12 @@ def cases() -> dict[str, Case]:
             "n4": Case((ab, torch.tensor([750, 500, 250, 0])))}
 
 
+PROPS = Props()
+
+
+@PROPS("decreasing and ending at 0",
+       "append a final 0 after the sigmas of the timesteps: the last step lands on "
+       "x0_hat")
 def _shape(outs, refs):
     s = outs["n10"].value
     ok = s[-1].item() == 0.0 and bool((s[1:] < s[:-1]).all())
@@ -37,15 +43,9 @@ BUGS = {
                                            torch.zeros(1)]).flip(0),
 }
 
-EXERCISE = Exercise(
-    id="ddim_sigmas", notebook="03_ddim", points=2, reference=ddim_sigmas, cases=cases,
-    file=__file__, summary="the sigma-view schedule of a timestep subsequence",
-    props=[
-        Prop("decreasing and ending at 0", _shape,
-             "append a final 0 after the sigmas of the timesteps: the last step lands on "
-             "x0_hat"),
-        Prop("matches the reference", close("n10", "n4", rtol=1e-4),
-             "sigma_t = sqrt(1 / alpha_bar[t] - 1) for each t in timesteps"),
-    ],
-    bugs=BUGS,
-)
+PROPS("matches the reference",
+      "sigma_t = sqrt(1 / alpha_bar[t] - 1) for each t in timesteps",
+      close("n10", "n4", rtol=1e-4))
+
+EXERCISE = exercise(globals(), points=2,
+                    summary="the sigma-view schedule of a timestep subsequence")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checking import Case, Exercise, Prop, close
+from course_lib.checking import Case, Props, close, exercise
 from course_lib.exercises.common import gen
 from course_lib.exercises.nb03.ddim_noise_std import ddim_noise_std
 from course_lib.exercises.nb03.probes import ddim_scheduler, linear_alpha_bar
@@ -37,6 +37,11 @@ def cases() -> dict[str, Case]:
             "exact": Case((x_exact, e, ab[500], one, 0.0, z))}
 
 
+PROPS = Props()
+
+
+@PROPS("equals DDIMScheduler.step",
+       "the direction term is sqrt(1 - a_prev - std^2) * eps_hat")
 def _diffusers(outs, refs):
     all_cases, worst = cases(), 0.0
     for name, t in (("eta0", 900), ("eta1", 900)):
@@ -49,11 +54,16 @@ def _diffusers(outs, refs):
                           "(clip_sample=False, same noise)")
 
 
+@PROPS("eta = 0 is deterministic",
+       "the noise enters multiplied by the std, which is 0 at eta = 0")
 def _deterministic(outs, refs):
     same = torch.equal(outs["eta0"].value, outs["eta0_other_noise"].value)
     return same, "eta = 0 ignores the noise" if same else "eta = 0 still uses the noise"
 
 
+@PROPS("recovers x0 from an exact x_t when alpha_bar_prev = 1",
+       "x0_hat = (x_t - sqrt(1 - a_t) eps_hat) / sqrt(a_t); then the result is "
+       "sqrt(a_prev) x0_hat + ...")
 def _exact(outs, refs):
     g = gen(20)
     for _ in range(4):
@@ -84,20 +94,9 @@ def _schedulers_step() -> tuple:
     return (DDPMScheduler.step, DDIMScheduler.step)
 
 
-EXERCISE = Exercise(
-    id="ddim_step", notebook="03_ddim", points=3, reference=ddim_step, cases=cases,
-    file=__file__, summary="the DDIM update (eq. 12)",
-    props=[
-        Prop("eta = 0 is deterministic", _deterministic,
-             "the noise enters multiplied by the std, which is 0 at eta = 0"),
-        Prop("recovers x0 from an exact x_t when alpha_bar_prev = 1", _exact,
-             "x0_hat = (x_t - sqrt(1 - a_t) eps_hat) / sqrt(a_t); then the result is "
-             "sqrt(a_prev) x0_hat + ..."),
-        Prop("equals DDIMScheduler.step", _diffusers,
-             "the direction term is sqrt(1 - a_prev - std^2) * eps_hat"),
-        Prop("matches the reference at eta = 0.5", close("eta_half"),
-             "std = ddim_noise_std(a_t, a_prev, eta), added as std * noise"),
-    ],
-    proxies=_schedulers_step,
-    bugs=BUGS,
-)
+PROPS("matches the reference at eta = 0.5",
+      "std = ddim_noise_std(a_t, a_prev, eta), added as std * noise",
+      close("eta_half"))
+
+EXERCISE = exercise(globals(), points=3,
+                    summary="the DDIM update (eq. 12)", proxies=_schedulers_step)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checking import Case, Exercise, Prop
+from course_lib.checking import Case, Props, exercise
 from course_lib.exercises.nb03.probes import ddim_scheduler
 
 
@@ -20,6 +20,12 @@ def cases() -> dict[str, Case]:
     return {"n10": Case((1000, 10)), "n50": Case((1000, 50)), "n3": Case((1000, 3))}
 
 
+PROPS = Props()
+
+
+@PROPS("equals diffusers' DDIMScheduler timesteps",
+       "multiples of T // n from (n - 1) * (T // n) down to 0: "
+       "(torch.arange(n) * (T // n)).flip(0)")
 def _diffusers(outs, refs):
     for name, n in (("n10", 10), ("n50", 50), ("n3", 3)):
         s = ddim_scheduler()
@@ -37,13 +43,5 @@ BUGS = {
     "one too many": lambda T, n: (torch.arange(n + 1) * (T // n)).flip(0),
 }
 
-EXERCISE = Exercise(
-    id="ddim_timesteps", notebook="03_ddim", points=1, reference=ddim_timesteps, cases=cases,
-    file=__file__, summary="the timestep subsequence, diffusers' leading spacing",
-    props=[
-        Prop("equals diffusers' DDIMScheduler timesteps", _diffusers,
-             "multiples of T // n from (n - 1) * (T // n) down to 0: "
-             "(torch.arange(n) * (T // n)).flip(0)"),
-    ],
-    bugs=BUGS,
-)
+EXERCISE = exercise(globals(), points=1,
+                    summary="the timestep subsequence, diffusers' leading spacing")

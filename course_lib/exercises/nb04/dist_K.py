@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checking import Case, Exercise, Prop, close
+from course_lib.checking import Case, Props, close, exercise
 from course_lib.exercises.nb04.probes import set_cases, sq_dists
 
 
@@ -21,6 +21,11 @@ def cases() -> dict[str, Case]:
     return set_cases()
 
 
+PROPS = Props()
+
+
+@PROPS("points of K are at distance 0",
+       "take the minimum over K of the distances")
 def _on_K(outs, refs):
     got = outs["on_K"].value.abs().max().item()
     return got < 1e-6, f"max dist_K of points of K: {got:.1e}, expected 0"
@@ -32,14 +37,8 @@ BUGS = {
     "max instead of min": lambda x, K: sq_dists(x, K).sqrt().max(1).values,
 }
 
-EXERCISE = Exercise(
-    id="dist_K", notebook="04_projection", points=1, reference=dist_K, cases=cases,
-    file=__file__, summary="distance to a finite set",
-    props=[
-        Prop("points of K are at distance 0", _on_K,
-             "take the minimum over K of the distances"),
-        Prop("matches the reference in 2-d and 3-d", close("points", "3d"),
-             "Euclidean distance (with the square root) to the nearest point: a min over K"),
-    ],
-    bugs=BUGS,
-)
+PROPS("matches the reference in 2-d and 3-d",
+      "Euclidean distance (with the square root) to the nearest point: a min over K",
+      close("points", "3d"))
+
+EXERCISE = exercise(globals(), points=1, summary="distance to a finite set")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checking import Case, Exercise, Prop, close
+from course_lib.checking import Case, Props, close, exercise
 from course_lib.exercises.nb04.probes import probe_K, probe_x
 from course_lib.exercises.nb04.proj_K import proj_K
 
@@ -22,6 +22,11 @@ def cases() -> dict[str, Case]:
     return {"half": Case((x, K, 0.5)), "full": Case((x, K, 1.0)), "zero": Case((x, K, 0.0))}
 
 
+PROPS = Props()
+
+
+@PROPS("a full step (size 1) lands on the projection",
+       "the gradient of 1/2 dist_K(x)^2 is x - proj_K(x); step against it")
 def _full(outs, refs):
     K, x = probe_K(), probe_x()
     diff = (outs["full"].value - proj_K(x, K)).abs().max().item()
@@ -34,14 +39,8 @@ BUGS = {
     "scales the point": lambda x, K, st: x - st * proj_K(x, K),
 }
 
-EXERCISE = Exercise(
-    id="gd_step", notebook="04_projection", points=1, reference=gd_step, cases=cases,
-    file=__file__, summary="a gradient step on 1/2 dist_K(x)^2",
-    props=[
-        Prop("a full step (size 1) lands on the projection", _full,
-             "the gradient of 1/2 dist_K(x)^2 is x - proj_K(x); step against it"),
-        Prop("matches the reference for sizes 0.5 and 0", close("half", "zero"),
-             "x - step * (x - proj_K(x))"),
-    ],
-    bugs=BUGS,
-)
+PROPS("matches the reference for sizes 0.5 and 0",
+      "x - step * (x - proj_K(x))",
+      close("half", "zero"))
+
+EXERCISE = exercise(globals(), points=1, summary="a gradient step on 1/2 dist_K(x)^2")

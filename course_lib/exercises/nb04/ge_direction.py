@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checking import Case, Exercise, Prop, close
+from course_lib.checking import Case, Props, close, exercise
 from course_lib.exercises.common import gen
 
 
@@ -25,12 +25,19 @@ def cases() -> dict[str, Case]:
             "g_half": Case((e, p, 0.5))}
 
 
+PROPS = Props()
+
+
+@PROPS("first step (no eps_prev) returns eps_hat",
+       "if eps_prev is None: return eps_hat")
 def _first(outs, refs):
     e = cases()["first"].args[0]
     ok = torch.equal(outs["first"].value, e)
     return ok, "with no previous eps_hat, returns eps_hat" if ok else "first step changed eps_hat"
 
 
+@PROPS("gam = 2 extrapolates: 2 eps_hat - eps_prev",
+       "gam multiplies the current eps_hat, 1 - gam the previous one")
 def _extrapolates(outs, refs):
     e, p = cases()["g2"].args[:2]
     diff = (outs["g2"].value - (2 * e - p)).abs().max().item()
@@ -43,16 +50,8 @@ BUGS = {
     "average": lambda e, p, g: e if p is None else (e + p) / 2,
 }
 
-EXERCISE = Exercise(
-    id="ge_direction", notebook="04_projection", points=2, reference=ge_direction,
-    cases=cases, file=__file__, summary="the gradient-estimation direction",
-    props=[
-        Prop("first step (no eps_prev) returns eps_hat", _first,
-             "if eps_prev is None: return eps_hat"),
-        Prop("gam = 2 extrapolates: 2 eps_hat - eps_prev", _extrapolates,
-             "gam multiplies the current eps_hat, 1 - gam the previous one"),
-        Prop("matches the reference at gam = 1 and 0.5", close("g1", "g_half"),
-             "gam * eps_hat + (1 - gam) * eps_prev"),
-    ],
-    bugs=BUGS,
-)
+PROPS("matches the reference at gam = 1 and 0.5",
+      "gam * eps_hat + (1 - gam) * eps_prev",
+      close("g1", "g_half"))
+
+EXERCISE = exercise(globals(), points=2, summary="the gradient-estimation direction")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checking import Case, Exercise, Prop, close
+from course_lib.checking import Case, Props, close, exercise
 from course_lib.exercises.nb04.probes import probe_K, probe_x, sq_dists
 from course_lib.exercises.nb04.proj_K import proj_K
 
@@ -27,6 +27,11 @@ def cases() -> dict[str, Case]:
             "tiny": Case((x, torch.tensor(1e-3), K)), "huge": Case((x, torch.tensor(1e3), K))}
 
 
+PROPS = Props()
+
+
+@PROPS("tiny sigma: x - sigma*eps_hat is the projection",
+       "the softmax weights concentrate on the nearest point as sigma -> 0")
 def _tiny(outs, refs):
     K, x = probe_K(), probe_x()
     x0_hat = x - 1e-3 * outs["tiny"].value
@@ -34,6 +39,8 @@ def _tiny(outs, refs):
     return diff < 1e-3, f"at sigma = 0.001, max |x - sigma*eps_hat - proj_K(x)| = {diff:.1e}"
 
 
+@PROPS("huge sigma: x - sigma*eps_hat is the mean of K",
+       "normalise the weights over K (dim=1), not over the batch")
 def _huge(outs, refs):
     K, x = probe_K(), probe_x()
     x0_hat = x - 1e3 * outs["huge"].value
@@ -66,18 +73,9 @@ BUGS = {
 }
 ALTERNATIVES = {"logsumexp weights": _logsumexp_weights}
 
-EXERCISE = Exercise(
-    id="ideal_eps", notebook="04_projection", points=3, reference=ideal_eps, cases=cases,
-    file=__file__, summary="the ideal denoiser for a finite data set",
-    props=[
-        Prop("tiny sigma: x - sigma*eps_hat is the projection", _tiny,
-             "the softmax weights concentrate on the nearest point as sigma -> 0"),
-        Prop("huge sigma: x - sigma*eps_hat is the mean of K", _huge,
-             "normalise the weights over K (dim=1), not over the batch"),
-        Prop("matches the reference at sigma = 1 and a batch of sigmas",
-             close("s1", "s_batch", atol=1e-5),
-             "w = softmax(-||x - k||^2 / (2 sigma^2)) over k; x0_hat = w @ K; "
-             "eps = (x - x0_hat) / sigma; with sigma of shape (B,) use sigma[:, None]"),
-    ],
-    bugs=BUGS, alternatives=ALTERNATIVES,
-)
+PROPS("matches the reference at sigma = 1 and a batch of sigmas",
+      "w = softmax(-||x - k||^2 / (2 sigma^2)) over k; x0_hat = w @ K; "
+      "eps = (x - x0_hat) / sigma; with sigma of shape (B,) use sigma[:, None]",
+      close("s1", "s_batch", atol=1e-5))
+
+EXERCISE = exercise(globals(), points=3, summary="the ideal denoiser for a finite data set")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checking import Case, Exercise, Prop, close
+from course_lib.checking import Case, Props, close, exercise
 from course_lib.exercises.nb04.probes import probe_K, set_cases, sq_dists
 
 
@@ -21,12 +21,19 @@ def cases() -> dict[str, Case]:
     return set_cases()
 
 
+PROPS = Props()
+
+
+@PROPS("points of K project to themselves",
+       "argmin of the distance, not argmax")
 def _on_K(outs, refs):
     K = probe_K()
     ok = torch.equal(outs["on_K"].value, K[[3, 0, 6]])
     return ok, "points of K project to themselves" if ok else "a point of K moved"
 
 
+@PROPS("returns points of K",
+       "index K with the argmin over K")
 def _in_K(outs, refs):
     K, got = probe_K(), outs["points"].value
     member = (torch.cdist(got, K).min(dim=1).values < 1e-6).all().item()
@@ -39,15 +46,8 @@ BUGS = {
     "returns x": lambda x, K: x,
 }
 
-EXERCISE = Exercise(
-    id="proj_K", notebook="04_projection", points=1, reference=proj_K, cases=cases,
-    file=__file__, summary="nearest point of a finite set",
-    props=[
-        Prop("returns points of K", _in_K, "index K with the argmin over K"),
-        Prop("points of K project to themselves", _on_K,
-             "argmin of the distance, not argmax"),
-        Prop("matches the reference in 2-d and 3-d", close("points", "3d"),
-             "K[dists.argmin(dim=1)] with dists of shape (B, N)"),
-    ],
-    bugs=BUGS,
-)
+PROPS("matches the reference in 2-d and 3-d",
+      "K[dists.argmin(dim=1)] with dists of shape (B, N)",
+      close("points", "3d"))
+
+EXERCISE = exercise(globals(), points=1, summary="nearest point of a finite set")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from course_lib import guidance
-from course_lib.checking import Case, Exercise, Prop, close
+from course_lib.checking import Case, Props, close, exercise
 
 
 # <solution cell>
@@ -27,6 +27,11 @@ def cases() -> dict[str, Case]:
             "mixed": Case((mixed, 0, data, arms))}
 
 
+PROPS = Props()
+
+
+@PROPS("1 for points on the target arm, 0 for another target",
+       "look up the label of each sample's nearest data point and compare with target")
 def _adh_extremes(outs, refs):
     a, b = float(outs["on_arm"].value), float(outs["wrong_arm"].value)
     return a == 1.0 and b == 0.0, (f"points on arm 1: adherence to arm 1 = {a:.2f} (expected 1),"
@@ -45,14 +50,8 @@ BUGS = {
         lambda s, t, d, lab: (lab[torch.cdist(s, d).argmax(1)] == t).float().mean().item(),
 }
 
-EXERCISE = Exercise(
-    id="adherence", notebook="05_guidance", points=1, reference=adherence, cases=cases,
-    file=__file__, summary="how often samples land on the requested arm",
-    props=[
-        Prop("1 for points on the target arm, 0 for another target", _adh_extremes,
-             "look up the label of each sample's nearest data point and compare with target"),
-        Prop("matches the reference on a mixed cloud", close("mixed"),
-             "a fraction between 0 and 1 (a mean of 0/1 values), returned as a float"),
-    ],
-    bugs=BUGS,
-)
+PROPS("matches the reference on a mixed cloud",
+      "a fraction between 0 and 1 (a mean of 0/1 values), returned as a float",
+      close("mixed"))
+
+EXERCISE = exercise(globals(), points=1, summary="how often samples land on the requested arm")

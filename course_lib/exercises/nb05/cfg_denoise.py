@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from course_lib import guidance
-from course_lib.checking import Case, Exercise, Prop, close
+from course_lib.checking import Case, Props, close, exercise
 from course_lib.guidance import NULL
 
 
@@ -39,6 +39,11 @@ def cases() -> dict[str, Case]:
             "scalar_sigma": Case((probe_conditional(), x, torch.tensor(0.7), cond, 2.0))}
 
 
+PROPS = Props()
+
+
+@PROPS("w = 1 equals the conditional denoiser",
+       "the conditional half uses cond; combine with cfg_eps")
 def _den_w1(outs, refs):
     model, x, sigma, cond, _ = cases()["w1"].args
     with torch.no_grad():
@@ -47,6 +52,9 @@ def _den_w1(outs, refs):
     return diff < 1e-5, f"w = 1: max |result - denoiser(x, sigma, cond)| = {diff:.1e}"
 
 
+@PROPS("w = 0 equals the denoiser with the NULL label",
+       "the unconditional half uses the NULL token (torch.full_like(cond, NULL)), "
+       "not label 0")
 def _den_w0(outs, refs):
     model, x, sigma, cond, _ = cases()["w0"].args
     with torch.no_grad():
@@ -75,18 +83,8 @@ ALTERNATIVES = {
         f(x, _sigmas(x, s), None), f(x, _sigmas(x, s), c), w),
 }
 
-EXERCISE = Exercise(
-    id="cfg_denoise", notebook="05_guidance", points=3, reference=cfg_denoise, cases=cases,
-    file=__file__, summary="guidance with one batched denoiser call",
-    props=[
-        Prop("w = 1 equals the conditional denoiser", _den_w1,
-             "the conditional half uses cond; combine with cfg_eps"),
-        Prop("w = 0 equals the denoiser with the NULL label", _den_w0,
-             "the unconditional half uses the NULL token (torch.full_like(cond, NULL)), "
-             "not label 0"),
-        Prop("matches the reference at w = 3 and with a scalar sigma",
-             close("w3", "scalar_sigma"),
-             "expand sigma to (B,) before concatenating it with itself"),
-    ],
-    bugs=BUGS, alternatives=ALTERNATIVES,
-)
+PROPS("matches the reference at w = 3 and with a scalar sigma",
+      "expand sigma to (B,) before concatenating it with itself",
+      close("w3", "scalar_sigma"))
+
+EXERCISE = exercise(globals(), points=3, summary="guidance with one batched denoiser call")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checking import Case, Exercise, Prop, close
+from course_lib.checking import Case, Props, close, exercise
 from course_lib.exercises.common import gen
 
 
@@ -22,12 +22,20 @@ def cases() -> dict[str, Case]:
     return {"w1": Case((u, c, 1.0)), "w0": Case((u, c, 0.0)), "w7": Case((u, c, 7.5))}
 
 
+PROPS = Props()
+
+
+@PROPS("w = 1 gives the conditional prediction",
+       "diffusers' convention: eps_u + w * (eps_c - eps_u), so w = 1 is no guidance "
+       "(not eps_c + w * (eps_c - eps_u))")
 def _cfg_w1(outs, refs):
     c = cases()["w1"].args[1]
     diff = (outs["w1"].value - c).abs().max().item()
     return diff < 1e-6, f"w = 1: max |result - eps_cond| = {diff:.1e}, expected 0"
 
 
+@PROPS("w = 0 gives the unconditional prediction",
+       "start from eps_uncond and add w times the difference")
 def _cfg_w0(outs, refs):
     u = cases()["w0"].args[0]
     diff = (outs["w0"].value - u).abs().max().item()
@@ -40,17 +48,8 @@ BUGS = {
     "scales the conditional only": lambda u, c, w: w * c,
 }
 
-EXERCISE = Exercise(
-    id="cfg_eps", notebook="05_guidance", points=2, reference=cfg_eps, cases=cases,
-    file=__file__, summary="the guided prediction",
-    props=[
-        Prop("w = 1 gives the conditional prediction", _cfg_w1,
-             "diffusers' convention: eps_u + w * (eps_c - eps_u), so w = 1 is no guidance "
-             "(not eps_c + w * (eps_c - eps_u))"),
-        Prop("w = 0 gives the unconditional prediction", _cfg_w0,
-             "start from eps_uncond and add w times the difference"),
-        Prop("matches the reference at w = 7.5", close("w7"),
-             "the difference is eps_cond - eps_uncond, in that order"),
-    ],
-    bugs=BUGS,
-)
+PROPS("matches the reference at w = 7.5",
+      "the difference is eps_cond - eps_uncond, in that order",
+      close("w7"))
+
+EXERCISE = exercise(globals(), points=2, summary="the guided prediction")

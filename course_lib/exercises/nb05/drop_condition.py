@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checking import Case, Exercise, Prop, close
+from course_lib.checking import Case, Props, close, exercise
 from course_lib.guidance import N_CLASSES, NULL
 
 
@@ -27,16 +27,26 @@ def cases() -> dict[str, Case]:
             "p02": Case((_labels(), 0.2, torch.Generator().manual_seed(3)))}
 
 
+PROPS = Props()
+
+
+@PROPS("p = 0 keeps every label",
+       "drop where rand < p: never when p = 0")
 def _drop_p0(outs, refs):
     ok = torch.equal(outs["p0"].value, _labels())
     return ok, "p = 0 keeps every label" if ok else "p = 0 changed some labels"
 
 
+@PROPS("p = 1 drops every label to NULL",
+       f"a dropped label becomes NULL = N_CLASSES = {NULL}, not 0")
 def _drop_p1(outs, refs):
     frac = (outs["p1"].value == NULL).float().mean().item()
     return frac == 1.0, f"p = 1: {frac:.1%} of labels are NULL = {NULL}, expected 100%"
 
 
+@PROPS("p = 0.2 drops about 20% and keeps the rest",
+       "one uniform number per label (torch.rand(labels.shape, generator=...)); "
+       "torch.where(drop, NULL, labels) keeps the others")
 def _drop_rate(outs, refs):
     got = outs["p02"].value
     frac = (got == NULL).float().mean().item()
@@ -62,19 +72,9 @@ BUGS = {
     "ignores the generator": lambda lab, p, g=None: _drop(lab, p),
 }
 
-EXERCISE = Exercise(
-    id="drop_condition", notebook="05_guidance", points=2, reference=drop_condition,
-    cases=cases, file=__file__, summary="condition dropout",
-    props=[
-        Prop("p = 0 keeps every label", _drop_p0, "drop where rand < p: never when p = 0"),
-        Prop("p = 1 drops every label to NULL", _drop_p1,
-             f"a dropped label becomes NULL = N_CLASSES = {NULL}, not 0"),
-        Prop("p = 0.2 drops about 20% and keeps the rest", _drop_rate,
-             "one uniform number per label (torch.rand(labels.shape, generator=...)); "
-             "torch.where(drop, NULL, labels) keeps the others"),
-        Prop("with the given generator, drops exactly the reference's labels", close("p02"),
-             "draw torch.rand(labels.shape, generator=generator) once and drop where it "
-             "is < p, so that a seed reproduces the same dropout"),
-    ],
-    bugs=BUGS,
-)
+PROPS("with the given generator, drops exactly the reference's labels",
+      "draw torch.rand(labels.shape, generator=generator) once and drop where it "
+      "is < p, so that a seed reproduces the same dropout",
+      close("p02"))
+
+EXERCISE = exercise(globals(), points=2, summary="condition dropout")

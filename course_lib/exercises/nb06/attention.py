@@ -6,7 +6,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from course_lib.checking import Case, Exercise, Prop, close
+from course_lib.checking import Case, Props, close, exercise
 from course_lib.exercises.common import gen
 
 
@@ -31,6 +31,12 @@ def cases() -> dict[str, Case]:
             "same_keys": Case((q, same_k, v)), "cross": Case((q, k[:, :, :4], v[:, :, :4]))}
 
 
+PROPS = Props()
+
+
+@PROPS("equals F.scaled_dot_product_attention (with and without a mask)",
+       "scale the scores by 1 / sqrt(d), d = q.shape[-1]; a masked key gets score "
+       "-inf before the softmax: mask[:, None, None, :]")
 def _attn_torch(outs, refs):
     c = cases()
     q, k, v = c["plain"].args
@@ -41,6 +47,8 @@ def _attn_torch(outs, refs):
     return diff < 1e-5, f"max |yours - F.scaled_dot_product_attention| = {diff:.1e}"
 
 
+@PROPS("identical keys give the average of the values",
+       "softmax over the keys (the last axis of q @ k^T), then weights @ v")
 def _attn_same_keys(outs, refs):
     v = cases()["same_keys"].args[2]
     want = v.mean(-2, keepdim=True).expand_as(v)
@@ -63,18 +71,11 @@ BUGS = {
     "ignores the mask": lambda q, k, v, m=None: _attn(q, k, v, m, use_mask=False),
 }
 
-EXERCISE = Exercise(
-    id="attention", notebook="06_unet", points=2, reference=attention, cases=cases,
-    file=__file__, summary="scaled dot-product attention",
-    props=[
-        Prop("identical keys give the average of the values", _attn_same_keys,
-             "softmax over the keys (the last axis of q @ k^T), then weights @ v"),
-        Prop("equals F.scaled_dot_product_attention (with and without a mask)", _attn_torch,
-             "scale the scores by 1 / sqrt(d), d = q.shape[-1]; a masked key gets score "
-             "-inf before the softmax: mask[:, None, None, :]"),
-        Prop("works with fewer keys than queries", close("cross"),
-             "k and v may have a different length from q (cross-attention)"),
-    ],
-    proxies=lambda: (F.scaled_dot_product_attention,),
-    bugs=BUGS,
-)
+PROPS("works with fewer keys than queries",
+      "k and v may have a different length from q (cross-attention)",
+      close("cross"))
+
+EXERCISE = exercise(
+    globals(), points=2,
+    summary="scaled dot-product attention",
+    proxies=lambda: (F.scaled_dot_product_attention,))

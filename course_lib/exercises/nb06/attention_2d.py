@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from course_lib import unet
-from course_lib.checking import Case, Exercise, Prop, close
+from course_lib.checking import Case, Props, close, exercise
 from course_lib.exercises.common import gen
 from course_lib.exercises.nb06.attention import attention
 from course_lib.exercises.nb06.probes import fixed
@@ -44,6 +44,11 @@ def cases() -> dict[str, Case]:
             "silent": Case((silent, x))}
 
 
+PROPS = Props()
+
+
+@PROPS("is x when the output projection is zero (residual)",
+       "return x + the attention output, reshaped back to (B, C, H, W)")
 def _a2d_residual(outs, refs):
     x = cases()["silent"].args[1]
     diff = (outs["silent"].value - x).abs().max().item()
@@ -73,18 +78,13 @@ BUGS = {
     "one head": lambda b, x, c=None, m=None: _a2d(b, x, c, m, heads=False),
 }
 
-EXERCISE = Exercise(
-    id="attention_2d", notebook="06_unet", points=3, reference=attention_2d, cases=cases,
-    file=__file__, summary="attention over the pixels of a feature map",
-    props=[
-        Prop("is x when the output projection is zero (residual)", _a2d_residual,
-             "return x + the attention output, reshaped back to (B, C, H, W)"),
-        Prop("matches the reference for self-attention", close("self", atol=1e-5),
-             "tokens = norm(x).reshape(B, C, H*W).transpose(1, 2): one token per pixel; "
-             "split C into heads: (B, T, C) -> (B, heads, T, C/heads)"),
-        Prop("matches the reference for cross-attention with a mask",
-             close("cross", atol=1e-5),
-             "queries come from the pixels, keys and values from the context"),
-    ],
-    bugs=BUGS,
-)
+PROPS("matches the reference for self-attention",
+      "tokens = norm(x).reshape(B, C, H*W).transpose(1, 2): one token per pixel; "
+      "split C into heads: (B, T, C) -> (B, heads, T, C/heads)",
+      close("self", atol=1e-5))
+
+PROPS("matches the reference for cross-attention with a mask",
+      "queries come from the pixels, keys and values from the context",
+      close("cross", atol=1e-5))
+
+EXERCISE = exercise(globals(), points=3, summary="attention over the pixels of a feature map")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from course_lib.checking import Case, Exercise, Prop, close
+from course_lib.checking import Case, Props, close, exercise
 from course_lib.exercises.common import gen
 
 
@@ -29,6 +29,11 @@ def cases() -> dict[str, Case]:
             "2d": Case((torch.randn(2, 6, 7, generator=g), 3)), "tiny": Case((tiny, 2))}
 
 
+PROPS = Props()
+
+
+@PROPS("equals torch.nn.functional.group_norm",
+       "divide by sqrt(var + eps), with eps inside the square root")
 def _gn_torch(outs, refs):
     c = cases()
     x, tiny = c["g4"].args[0], c["tiny"].args[0]
@@ -38,6 +43,9 @@ def _gn_torch(outs, refs):
                          "1e-5, where eps decides)")
 
 
+@PROPS("each group has mean 0 and variance 1",
+       "reshape to (B, groups, -1) and normalise over the last axis; use the biased "
+       "variance (unbiased=False), as GroupNorm does")
 def _gn_stats(outs, refs):
     y = outs["g4"].value.reshape(3, 4, -1)
     m, v = y.mean(-1).abs().max().item(), (y.var(-1, unbiased=False) - 1).abs().max().item()
@@ -61,18 +69,9 @@ BUGS = {
     "eps outside the square root": lambda x, g, eps=1e-5: _gn(x, g, eps, eps_outside=True),
 }
 
-EXERCISE = Exercise(
-    id="group_norm", notebook="06_unet", points=2, reference=group_norm, cases=cases,
-    file=__file__, summary="GroupNorm without the affine part",
-    props=[
-        Prop("each group has mean 0 and variance 1", _gn_stats,
-             "reshape to (B, groups, -1) and normalise over the last axis; use the biased "
-             "variance (unbiased=False), as GroupNorm does"),
-        Prop("equals torch.nn.functional.group_norm", _gn_torch,
-             "divide by sqrt(var + eps), with eps inside the square root"),
-        Prop("works for 1 and 8 groups and for (B, C, L) input", close("g1", "g8", "2d"),
-             "groups of consecutive channels: x.reshape(B, groups, -1), then back to x.shape"),
-    ],
-    proxies=lambda: (F.group_norm,),
-    bugs=BUGS,
-)
+PROPS("works for 1 and 8 groups and for (B, C, L) input",
+      "groups of consecutive channels: x.reshape(B, groups, -1), then back to x.shape",
+      close("g1", "g8", "2d"))
+
+EXERCISE = exercise(globals(), points=2,
+                    summary="GroupNorm without the affine part", proxies=lambda: (F.group_norm,))

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from course_lib import unet
-from course_lib.checking import Case, Exercise, Prop, close
+from course_lib.checking import Case, Props, close, exercise
 from course_lib.exercises.common import gen
 from course_lib.exercises.nb06.probes import fixed
 
@@ -36,12 +36,19 @@ def cases() -> dict[str, Case]:
             "same": Case((same, x16, emb)), "zeroed": Case((zeroed, x8, emb))}
 
 
+PROPS = Props()
+
+
+@PROPS("is skip(x) when conv2 is zero",
+       "return block.skip(x) + h: the residual path is added to the skip")
 def _res_zeroed(outs, refs):
     block, x, _ = cases()["zeroed"].args
     diff = (outs["zeroed"].value - block.skip(x)).abs().max().item()
     return diff < 1e-6, f"with conv2 = 0 the block must return skip(x): max diff {diff:.1e}"
 
 
+@PROPS("depends on the embedding",
+       "add block.emb(emb)[:, :, None, None] to h after conv1")
 def _res_uses_emb(outs, refs):
     changed = not torch.allclose(outs["wide"].value, outs["wide_emb2"].value)
     return changed, ("a different embedding changes the output" if changed
@@ -66,17 +73,8 @@ BUGS = {
     "ignores the embedding": lambda b, x, e: _res(b, x, e, where="nowhere"),
 }
 
-EXERCISE = Exercise(
-    id="resblock_forward", notebook="06_unet", points=3, reference=resblock_forward,
-    cases=cases, file=__file__, summary="the residual block's forward pass",
-    props=[
-        Prop("is skip(x) when conv2 is zero", _res_zeroed,
-             "return block.skip(x) + h: the residual path is added to the skip"),
-        Prop("depends on the embedding", _res_uses_emb,
-             "add block.emb(emb)[:, :, None, None] to h after conv1"),
-        Prop("matches the reference, with and without a 1x1 skip",
-             close("wide", "same", atol=1e-5),
-             "order: norm1 -> SiLU -> conv1, + emb, norm2 -> SiLU -> conv2; F.silu"),
-    ],
-    bugs=BUGS,
-)
+PROPS("matches the reference, with and without a 1x1 skip",
+      "order: norm1 -> SiLU -> conv1, + emb, norm2 -> SiLU -> conv2; F.silu",
+      close("wide", "same", atol=1e-5))
+
+EXERCISE = exercise(globals(), points=3, summary="the residual block's forward pass")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from course_lib.checking import Case, Exercise, Prop, close
+from course_lib.checking import Case, Props, close, exercise
 from course_lib.exercises.common import gen
 
 
@@ -35,6 +35,11 @@ def cases() -> dict[str, Case]:
     return {"scale": Case((ProbeDecoder(), z, 1.7)), "one": Case((ProbeDecoder(), z, 1.0))}
 
 
+PROPS = Props()
+
+
+@PROPS("stays within [-1, 1]",
+       "clamp the decoded image to [-1, 1]")
 def _dec_range(outs, refs):
     got = outs["one"].value
     lo, hi = got.min().item(), got.max().item()
@@ -47,13 +52,8 @@ BUGS = {
     "ignores the scale": lambda d, z, s: d(z).clamp(-1, 1),
 }
 
-EXERCISE = Exercise(
-    id="decode_latents", notebook="07_latent", points=1, reference=decode_latents,
-    cases=cases, file=__file__, summary="undo the latent scale, decode, clamp",
-    props=[
-        Prop("stays within [-1, 1]", _dec_range, "clamp the decoded image to [-1, 1]"),
-        Prop("matches the reference for scale 1.7", close("scale"),
-             "diffusion latents are z * scale: divide by scale before decoding"),
-    ],
-    bugs=BUGS,
-)
+PROPS("matches the reference for scale 1.7",
+      "diffusion latents are z * scale: divide by scale before decoding",
+      close("scale"))
+
+EXERCISE = exercise(globals(), points=1, summary="undo the latent scale, decode, clamp")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checking import Case, Exercise, Prop
+from course_lib.checking import Case, Props, exercise
 from course_lib.exercises.common import gen
 
 
@@ -24,11 +24,19 @@ def cases() -> dict[str, Case]:
                                                     torch.zeros(2, 4, 8, 8)))}
 
 
+PROPS = Props()
+
+
+@PROPS("is 0 for mean 0, logvar 0",
+       "each value contributes 1/2 (mean^2 + exp(logvar) - 1 - logvar)")
 def _kl_prior(outs, refs):
     got = float(outs["prior"].value)
     return abs(got) < 1e-7, f"KL of N(0, 1) to N(0, 1) = {got:.2e}, expected 0"
 
 
+@PROPS("equals torch.distributions' KL, summed per sample, averaged over the batch",
+       "sum over every latent value of a sample (flatten(1).sum(1)), then "
+       "the mean over the batch; exp(logvar) is the variance")
 def _kl_torch(outs, refs):
     m, lv = cases()["random"].args
     d = torch.distributions
@@ -49,16 +57,7 @@ BUGS = {
     "std in place of variance": lambda m, lv: _kl(m, lv, var="std"),
 }
 
-EXERCISE = Exercise(
-    id="kl_divergence", notebook="07_latent", points=2, reference=kl_divergence,
-    cases=cases, file=__file__, summary="KL between the encoder's Gaussian and N(0, I)",
-    props=[
-        Prop("is 0 for mean 0, logvar 0", _kl_prior,
-             "each value contributes 1/2 (mean^2 + exp(logvar) - 1 - logvar)"),
-        Prop("equals torch.distributions' KL, summed per sample, averaged over the batch",
-             _kl_torch, "sum over every latent value of a sample (flatten(1).sum(1)), then "
-             "the mean over the batch; exp(logvar) is the variance"),
-    ],
-    proxies=lambda: (torch.distributions.kl.kl_divergence,),
-    bugs=BUGS,
-)
+EXERCISE = exercise(
+    globals(), points=2,
+    summary="KL between the encoder's Gaussian and N(0, I)",
+    proxies=lambda: (torch.distributions.kl.kl_divergence,))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checking import Case, Exercise, Prop, close
+from course_lib.checking import Case, Props, close, exercise
 from course_lib.exercises.common import gen
 
 
@@ -23,12 +23,19 @@ def cases() -> dict[str, Case]:
             "logvar0": Case((m, torch.zeros_like(lv), e))}
 
 
+PROPS = Props()
+
+
+@PROPS("eps = 0 gives the mean",
+       "z = mean + std * eps")
 def _rep_eps0(outs, refs):
     m = cases()["eps0"].args[0]
     diff = (outs["eps0"].value - m).abs().max().item()
     return diff < 1e-6, f"eps = 0 must give the mean: max diff {diff:.1e}"
 
 
+@PROPS("logvar = 0 gives mean + eps",
+       "std = exp(logvar / 2): logvar is log(std^2)")
 def _rep_unit(outs, refs):
     m, _, e = cases()["logvar0"].args
     diff = (outs["logvar0"].value - (m + e)).abs().max().item()
@@ -41,14 +48,8 @@ BUGS = {
     "returns the mean": lambda m, lv, e: m,
 }
 
-EXERCISE = Exercise(
-    id="reparameterize", notebook="07_latent", points=2, reference=reparameterize,
-    cases=cases, file=__file__, summary="sample from N(mean, exp(logvar)) differentiably",
-    props=[
-        Prop("eps = 0 gives the mean", _rep_eps0, "z = mean + std * eps"),
-        Prop("logvar = 0 gives mean + eps", _rep_unit,
-             "std = exp(logvar / 2): logvar is log(std^2)"),
-        Prop("matches the reference", close("random"), "exp(0.5 * logvar), not exp(logvar)"),
-    ],
-    bugs=BUGS,
-)
+PROPS("matches the reference",
+      "exp(0.5 * logvar), not exp(logvar)",
+      close("random"))
+
+EXERCISE = exercise(globals(), points=2, summary="sample from N(mean, exp(logvar)) differentiably")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from course_lib import shapes, text
-from course_lib.checking import Case, Exercise, Prop, close
+from course_lib.checking import Case, Props, close, exercise
 
 
 # <solution cell>
@@ -34,17 +34,27 @@ def cases() -> dict[str, Case]:
             "long": Case((LONG, v)), "short_max": Case(("a red square", v, 6))}
 
 
+PROPS = Props()
+
+
+@PROPS("<bos> words <eos> then <pad>",
+       f"start with BOS = {text.BOS}, end the words with EOS = {text.EOS}, pad with "
+       f"PAD = {text.PAD} up to max_len")
 def _tok_frame(outs, refs):
     got = outs["caption"].value.tolist()
     ok = got[0] == text.BOS and got[9] == text.EOS and got[10:] == [text.PAD] * 2
     return ok, f"'a small red circle at the top left' -> {got}"
 
 
+@PROPS("the empty prompt is <bos> <eos>",
+       "an empty caption has no words: ''.split() is []")
 def _tok_empty(outs, refs):
     got = outs["empty"].value.tolist()
     return got == [text.BOS, text.EOS] + [text.PAD] * 10, f"'' -> {got}"
 
 
+@PROPS("a long caption keeps its first max_len - 2 words, then <eos>",
+       "keep the first max_len - 2 words, then add <eos>")
 def _tok_long(outs, refs):
     got, want = outs["long"].value.tolist(), refs["long"].value.tolist()
     return got == want, f"a 20-word caption -> {got}, expected {want} (its first 10 words)"
@@ -68,20 +78,8 @@ BUGS = {
     "keeps the last words": _last_words,
 }
 
-EXERCISE = Exercise(
-    id="tokenize", notebook="07_latent", points=2, reference=tokenize, cases=cases,
-    file=__file__, summary="caption -> fixed-length token ids",
-    props=[
-        Prop("<bos> words <eos> then <pad>", _tok_frame,
-             f"start with BOS = {text.BOS}, end the words with EOS = {text.EOS}, pad with "
-             f"PAD = {text.PAD} up to max_len"),
-        Prop("the empty prompt is <bos> <eos>", _tok_empty,
-             "an empty caption has no words: ''.split() is []"),
-        Prop("a long caption keeps its first max_len - 2 words, then <eos>", _tok_long,
-             "keep the first max_len - 2 words, then add <eos>"),
-        Prop("matches the reference (upper case, unknown words, max_len 6)",
-             close("upper", "unknown", "short_max"),
-             "lower-case the words; vocab.get(word, UNK) for unknown ones"),
-    ],
-    bugs=BUGS,
-)
+PROPS("matches the reference (upper case, unknown words, max_len 6)",
+      "lower-case the words; vocab.get(word, UNK) for unknown ones",
+      close("upper", "unknown", "short_max"))
+
+EXERCISE = exercise(globals(), points=2, summary="caption -> fixed-length token ids")

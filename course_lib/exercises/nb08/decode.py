@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checking import Case, Exercise, Prop
+from course_lib.checking import Case, Props, exercise
 from course_lib.exercises.nb08.probes import TOL, probe_pipeline
 
 
@@ -24,6 +24,11 @@ def cases() -> dict[str, Case]:
     return {"z": Case((p.vae, z))}
 
 
+PROPS = Props()
+
+
+@PROPS("equals the pipeline's decoding",
+       "divide by vae.config.scaling_factor before vae.decode(...).sample")
 def _pipeline(outs, refs):
     p = probe_pipeline()
     z = cases()["z"].args[1]
@@ -35,6 +40,8 @@ def _pipeline(outs, refs):
                         f"(allowed {TOL:.0e})")
 
 
+@PROPS("images lie in [0, 1]",
+       "map [-1, 1] to [0, 1]: x / 2 + 0.5, clamp")
 def _range(outs, refs):
     x = outs["z"].value
     return bool(x.min() >= 0 and x.max() <= 1), f"range [{x.min():.2f}, {x.max():.2f}]"
@@ -47,13 +54,4 @@ BUGS = {
     "no clamp": lambda vae, z: vae.decode(z / vae.config.scaling_factor).sample / 2 + 0.5,
 }
 
-EXERCISE = Exercise(
-    id="decode", notebook="08_stable_diffusion", points=1, reference=decode, cases=cases,
-    file=__file__, summary="latents -> images in [0, 1]",
-    props=[
-        Prop("images lie in [0, 1]", _range, "map [-1, 1] to [0, 1]: x / 2 + 0.5, clamp"),
-        Prop("equals the pipeline's decoding", _pipeline,
-             "divide by vae.config.scaling_factor before vae.decode(...).sample"),
-    ],
-    bugs=BUGS,
-)
+EXERCISE = exercise(globals(), points=1, summary="latents -> images in [0, 1]")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checking import Case, Exercise, Prop, close
+from course_lib.checking import Case, Props, close, exercise
 from course_lib.exercises.nb08.probes import PROMPTS, TOL, probe_pipeline
 
 
@@ -28,6 +28,13 @@ def cases() -> dict[str, Case]:
             "long": Case((p.tokenizer, p.text_encoder, [long], [""]))}
 
 
+PROPS = Props()
+
+
+@PROPS("equals StableDiffusionPipeline.encode_prompt",
+       "tokenizer(texts, padding='max_length', max_length=tokenizer.model_max_length, "
+       "truncation=True, return_tensors='pt').input_ids; text_encoder(ids)[0] is the "
+       "last hidden state")
 def _pipeline(outs, refs):
     p = probe_pipeline()
     pos, neg = p.encode_prompt(PROMPTS, "cpu", 1, True, ["", "green"])
@@ -36,6 +43,9 @@ def _pipeline(outs, refs):
                         f"(allowed {TOL:.0e})")
 
 
+@PROPS("negative prompts come first",
+       "torch.cat([embed(negative_prompts), embed(prompts)]): the pipeline splits "
+       "the U-Net's output as (uncond, text) in that order")
 def _order(outs, refs):
     p = probe_pipeline()
     _, neg = p.encode_prompt(PROMPTS, "cpu", 1, True, ["", "green"])
@@ -64,20 +74,11 @@ def _pipeline_encode() -> tuple:
     return (StableDiffusionPipeline.encode_prompt, StableDiffusionPipeline._encode_prompt)
 
 
-EXERCISE = Exercise(
-    id="encode_prompt", notebook="08_stable_diffusion", points=2, reference=encode_prompt,
-    cases=cases, file=__file__, summary="prompt and negative prompt -> text embeddings",
-    props=[
-        Prop("negative prompts come first", _order,
-             "torch.cat([embed(negative_prompts), embed(prompts)]): the pipeline splits "
-             "the U-Net's output as (uncond, text) in that order"),
-        Prop("equals StableDiffusionPipeline.encode_prompt", _pipeline,
-             "tokenizer(texts, padding='max_length', max_length=tokenizer.model_max_length, "
-             "truncation=True, return_tensors='pt').input_ids; text_encoder(ids)[0] is the "
-             "last hidden state"),
-        Prop("a 100-word prompt is cut to 77 tokens", close("long"),
-             "truncation=True: CLIP reads at most 77 tokens"),
-    ],
-    proxies=_pipeline_encode,
-    bugs=BUGS,
-)
+PROPS("a 100-word prompt is cut to 77 tokens",
+      "truncation=True: CLIP reads at most 77 tokens",
+      close("long"))
+
+EXERCISE = exercise(
+    globals(), points=2,
+    summary="prompt and negative prompt -> text embeddings",
+    proxies=_pipeline_encode)

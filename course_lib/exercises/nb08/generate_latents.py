@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checking import Case, Exercise, Prop
+from course_lib.checking import Case, Props, exercise
 from course_lib.exercises.nb08.encode_prompt import encode_prompt
 from course_lib.exercises.nb08.guided_step import guided_step
 from course_lib.exercises.nb08.probes import PROMPTS, TOL, probe_pipeline, probe_pipeline_with
@@ -49,6 +49,14 @@ WANT = {"seed3": (PROMPTS, ["", "green"], 6, 4.0, 3), "no_negative": (PROMPTS, N
         "euler": (PROMPTS[:1], None, 5, 3.0, 5), "dpm": (PROMPTS, ["green", ""], 5, 3.0, 6)}
 
 
+PROPS = Props()
+
+
+@PROPS("equals StableDiffusionPipeline on the same seed",
+       "phases: encode ('' when no negative prompt); scheduler.set_timesteps(steps); "
+       "latents = torch.randn(shape, generator=generator) * "
+       "scheduler.init_noise_sigma (1 for DDIM, far more for Euler); loop "
+       "guided_step over scheduler.timesteps")
 def _pipeline(outs, refs):
     worst, where = 0.0, ""
     for name, (prompts, neg, steps, w, seed) in WANT.items():
@@ -63,6 +71,8 @@ def _pipeline(outs, refs):
                          f"= {worst:.1e}, allowed {TOL:.0e} (worst: {where})")
 
 
+@PROPS("the same seed gives the same latents",
+       "draw the initial noise from the generator you are given")
 def _seed(outs, refs):
     same = torch.equal(outs["seed3"].value, outs["seed3_again"].value)
     return same, "the same seed gives the same latents" if same else "same seed, new latents"
@@ -95,18 +105,5 @@ def _pipeline_call() -> tuple:
     return (StableDiffusionPipeline.__call__,)
 
 
-EXERCISE = Exercise(
-    id="generate_latents", notebook="08_stable_diffusion", points=3, reference=generate_latents,
-    cases=cases, file=__file__, summary="the whole loop, in the pipeline's phases",
-    props=[
-        Prop("the same seed gives the same latents", _seed,
-             "draw the initial noise from the generator you are given"),
-        Prop("equals StableDiffusionPipeline on the same seed", _pipeline,
-             "phases: encode ('' when no negative prompt); scheduler.set_timesteps(steps); "
-             "latents = torch.randn(shape, generator=generator) * "
-             "scheduler.init_noise_sigma (1 for DDIM, far more for Euler); loop "
-             "guided_step over scheduler.timesteps"),
-    ],
-    proxies=_pipeline_call,
-    bugs=BUGS,
-)
+EXERCISE = exercise(globals(), points=3,
+                    summary="the whole loop, in the pipeline's phases", proxies=_pipeline_call)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checking import Case, Exercise, Prop, close
+from course_lib.checking import Case, Props, close, exercise
 from course_lib.exercises.nb08.encode_prompt import encode_prompt
 from course_lib.exercises.nb08.probes import PROMPTS, TOL, probe_pipeline, probe_pipeline_with
 
@@ -37,6 +37,11 @@ def cases() -> dict[str, Case]:
             "euler": Case((e.unet, e.scheduler, x_e, t_e, one, 3.0))}
 
 
+PROPS = Props()
+
+
+@PROPS("w = 1 is a step with the prompt alone",
+       "eps = eps_u + w * (eps_c - eps_u), the chunk order (uncond, text)")
 def _w1(outs, refs):
     unet, scheduler, latents, t, embeds, _ = cases()["w1"].args
     with torch.no_grad():
@@ -65,19 +70,15 @@ BUGS = {
         torch.cat([lat] * 2), t, encoder_hidden_states=emb).sample.chunk(2)[1],
 }
 
-EXERCISE = Exercise(
-    id="guided_step", notebook="08_stable_diffusion", points=2, reference=guided_step,
-    cases=cases, file=__file__, summary="one guided denoising step",
-    props=[
-        Prop("w = 1 is a step with the prompt alone", _w1,
-             "eps = eps_u + w * (eps_c - eps_u), the chunk order (uncond, text)"),
-        Prop("matches the reference at w = 5", close("w5"),
-             "scheduler.scale_model_input(torch.cat([latents] * 2), t) before the U-Net; "
-             "unet(x, t, encoder_hidden_states=embeds).sample; scheduler.step(eps, t, "
-             "latents).prev_sample"),
-        Prop("matches the reference with an Euler scheduler, batch of one", close("euler"),
-             "Euler works on x_t scaled by sqrt(sigma^2 + 1): the U-Net must see "
-             "scheduler.scale_model_input(...) of the latents, not the latents themselves"),
-    ],
-    bugs=BUGS,
-)
+PROPS("matches the reference at w = 5",
+      "scheduler.scale_model_input(torch.cat([latents] * 2), t) before the U-Net; "
+      "unet(x, t, encoder_hidden_states=embeds).sample; scheduler.step(eps, t, "
+      "latents).prev_sample",
+      close("w5"))
+
+PROPS("matches the reference with an Euler scheduler, batch of one",
+      "Euler works on x_t scaled by sqrt(sigma^2 + 1): the U-Net must see "
+      "scheduler.scale_model_input(...) of the latents, not the latents themselves",
+      close("euler"))
+
+EXERCISE = exercise(globals(), points=2, summary="one guided denoising step")

@@ -6,7 +6,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from course_lib.checking import Case, Exercise, Prop, close
+from course_lib.checking import Case, Props, close, exercise
 from course_lib.exercises.common import gen
 from course_lib.exercises.nb09.probes import embeddings, value
 
@@ -34,16 +34,26 @@ def cases() -> dict[str, Case]:
             "aligned": Case((u, u + 0.01 * v, torch.tensor(math.log(100.0))))}
 
 
+PROPS = Props()
+
+
+@PROPS("symmetric: images and texts play the same role",
+       "average the cross-entropy over rows (each image picks its caption) and over "
+       "columns (each caption picks its image): F.cross_entropy(L, i) and of L.T")
 def _symmetric(outs, refs):
     a, b = value(outs, "random"), value(outs, "swapped")
     return abs(a - b) < 1e-5, f"loss(images, texts) = {a:.5f}, loss(texts, images) = {b:.5f}"
 
 
+@PROPS("only directions count, not lengths",
+       "normalise both embeddings to unit length (F.normalize(..., dim=-1)) first")
 def _lengths(outs, refs):
     a, b = value(outs, "random"), value(outs, "lengths")
     return abs(a - b) < 1e-4, f"loss {a:.5f}; with each embedding rescaled {b:.5f}"
 
 
+@PROPS("image i equal to caption i at s = 100 gives a loss near 0",
+       "the logits are exp(log_scale) times the cosine similarities")
 def _aligned(outs, refs):
     got = value(outs, "aligned")
     return 0 <= got < 0.05, f"loss {got:.4f}, expected close to 0"
@@ -74,20 +84,9 @@ BUGS = {
 }
 ALTERNATIVES = {"logits.T written as text @ image.T": _text_by_image}
 
-EXERCISE = Exercise(
-    id="clip_loss", notebook="09_metrics", points=3, reference=clip_loss, cases=cases,
-    file=__file__, summary="CLIP's symmetric cross-entropy",
-    props=[
-        Prop("symmetric: images and texts play the same role", _symmetric,
-             "average the cross-entropy over rows (each image picks its caption) and over "
-             "columns (each caption picks its image): F.cross_entropy(L, i) and of L.T"),
-        Prop("only directions count, not lengths", _lengths,
-             "normalise both embeddings to unit length (F.normalize(..., dim=-1)) first"),
-        Prop("image i equal to caption i at s = 100 gives a loss near 0", _aligned,
-             "the logits are exp(log_scale) times the cosine similarities"),
-        Prop("matches the reference (s = 10 and s = 1)", close("random", "scale1"),
-             "s = exp(log_scale); the target of row i is i (torch.arange(B)); the mean of "
-             "the two directions, not their sum"),
-    ],
-    bugs=BUGS, alternatives=ALTERNATIVES,
-)
+PROPS("matches the reference (s = 10 and s = 1)",
+      "s = exp(log_scale); the target of row i is i (torch.arange(B)); the mean of "
+      "the two directions, not their sum",
+      close("random", "scale1"))
+
+EXERCISE = exercise(globals(), points=3, summary="CLIP's symmetric cross-entropy")

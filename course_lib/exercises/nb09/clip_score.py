@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from course_lib.checking import Case, Exercise, Prop, close
+from course_lib.checking import Case, Props, close, exercise
 from course_lib.exercises.common import gen
 from course_lib.exercises.nb09.probes import embeddings
 
@@ -26,12 +26,19 @@ def cases() -> dict[str, Case]:
             "lengths": Case((u * lengths, v))}
 
 
+PROPS = Props()
+
+
+@PROPS("same directions give 100",
+       "100 times the cosine similarity of each (image, caption) pair")
 def _same(outs, refs):
     got = torch.as_tensor(outs["same"].value)
     ok = bool(((got - 100).abs() < 1e-3).all())
     return ok, f"same directions: {[round(x, 2) for x in got.tolist()]}, expected 100 each"
 
 
+@PROPS("opposite directions give 0",
+       "negative cosines are clamped to 0: 100 * max(cos, 0)")
 def _opposite(outs, refs):
     got = torch.as_tensor(outs["opposite"].value)
     ok = bool((got.abs() < 1e-5).all())
@@ -51,18 +58,9 @@ BUGS = {
     "mean over the batch": lambda u, v: 100 * _cos(u, v).clamp(min=0).mean(),
 }
 
-EXERCISE = Exercise(
-    id="clip_score", notebook="09_metrics", points=2, reference=clip_score, cases=cases,
-    file=__file__, summary="CLIP score of each image against its own caption",
-    props=[
-        Prop("same directions give 100", _same,
-             "100 times the cosine similarity of each (image, caption) pair"),
-        Prop("opposite directions give 0", _opposite,
-             "negative cosines are clamped to 0: 100 * max(cos, 0)"),
-        Prop("matches the reference, whatever the embeddings' lengths",
-             close("random", "lengths", atol=1e-4),
-             "one score per pair (row i with row i), not the B x B matrix; divide by both "
-             "lengths (F.cosine_similarity(u, v, dim=-1))"),
-    ],
-    bugs=BUGS,
-)
+PROPS("matches the reference, whatever the embeddings' lengths",
+      "one score per pair (row i with row i), not the B x B matrix; divide by both "
+      "lengths (F.cosine_similarity(u, v, dim=-1))",
+      close("random", "lengths", atol=1e-4))
+
+EXERCISE = exercise(globals(), points=2, summary="CLIP score of each image against its own caption")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checking import Case, Exercise, Prop, close
+from course_lib.checking import Case, Props, close, exercise
 from course_lib.exercises.common import gen
 from course_lib.exercises.nb09.frechet_distance import frechet_distance
 from course_lib.exercises.nb09.probes import value
@@ -29,11 +29,18 @@ def cases() -> dict[str, Case]:
             "few": Case((a[:6], b[:5]))}
 
 
+PROPS = Props()
+
+
+@PROPS("a set against itself gives 0",
+       "fit (mean, covariance) to each set, then the Frechet distance between them")
 def _self(outs, refs):
     got = value(outs, "self")
     return abs(got) < 1e-8, f"FID of a set against itself = {got:.2e}, expected 0"
 
 
+@PROPS("moving every feature by c adds |c|^2",
+       "the mean is over the samples (dim 0), one value per feature")
 def _shift(outs, refs):
     got = value(outs, "shift")
     return abs(got - 5.25) < 1e-8, (f"FID(f, f + c) = {got:.6f}, expected |c|^2 = 5.25 (the "
@@ -60,18 +67,9 @@ BUGS = {
 }
 ALTERNATIVES = {"centred features by hand": _centred_by_hand}
 
-EXERCISE = Exercise(
-    id="fid", notebook="09_metrics", points=2, reference=fid, cases=cases, file=__file__,
-    summary="FID from two sets of features",
-    props=[
-        Prop("a set against itself gives 0", _self,
-             "fit (mean, covariance) to each set, then the Frechet distance between them"),
-        Prop("moving every feature by c adds |c|^2", _shift,
-             "the mean is over the samples (dim 0), one value per feature"),
-        Prop("matches the reference (sets of 40 and 25, and of 6 and 5)",
-             close("random", "few", atol=1e-6),
-             "covariance of the features (rows are samples): torch.cov(f.T), which divides "
-             "by N - 1, as numpy.cov and pytorch-fid do; the result is squared, no sqrt"),
-    ],
-    bugs=BUGS, alternatives=ALTERNATIVES,
-)
+PROPS("matches the reference (sets of 40 and 25, and of 6 and 5)",
+      "covariance of the features (rows are samples): torch.cov(f.T), which divides "
+      "by N - 1, as numpy.cov and pytorch-fid do; the result is squared, no sqrt",
+      close("random", "few", atol=1e-6))
+
+EXERCISE = exercise(globals(), points=2, summary="FID from two sets of features")

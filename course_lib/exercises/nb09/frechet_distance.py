@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from course_lib import metrics
-from course_lib.checking import Case, Exercise, Prop, close
+from course_lib.checking import Case, Props, close, exercise
 from course_lib.exercises.common import gen
 from course_lib.exercises.nb09.probes import value
 
@@ -41,17 +41,27 @@ def cases() -> dict[str, Case]:
             "low_rank": Case((mu_a, low_a, mu_b, low_b))}
 
 
+PROPS = Props()
+
+
+@PROPS("is 0 for identical Gaussians",
+       "d^2 = |mu_a - mu_b|^2 + tr(C_a) + tr(C_b) - 2 tr((C_a C_b)^(1/2)), "
+       "the squared distance (no square root at the end)")
 def _same(outs, refs):
     got = value(outs, "same")
     return abs(got) < 1e-8, f"d^2(N(mu, C), N(mu, C)) = {got:.2e}, expected 0"
 
 
+@PROPS("equal covariances leave |mu_a - mu_b|^2",
+       "with C_a = C_b the trace terms cancel: tr(C) + tr(C) - 2 tr(C) = 0")
 def _shift(outs, refs):
     mu_a, _, mu_b, _ = cases()["shift"].args
     got, want = value(outs, "shift"), ((mu_a - mu_b) ** 2).sum().item()
     return abs(got - want) < 1e-8, f"got {got:.6f}, expected {want:.6f}"
 
 
+@PROPS("diagonal covariances: the closed form",
+       "for diagonal matrices (C_a C_b)^(1/2) = diag(sqrt(a_i b_i)); is the 2 there?")
 def _diagonal(outs, refs):
     mu_a, ca, mu_b, cb = cases()["diagonal"].args
     want = (((mu_a - mu_b) ** 2).sum() + ((ca.diagonal().sqrt() - cb.diagonal().sqrt()) ** 2
@@ -102,23 +112,11 @@ ALTERNATIVES = {
     "S C_b S without symmetrising": lambda *a: _fd(*a),
 }
 
-EXERCISE = Exercise(
-    id="frechet_distance", notebook="09_metrics", points=3, reference=frechet_distance,
-    cases=cases, file=__file__, summary="squared Frechet distance between two Gaussians",
-    props=[
-        Prop("is 0 for identical Gaussians", _same,
-             "d^2 = |mu_a - mu_b|^2 + tr(C_a) + tr(C_b) - 2 tr((C_a C_b)^(1/2)), "
-             "the squared distance (no square root at the end)"),
-        Prop("equal covariances leave |mu_a - mu_b|^2", _shift,
-             "with C_a = C_b the trace terms cancel: tr(C) + tr(C) - 2 tr(C) = 0"),
-        Prop("diagonal covariances: the closed form", _diagonal,
-             "for diagonal matrices (C_a C_b)^(1/2) = diag(sqrt(a_i b_i)); is the 2 there?"),
-        Prop("matches the reference on full and on rank-deficient covariances",
-             close("random", "low_rank", atol=1e-6),
-             "(C_a C_b)^(1/2) is a matrix square root, not an element-wise one, and "
-             "C_a^(1/2) C_b^(1/2) differs from it. C_a C_b is not symmetric, so eigh "
-             "cannot take it; use the eigenvalues of S C_b S, S = C_a^(1/2) (symmetric), "
-             "clamped at 0 before the square root"),
-    ],
-    bugs=BUGS, alternatives=ALTERNATIVES,
-)
+PROPS("matches the reference on full and on rank-deficient covariances",
+      "(C_a C_b)^(1/2) is a matrix square root, not an element-wise one, and "
+      "C_a^(1/2) C_b^(1/2) differs from it. C_a C_b is not symmetric, so eigh "
+      "cannot take it; use the eigenvalues of S C_b S, S = C_a^(1/2) (symmetric), "
+      "clamped at 0 before the square root",
+      close("random", "low_rank", atol=1e-6))
+
+EXERCISE = exercise(globals(), points=3, summary="squared Frechet distance between two Gaussians")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checking import Case, Exercise, Prop, close
+from course_lib.checking import Case, Props, close, exercise
 from course_lib.exercises.common import gen
 from course_lib.exercises.nb09.probes import value
 
@@ -28,11 +28,19 @@ def cases() -> dict[str, Case]:
     return {"random": Case((x, y)), "swapped": Case((y, x)), "same": Case((x, x.clone()))}
 
 
+PROPS = Props()
+
+
+@PROPS("symmetric in x and y",
+       "both within-set means count, and the cross mean enters twice: - 2 mean k(x, y)")
 def _symmetric(outs, refs):
     a, b = value(outs, "random"), value(outs, "swapped")
     return abs(a - b) < 1e-8, f"mmd2(x, y) = {a:.6f}, mmd2(y, x) = {b:.6f}"
 
 
+@PROPS("the same set twice gives a negative value (the unbiased estimate can)",
+       "leave the diagonal k(x_i, x_i) out of the within-set means and "
+       "divide by m (m - 1); keep every pair in the cross mean")
 def _same(outs, refs):
     got, want = value(outs, "same"), value(refs, "same")
     return got < -1e-3, f"mmd2(x, x) = {got:.4f}, expected {want:.4f}"
@@ -64,18 +72,9 @@ ALTERNATIVES = {"masks for i != j": lambda x, y: (
     + ((y @ y.T / y.shape[1] + 1) ** 3)[~torch.eye(len(y), dtype=torch.bool)].mean()
     - 2 * ((x @ y.T / x.shape[1] + 1) ** 3).mean())}
 
-EXERCISE = Exercise(
-    id="mmd2_unbiased", notebook="09_metrics", points=3, reference=mmd2_unbiased, cases=cases,
-    file=__file__, summary="unbiased MMD^2 with KID's polynomial kernel",
-    props=[
-        Prop("symmetric in x and y", _symmetric,
-             "both within-set means count, and the cross mean enters twice: - 2 mean k(x, y)"),
-        Prop("the same set twice gives a negative value (the unbiased estimate can)",
-             _same, "leave the diagonal k(x_i, x_i) out of the within-set means and "
-             "divide by m (m - 1); keep every pair in the cross mean"),
-        Prop("matches the reference (m = 30, n = 20)", close("random", atol=1e-6),
-             "k(x, y) = (x . y / d + 1)^3 with d the number of features; within x divide "
-             "by m (m - 1), within y by n (n - 1), the cross sum by m n"),
-    ],
-    bugs=BUGS, alternatives=ALTERNATIVES,
-)
+PROPS("matches the reference (m = 30, n = 20)",
+      "k(x, y) = (x . y / d + 1)^3 with d the number of features; within x divide "
+      "by m (m - 1), within y by n (n - 1), the cross sum by m n",
+      close("random", atol=1e-6))
+
+EXERCISE = exercise(globals(), points=3, summary="unbiased MMD^2 with KID's polynomial kernel")

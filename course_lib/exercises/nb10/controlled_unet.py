@@ -5,7 +5,7 @@ import torch
 
 from course_lib import controlnet as cn_module
 from course_lib import shapes
-from course_lib.checking import Case, Exercise, Prop, close
+from course_lib.checking import Case, Props, close, exercise
 from course_lib.exercises.common import gen
 from course_lib.exercises.nb10.probes import probe_models
 
@@ -46,6 +46,11 @@ def _plain_unet():
     return unet(latents, t, encoder_hidden_states=text).sample.detach()
 
 
+PROPS = Props()
+
+
+@PROPS("a fresh ControlNet (zero convolutions), or scale 0, changes nothing",
+       "with scale 0 every residual must be 0: multiply all of them")
 def _noop(outs, refs):
     diff = max((outs[name].value - _plain_unet()).abs().max().item()
                for name in ("fresh", "scale0"))
@@ -53,6 +58,9 @@ def _noop(outs, refs):
                          f"{diff:.1e}")
 
 
+@PROPS("equals diffusers' ControlNet at scale 0.5",
+       "scale every down residual and the mid residual; pass them as "
+       "down_block_additional_residuals and mid_block_additional_residual")
 def _diffusers(outs, refs):
     unet, _, trained = probe_models()
     latents, t, text, control = _inputs()
@@ -92,18 +100,9 @@ BUGS = {
 }
 ALTERNATIVES = {"conditioning_scale argument": _conditioning_scale}
 
-EXERCISE = Exercise(
-    id="controlled_unet", notebook="10_customise", points=2, reference=controlled_unet,
-    cases=cases, file=__file__, summary="a ControlNet's residuals added to the U-Net",
-    props=[
-        Prop("a fresh ControlNet (zero convolutions), or scale 0, changes nothing",
-             _noop, "with scale 0 every residual must be 0: multiply all of them"),
-        Prop("equals diffusers' ControlNet at scale 0.5", _diffusers,
-             "scale every down residual and the mid residual; pass them as "
-             "down_block_additional_residuals and mid_block_additional_residual"),
-        Prop("matches the reference at scale 1", close("scale1", atol=1e-4),
-             "controlnet(latents, t, encoder_hidden_states=text, controlnet_cond=control, "
-             "return_dict=False) returns (down residuals, mid residual)"),
-    ],
-    bugs=BUGS, alternatives=ALTERNATIVES,
-)
+PROPS("matches the reference at scale 1",
+      "controlnet(latents, t, encoder_hidden_states=text, controlnet_cond=control, "
+      "return_dict=False) returns (down residuals, mid residual)",
+      close("scale1", atol=1e-4))
+
+EXERCISE = exercise(globals(), points=2, summary="a ControlNet's residuals added to the U-Net")

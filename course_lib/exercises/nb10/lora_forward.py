@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from course_lib.checking import Case, Exercise, Prop, close
+from course_lib.checking import Case, Props, close, exercise
 from course_lib.exercises.common import gen
 from course_lib.exercises.nb10.probes import peft_linear
 
@@ -37,6 +37,11 @@ def cases() -> dict[str, Case]:
             "rank2": Case((x, base, A[:2], B[:, :2], 1.0))}
 
 
+PROPS = Props()
+
+
+@PROPS("B = 0 gives the base layer exactly",
+       "h = base(x) + (alpha / r) * (x @ A.T @ B.T): base(x) includes the bias")
 def _zero(outs, refs):
     x, base, *_ = cases()["B_zero"].args
     with torch.no_grad():
@@ -44,6 +49,8 @@ def _zero(outs, refs):
     return diff < 1e-6, f"B = 0: max |yours - base(x)| = {diff:.1e}"
 
 
+@PROPS("equals peft's LoRA Linear with the same weights",
+       "the scale is alpha / r, with r = A.shape[0] (peft: lora_alpha / r)")
 def _peft(outs, refs):
     worst = 0.0
     for name in ("rank4", "rank2"):
@@ -76,16 +83,8 @@ ALTERNATIVES = {
         nn.functional.linear(nn.functional.linear(x, A), B)),
 }
 
-EXERCISE = Exercise(
-    id="lora_forward", notebook="10_customise", points=2, reference=lora_forward, cases=cases,
-    file=__file__, summary="a linear layer with a low-rank update",
-    props=[
-        Prop("B = 0 gives the base layer exactly", _zero,
-             "h = base(x) + (alpha / r) * (x @ A.T @ B.T): base(x) includes the bias"),
-        Prop("equals peft's LoRA Linear with the same weights", _peft,
-             "the scale is alpha / r, with r = A.shape[0] (peft: lora_alpha / r)"),
-        Prop("works for inputs with more leading dimensions", close("batch3d"),
-             "x @ A.T works for (..., d_in); avoid x.T or torch.mm"),
-    ],
-    bugs=BUGS, alternatives=ALTERNATIVES,
-)
+PROPS("works for inputs with more leading dimensions",
+      "x @ A.T works for (..., d_in); avoid x.T or torch.mm",
+      close("batch3d"))
+
+EXERCISE = exercise(globals(), points=2, summary="a linear layer with a low-rank update")

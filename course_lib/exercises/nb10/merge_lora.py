@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from course_lib.checking import Case, Exercise, Prop
+from course_lib.checking import Case, Props, exercise
 from course_lib.exercises.common import gen
 from course_lib.exercises.nb10.lora_forward import lora_forward
 from course_lib.exercises.nb10.probes import peft_linear
@@ -29,6 +29,11 @@ def cases() -> dict[str, Case]:
             "B_zero": Case((W, A, torch.zeros_like(B), 8.0))}
 
 
+PROPS = Props()
+
+
+@PROPS("the merged layer computes what the LoRA layer does",
+       "B @ A is (d_out, d_in) like W; (alpha / r) with r = A.shape[0]")
 def _forward(outs, refs):
     W, A, B, alpha = cases()["rect"].args
     x = torch.randn(5, 12, generator=gen(103))
@@ -40,6 +45,8 @@ def _forward(outs, refs):
     return diff < 1e-4, f"x @ merged.T vs the unmerged LoRA layer: max diff {diff:.1e}"
 
 
+@PROPS("equals peft's merge()",
+       "B @ A, not A.T @ B.T (the transpose has the same shape for square W)")
 def _peft(outs, refs):
     worst = 0.0
     for name in ("rect", "square"):
@@ -53,6 +60,8 @@ def _peft(outs, refs):
     return worst < 1e-4, f"max |yours - peft's merge()| = {worst:.1e}"
 
 
+@PROPS("B = 0 leaves W unchanged",
+       "W + (alpha / r) * B @ A")
 def _zero(outs, refs):
     W = cases()["B_zero"].args[0]
     same = torch.equal(outs["B_zero"].value, W)
@@ -72,15 +81,4 @@ BUGS = {
 ALTERNATIVES = {"einsum": lambda W, A, B, al: W + torch.einsum("or,ri->oi", B, A)
                 * al / A.shape[0]}
 
-EXERCISE = Exercise(
-    id="merge_lora", notebook="10_customise", points=1, reference=merge_lora, cases=cases,
-    file=__file__, summary="fold the adapter into the weight",
-    props=[
-        Prop("B = 0 leaves W unchanged", _zero, "W + (alpha / r) * B @ A"),
-        Prop("the merged layer computes what the LoRA layer does", _forward,
-             "B @ A is (d_out, d_in) like W; (alpha / r) with r = A.shape[0]"),
-        Prop("equals peft's merge()", _peft,
-             "B @ A, not A.T @ B.T (the transpose has the same shape for square W)"),
-    ],
-    bugs=BUGS, alternatives=ALTERNATIVES,
-)
+EXERCISE = exercise(globals(), points=1, summary="fold the adapter into the weight")

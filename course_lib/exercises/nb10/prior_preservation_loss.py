@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from course_lib.checking import Case, Exercise, Prop, close
+from course_lib.checking import Case, Props, close, exercise
 from course_lib.exercises.common import gen
 
 
@@ -37,6 +37,11 @@ def _mse(a, b):
     return ((a - b) ** 2).mean().item()
 
 
+PROPS = Props()
+
+
+@PROPS("equals diffusers' DreamBooth loss on equal halves",
+       "mean over the new-concept examples + weight * mean over the prior ones")
 def _diffusers(outs, refs):
     eps_hat, eps, _, w = cases()["halves"].args
     pred, pred_prior = eps_hat.chunk(2)
@@ -47,12 +52,17 @@ def _diffusers(outs, refs):
                                     f"gives {want:.5f}")
 
 
+@PROPS("no prior examples gives the plain MSE (not NaN)",
+       "the mean of an empty selection is NaN: add the prior term only if "
+       "is_prior.any()")
 def _none(outs, refs):
     eps_hat, eps, *_ = cases()["no_prior"].args
     got, want = float(outs["no_prior"].value), _mse(eps_hat, eps)
     return abs(got - want) < 1e-5, f"no prior examples: {got:.5f}, the plain MSE is {want:.5f}"
 
 
+@PROPS("weight 0 is the new concept's MSE alone",
+       "the weight multiplies the prior term only")
 def _weight0(outs, refs):
     eps_hat, eps, is_prior, _ = cases()["weight0"].args
     got, want = float(outs["weight0"].value), _mse(eps_hat[~is_prior], eps[~is_prior])
@@ -84,20 +94,8 @@ ALTERNATIVES = {"F.mse_loss on each group": lambda eh, e, p, w: (
     nn.functional.mse_loss(eh[~p], e[~p])
     + (w * nn.functional.mse_loss(eh[p], e[p]) if p.any() else 0))}
 
-EXERCISE = Exercise(
-    id="prior_preservation_loss", notebook="10_customise", points=2,
-    reference=prior_preservation_loss, cases=cases, file=__file__,
-    summary="DreamBooth's loss: new concept + weight x prior",
-    props=[
-        Prop("equals diffusers' DreamBooth loss on equal halves", _diffusers,
-             "mean over the new-concept examples + weight * mean over the prior ones"),
-        Prop("weight 0 is the new concept's MSE alone", _weight0,
-             "the weight multiplies the prior term only"),
-        Prop("no prior examples gives the plain MSE (not NaN)", _none,
-             "the mean of an empty selection is NaN: add the prior term only if "
-             "is_prior.any()"),
-        Prop("matches the reference with 4 new and 2 prior examples", close("two_prior"),
-             "average each group over its own examples, not over the whole batch"),
-    ],
-    bugs=BUGS, alternatives=ALTERNATIVES,
-)
+PROPS("matches the reference with 4 new and 2 prior examples",
+      "average each group over its own examples, not over the whole batch",
+      close("two_prior"))
+
+EXERCISE = exercise(globals(), points=2, summary="DreamBooth's loss: new concept + weight x prior")

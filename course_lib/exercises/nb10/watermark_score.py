@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from course_lib import safety, shapes
-from course_lib.checking import Case, Exercise, Prop, close
+from course_lib.checking import Case, Props, close, exercise
 
 
 # <solution cell>
@@ -34,12 +34,19 @@ def cases() -> dict[str, Case]:
             "contrast": Case((0.5 * marked + 0.2, signs))}
 
 
+PROPS = Props()
+
+
+@PROPS("marked images score above the threshold",
+       "X = F.avg_pool2d(highpass(images), 2); z = (signs * X) summed per image")
 def _marked(outs, refs):
     z = outs["marked"].value
     return bool((z > safety.THRESHOLD).all()), (f"marked images: z from {z.min():.1f} to "
                                                 f"{z.max():.1f}, threshold {safety.THRESHOLD}")
 
 
+@PROPS("unmarked images score about N(0, 1)",
+       "divide by the norm of X itself, sqrt(sum X_b^2), not by a count")
 def _null(outs, refs):
     z = outs["plain"].value
     ok = abs(z.mean().item()) < 0.5 and 0.6 < z.std().item() < 1.5
@@ -47,6 +54,8 @@ def _null(outs, refs):
                 "(about N(0, 1) expected)")
 
 
+@PROPS("brightness and contrast do not change z",
+       "high-pass first: it removes any constant, and the norm removes the scale")
 def _contrast(outs, refs):
     diff = (outs["contrast"].value - outs["marked"].value).abs().max().item()
     return diff < 1e-3, f"0.5 * image + 0.2 changes z by at most {diff:.1e}"
@@ -85,18 +94,8 @@ ALTERNATIVES = {
     "no guard against a flat image": lambda im, s: _wm(im, s),
 }
 
-EXERCISE = Exercise(
-    id="watermark_score", notebook="10_customise", points=2, reference=watermark_score,
-    cases=cases, file=__file__, summary="the watermark's detection score z",
-    props=[
-        Prop("unmarked images score about N(0, 1)", _null,
-             "divide by the norm of X itself, sqrt(sum X_b^2), not by a count"),
-        Prop("marked images score above the threshold", _marked,
-             "X = F.avg_pool2d(highpass(images), 2); z = (signs * X) summed per image"),
-        Prop("brightness and contrast do not change z", _contrast,
-             "high-pass first: it removes any constant, and the norm removes the scale"),
-        Prop("matches the reference", close("marked", "plain", atol=1e-4),
-             "one z per image: sum over channels and blocks, not over the batch"),
-    ],
-    bugs=BUGS, alternatives=ALTERNATIVES,
-)
+PROPS("matches the reference",
+      "one z per image: sum over channels and blocks, not over the batch",
+      close("marked", "plain", atol=1e-4))
+
+EXERCISE = exercise(globals(), points=2, summary="the watermark's detection score z")
