@@ -6,6 +6,7 @@ Finds each answer by grade_id (else by function name), runs it in a confined chi
 from __future__ import annotations
 
 import argparse
+import secrets
 import shutil
 import sys
 import tempfile
@@ -15,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from course_lib.checking import Exercise, Outcome, judge, run_cases
+from course_lib.exercises.common import probes_drawn
 from course_lib.grade.report import Grade, summary, write_reports
 from course_lib.grade.submissions import (
     CourseNotebook,
@@ -149,7 +151,13 @@ def grade_student(folder: Path, course: list[CourseNotebook], refs: dict, limits
 
 def grade_class(submissions: Path, course: list[CourseNotebook], limits: Limits,
                 workers: int = 1, progress: bool = True) -> dict[str, dict[str, Grade]]:
-    """{student: {exercise id: Grade}} for every student folder, `workers` at a time."""
+    """{student: {exercise id: Grade}} for every student folder, `workers` at a time, on the
+    probes of draw `limits.seed`."""
+    with probes_drawn(limits.seed):
+        return _grade_class(submissions, course, limits, workers, progress)
+
+
+def _grade_class(submissions, course, limits, workers, progress):
     from tqdm.auto import tqdm
 
     students = find_students(submissions, [nb.stem for nb in course])
@@ -194,6 +202,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1,
                         help="students graded in parallel, one single-threaded process each")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="the probe draw to grade on (default: a fresh random one, written "
+                             "to grades.json; give it again to repeat a grading exactly)")
     parser.add_argument("--allow-library-calls", action="store_true",
                         help="score answers that hand their work to the course's reference or "
                              "to a library function computing the same (default: they fail, "
@@ -216,13 +227,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     limits = Limits(timeout=args.timeout, memory_mb=args.memory_mb,
                     output_mb=args.max_output_mb,
-                    allow_library_calls=args.allow_library_calls)
+                    allow_library_calls=args.allow_library_calls,
+                    seed=args.seed if args.seed is not None else secrets.randbelow(2**31) + 1)
     t0 = time.perf_counter()
     grades = grade_class(subs, course, limits, args.workers, not args.no_progress)
     write_reports(out, grades, course, limits, subs)
     print(summary(grades, course))
-    print(f"graded in {time.perf_counter() - t0:.1f} s; reports: {args.out / 'grades.csv'}, "
-          f"{args.out / 'grades.json'}")
+    print(f"graded in {time.perf_counter() - t0:.1f} s on probe draw --seed {limits.seed}; "
+          f"reports: {args.out / 'grades.csv'}, {args.out / 'grades.json'}")
     errors = [f"{name}/{ex_id}: {g.reasons[0]}" for name, gs in grades.items()
               for ex_id, g in gs.items() if g.grader_error]
     for line in errors:

@@ -196,7 +196,13 @@ def main(argv: list[str] | None = None) -> int:
     import faulthandler
 
     faulthandler.enable()  # a segfault leaves a traceback in stderr.txt for the report
+    from course_lib.exercises.common import probes_drawn
 
+    with probes_drawn(limits.seed):  # probes, references and judging: all on the grading draw
+        return _grade(job, scratch, limits, progress)
+
+
+def _grade(job: dict, scratch: str, limits: Limits, progress) -> int:
     from course_lib.grade import sandbox  # (torch is loaded already: course_lib imports it)
 
     sandbox.set_limits(limits.memory_mb, limits.file_mb)

@@ -40,6 +40,7 @@ def write_reports(out: Path, grades: dict[str, dict[str, Grade]],
         "submissions": str(submissions.resolve()),
         "max_points": {ex.id: ex.points for ex in exercises},
         "max_total": sum(ex.points for ex in exercises),
+        "seed": limits.seed,  # the probe draw: --seed repeats this grading exactly
         "limits": asdict(limits),
         "sandbox": sorted({g.sandbox for gs in grades.values() for g in gs.values()
                            if g.sandbox}),

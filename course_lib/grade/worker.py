@@ -24,13 +24,15 @@ from course_lib.runtime import REPO_ROOT
 @dataclass
 class Limits:
     """What one exercise may use. Times in seconds, sizes in MiB. allow_library_calls: an
-    answer that hands its work to the course's reference or a library scores (with a note)."""
+    answer that hands its work to the course's reference or a library scores (with a note).
+    seed: the probe draw answers are graded on (0 would be the notebooks' own probes)."""
     timeout: float = 60.0
     memory_mb: int = 4096
     output_mb: float = 1.0
     file_mb: int = 64
     startup_timeout: float = 120.0
     allow_library_calls: bool = False
+    seed: int = 0
 
 
 @dataclass
