@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from course_lib.checking.probe import Case, Outcome
+from course_lib.checking.probe import FLOAT64, Case, Outcome, with_float64_copy
 
 PASS, FAIL = "✓", "✗"
 
@@ -41,6 +41,10 @@ class Exercise:
     bugs: dict[str, Callable] = field(default_factory=dict)          # wrong answers: must fail
     alternatives: dict[str, Callable] = field(default_factory=dict)  # right answers: must pass
     file: str | None = None  # the exercise's file, which holds its solution cell
+
+    def probe_cases(self) -> dict[str, Case]:
+        """The cases answers are probed on: the file's own, and a float64 copy of the first."""
+        return with_float64_copy(self.cases())
 
     def watch(self) -> dict[str, Callable]:
         """What an answer must not hand the work to: the course's own copy of this very
@@ -170,6 +174,8 @@ def judge(ex: Exercise, outs: dict[str, Outcome], refs: dict[str, Outcome],
     an answer that hands its work to the reference or a library a note instead of a failure."""
     if any(o.not_implemented for o in outs.values()):
         return Report(ex, [], not_attempted=True)
+    outs = dict(outs)
+    f64 = {k: outs.pop(k) for k in [k for k in outs if k.endswith(FLOAT64)]}
     lines = []
     errors = {name: o.error for name, o in outs.items() if o.error}
     forms = {name: p for name, o in outs.items()
@@ -190,6 +196,7 @@ def judge(ex: Exercise, outs: dict[str, Outcome], refs: dict[str, Outcome],
                       "use out-of-place operations (x = x + y), not x += y or x.add_(y)"))
     usable = _Usable({k: v for k, v in outs.items() if k not in errors and k not in forms})
     lines += generic_lines(usable, refs)
+    lines += dtype_line(f64, refs)
     called = sorted({name for o in outs.values() for name in (o.proxies or [])})
     proxy_note = (f"calls {', '.join(called)}, which computes what this exercise asks for"
                   if called else "")
@@ -216,6 +223,32 @@ GENERIC = [  # (what the line says, the Outcome flag that breaks it, the hint)
      "draw randomness from the generator you are given (generator=...); torch.randn or "
      "torch.rand without one, or torch.manual_seed, use or reset the global RNG"),
 ]
+
+
+def dtype_line(outs: dict[str, Outcome], refs: dict[str, Outcome]) -> list[Line]:
+    """Where the reference, given float64 inputs, returns float64: so must the answer, to
+    float64 precision (a float32 step inside shows as an error far above 1e-9)."""
+    name = next(iter(outs), None)
+    ref = refs.get(name)
+    if name is None or ref is None or ref.error or not isinstance(ref.value, torch.Tensor) \
+            or ref.value.dtype != torch.float64:
+        return []
+    out, detail = outs[name], ""
+    if out.error:
+        detail = f"float64 inputs: {out.error}"
+    elif not isinstance(out.value, torch.Tensor) or out.value.dtype != torch.float64:
+        detail = f"float64 inputs gave {describe(out.value)}"
+    elif out.value.shape != ref.value.shape:
+        detail = f"float64 inputs gave shape {tuple(out.value.shape)}"
+    else:
+        err = (out.value - ref.value).abs().max().item() if ref.value.numel() else 0.0
+        scale = max(1.0, ref.value.abs().max().item() if ref.value.numel() else 0.0)
+        if not err <= 1e-9 * scale:  # also catches NaN
+            detail = (f"max |yours - reference| = {err:.1e} on float64 inputs: float32 "
+                      "precision somewhere inside")
+    return [Line(not detail, "follows the inputs' dtype (float64 in, float64 out)", detail,
+                 "build constants and intermediates in the inputs' dtype (torch.zeros_like, "
+                 "x.new_tensor, dtype=x.dtype); a fresh torch.tensor or .float() is float32")]
 
 
 def generic_lines(outs: dict[str, Outcome], refs: dict[str, Outcome]) -> list[Line]:

@@ -157,6 +157,32 @@ def run_case(fn: Callable, case: Case, watch: dict[str, Callable] | None = None)
                    rng_touched=rng_touched, proxies=wire.hits)
 
 
+FLOAT64 = " (float64 copy)"  # the name suffix of the case derived by float64_copy
+
+
+def _as_float64(obj: Any) -> tuple[Any, bool]:
+    if isinstance(obj, torch.Tensor) and obj.dtype == torch.float32:
+        return obj.detach().double().requires_grad_(obj.requires_grad), True
+    if isinstance(obj, torch.nn.Module) and any(
+            t.dtype == torch.float32 for t in obj.state_dict().values()):
+        return obj.double(), True
+    if isinstance(obj, (tuple, list)):
+        pairs = [_as_float64(o) for o in obj]
+        return type(obj)(o for o, _ in pairs), any(c for _, c in pairs)
+    return obj, False
+
+
+def with_float64_copy(cases: dict[str, Case]) -> dict[str, Case]:
+    """The cases plus the first one with every float32 tensor and module made float64: the
+    generic "follows the inputs' dtype" line (judge.py) compares answer and reference there."""
+    name, case = next(iter(cases.items()))
+    case = copy.deepcopy(case)
+    args, changed = _as_float64(case.args)
+    kwargs = {k: _as_float64(v)[0] for k, v in case.kwargs.items()}
+    changed = changed or any(_as_float64(v)[1] for v in case.kwargs.values())
+    return {**cases, name + FLOAT64: Case(args, kwargs)} if changed else cases
+
+
 def run_cases(fn: Callable, cases: dict[str, Case],
               watch: dict[str, Callable] | None = None) -> dict[str, Outcome]:
     """Probe fn on every case. Each case gets its own deep copy so no call sees another's."""

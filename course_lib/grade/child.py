@@ -223,7 +223,7 @@ def _grade(job: dict, scratch: str, limits: Limits, progress) -> int:
                                   f"failed under a {limits.memory_mb} MiB memory limit "
                                   f"({type(exc).__name__}: {exc})")[:600]
     # Probe inputs (and the reference's outcomes on them) exist before any graded code runs.
-    cases = {a["exercise"]: EXERCISES[a["exercise"]].cases() for a in job["answers"]}
+    cases = {a["exercise"]: EXERCISES[a["exercise"]].probe_cases() for a in job["answers"]}
     refs = {ex_id: run_cases(EXERCISES[ex_id].reference, copy.deepcopy(c))
             for ex_id, c in cases.items()}
     namespaces = {}  # one per notebook: a later answer may call an earlier one, as in Jupyter
