@@ -7,7 +7,6 @@ sigma_t = sqrt(1 / alpha_bar_t - 1) and x_t = sqrt(alpha_bar_t) * x_sigma.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import torch
 
@@ -15,6 +14,7 @@ import torch
 from course_lib.diffusion import append_dims
 from course_lib.exercises.nb02.alpha_bar_to_sigma import alpha_bar_to_sigma
 from course_lib.exercises.nb02.alpha_bars import alpha_bars
+from course_lib.exercises.nb02.ddpm_samples import ddpm_samples
 from course_lib.exercises.nb02.ddpm_step import ddpm_step
 from course_lib.exercises.nb02.posterior_mean import posterior_mean
 from course_lib.exercises.nb02.q_sample import q_sample
@@ -45,14 +45,3 @@ def eps_model(denoiser, alpha_bar: torch.Tensor):
         scale = append_dims(a.sqrt(), x_t.dim()) if a.dim() else a.sqrt()
         return denoiser(x_t / scale, alpha_bar_to_sigma(a))
     return model
-
-
-@torch.no_grad()
-def ddpm_samples(model, alpha_bar: torch.Tensor, x_T: torch.Tensor,
-                 generator: torch.Generator | None = None) -> Iterator[torch.Tensor]:
-    """Ancestral sampling from x_T ~ N(0, I): yields x_{t-1} for t = T-1 .. 0."""
-    x = x_T
-    for t in range(len(alpha_bar) - 1, -1, -1):
-        noise = torch.randn(x.shape, generator=generator) if t > 0 else torch.zeros_like(x)
-        x = ddpm_step(x, t, model(x, t), alpha_bar, noise)
-        yield x

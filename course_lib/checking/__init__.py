@@ -51,8 +51,8 @@ def evaluate(ex: Exercise, fn: Callable, _seen: frozenset = frozenset()) -> Repo
 
     swaps = failing_earlier_answers(ex, fn, EXERCISES, _seen)
     with swapped(fn, swaps):
-        outs = run_cases(fn, ex.probe_cases(), ex.watch())
-    report = judge(ex, outs, run_cases(ex.reference, ex.probe_cases()))
+        outs = run_cases(ex.probed(fn), ex.probe_cases(), ex.watch())
+    report = judge(ex, outs, run_cases(ex.probed(ex.reference), ex.probe_cases()))
     report.notes += [f"your {name} does not pass its check yet, so this check ran yours with "
                      f"the course's {name} in its place" for name in swaps]
     return report

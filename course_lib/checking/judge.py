@@ -5,6 +5,7 @@ the learner's function produced with what the reference produced on the same cas
 """
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,6 +42,15 @@ class Exercise:
     bugs: dict[str, Callable] = field(default_factory=dict)          # wrong answers: must fail
     alternatives: dict[str, Callable] = field(default_factory=dict)  # right answers: must pass
     file: str | None = None  # the exercise's file, which holds its solution cell
+    # a loop graded by what it produces: harness(fn) calls fn and returns plain data (e.g.
+    # every state a sampling loop yields), and is what gets probed, for answer and reference
+    harness: Callable[[Callable], Callable] | None = None
+
+    def probed(self, fn: Callable) -> Callable:
+        """What is probed for fn: fn itself, or the harness around it."""
+        if self.harness is None:
+            return fn
+        return functools.wraps(fn)(self.harness(fn))  # __wrapped__: the tripwire sees fn
 
     def probe_cases(self) -> dict[str, Case]:
         """The cases answers are probed on: the file's own, and a float64 copy of the first."""
@@ -66,8 +76,8 @@ class Props(list):
         return add if test is None else add(test)
 
 
-def exercise(module: dict, points: int, summary: str, proxies: Callable[[], tuple] = tuple
-             ) -> Exercise:
+def exercise(module: dict, points: int, summary: str, proxies: Callable[[], tuple] = tuple,
+             harness: Callable[[Callable], Callable] | None = None) -> Exercise:
     """The Exercise an exercise file declares, from that file's `globals()`: its id is the file's
     name, its notebook the package's NOTEBOOK, its reference the function named like the file,
     and its `cases`, `PROPS`, `BUGS` and `ALTERNATIVES` are the file's own."""
@@ -76,7 +86,7 @@ def exercise(module: dict, points: int, summary: str, proxies: Callable[[], tupl
         id=name, notebook=sys.modules[package].NOTEBOOK, points=points, reference=module[name],
         cases=module["cases"], props=module["PROPS"], summary=summary, proxies=proxies,
         bugs=module.get("BUGS", {}), alternatives=module.get("ALTERNATIVES", {}),
-        file=module["__file__"])
+        file=module["__file__"], harness=harness)
 
 
 @dataclass
@@ -190,7 +200,7 @@ def judge(ex: Exercise, outs: dict[str, Outcome], refs: dict[str, Outcome],
     lines.append(Line(not forms, f"returns the right type, shape and dtype (e.g. {example})",
                       f"case '{first_form[0]}': {first_form[1]}" if first_form else "",
                       "compare with the docstring: shapes and dtype of the result"))
-    mutated = [name for name, o in outs.items() if o.mutated]
+    mutated = [name for name, o in outs.items() if o.mutated and not refs[name].mutated]
     lines.append(Line(not mutated, "leaves its inputs unchanged",
                       f"changed an input in case '{mutated[0]}'" if mutated else "",
                       "use out-of-place operations (x = x + y), not x += y or x.add_(y)"))

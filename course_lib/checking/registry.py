@@ -17,6 +17,7 @@ from course_lib.exercises.nb01 import (
 from course_lib.exercises.nb02 import (
     alpha_bar_to_sigma,
     alpha_bars,
+    ddpm_samples,
     ddpm_step,
     posterior_mean,
     q_sample,
@@ -45,7 +46,7 @@ from course_lib.exercises.nb10 import (
 MODULES = [  # in course order
     mse,
     sigma_schedule, add_noise, sigma_embedding, denoising_loss, predict_x0,
-    alpha_bars, q_sample, alpha_bar_to_sigma, posterior_mean, ddpm_step,
+    alpha_bars, q_sample, alpha_bar_to_sigma, posterior_mean, ddpm_step, ddpm_samples,
     ddim_timesteps, ddim_noise_std, ddim_step, ddim_sigmas,
     dist_K, proj_K, ideal_eps, gd_step, ge_direction,
     drop_condition, cfg_eps, cfg_denoise, adherence,

@@ -59,6 +59,21 @@ def pick(n: int, notebook, *others):
     return random.Random(_mix(n)).choice((notebook, *others))
 
 
+def states(loop):
+    """The harness of a sampling-loop exercise: every state the loop yields, stacked (T, B, ...),
+    so answer and reference are compared step by step."""
+    def run(*args, **kwargs):
+        out = loop(*args, **kwargs)
+        if out is None or isinstance(out, torch.Tensor):
+            raise TypeError("the loop must yield x after every step (or return the list of "
+                            f"them); it returned {type(out).__name__}")
+        xs = list(out)
+        if not xs or not all(isinstance(x, torch.Tensor) for x in xs):
+            raise TypeError("the loop must yield one tensor x after every step")
+        return torch.stack(xs)
+    return run
+
+
 def per_sample(sigma: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """sigma (B,) reshaped to (B, 1, ..., 1) to broadcast over x (B, *D); used by BUGS."""
     return sigma.reshape(-1, *[1] * (x.dim() - 1))

@@ -161,7 +161,7 @@ def _grade_class(submissions, course, limits, workers, progress):
     from tqdm.auto import tqdm
 
     students = find_students(submissions, [nb.stem for nb in course])
-    refs = {ex.id: run_cases(ex.reference, ex.probe_cases())
+    refs = {ex.id: run_cases(ex.probed(ex.reference), ex.probe_cases())
             for nb in course for ex in nb.exercises}
     n_ex = sum(len(nb.exercises) for nb in course)
     bar = tqdm(total=len(students) * n_ex, unit="exercise", desc="grading",

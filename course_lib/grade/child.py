@@ -152,7 +152,8 @@ def _run_one(answer: dict, setup, setup_error, cases, snapshot, shared, ns: dict
                            + (f" (it defines: {', '.join(own)})" if own else ""))
     if record["error"] is None:
         try:
-            outs = run_cases(fn, copy.deepcopy(cases), EXERCISES[ex_id].watch())
+            ex = EXERCISES[ex_id]
+            outs = run_cases(ex.probed(fn), copy.deepcopy(cases), ex.watch())
             record["outcomes"] = {name: {**o.to_plain(), "value": _plain_tensors(o.value)}
                                   for name, o in outs.items()}
         except BaseException as exc:
@@ -224,7 +225,8 @@ def _grade(job: dict, scratch: str, limits: Limits, progress) -> int:
                                   f"({type(exc).__name__}: {exc})")[:600]
     # Probe inputs (and the reference's outcomes on them) exist before any graded code runs.
     cases = {a["exercise"]: EXERCISES[a["exercise"]].probe_cases() for a in job["answers"]}
-    refs = {ex_id: run_cases(EXERCISES[ex_id].reference, copy.deepcopy(c))
+    refs = {ex_id: run_cases(EXERCISES[ex_id].probed(EXERCISES[ex_id].reference),
+                             copy.deepcopy(c))
             for ex_id, c in cases.items()}
     namespaces = {}  # one per notebook: a later answer may call an earlier one, as in Jupyter
     snapshot = _snapshot()
