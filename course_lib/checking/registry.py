@@ -22,7 +22,13 @@ from course_lib.exercises.nb02 import (
     posterior_mean,
     q_sample,
 )
-from course_lib.exercises.nb03 import ddim_noise_std, ddim_sigmas, ddim_step, ddim_timesteps
+from course_lib.exercises.nb03 import (
+    ddim_noise_std,
+    ddim_samples,
+    ddim_sigmas,
+    ddim_step,
+    ddim_timesteps,
+)
 from course_lib.exercises.nb04 import dist_K, gd_step, ge_direction, ideal_eps, proj_K
 from course_lib.exercises.nb05 import adherence, cfg_denoise, cfg_eps, drop_condition
 from course_lib.exercises.nb06 import attention, attention_2d, group_norm, resblock_forward
@@ -47,7 +53,7 @@ MODULES = [  # in course order
     mse,
     sigma_schedule, add_noise, sigma_embedding, denoising_loss, predict_x0,
     alpha_bars, q_sample, alpha_bar_to_sigma, posterior_mean, ddpm_step, ddpm_samples,
-    ddim_timesteps, ddim_noise_std, ddim_step, ddim_sigmas,
+    ddim_timesteps, ddim_noise_std, ddim_step, ddim_samples, ddim_sigmas,
     dist_K, proj_K, ideal_eps, gd_step, ge_direction,
     drop_condition, cfg_eps, cfg_denoise, adherence,
     group_norm, resblock_forward, attention, attention_2d,

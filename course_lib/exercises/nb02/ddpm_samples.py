@@ -7,6 +7,7 @@ from course_lib import ddpm
 from course_lib.checking import Case, Props, close, exercise
 from course_lib.exercises.common import gen, pick, states
 from course_lib.exercises.nb02.ddpm_step import ddpm_step
+from course_lib.exercises.toy_models import cosine_alpha_bar, gaussian, linear_alpha_bar, points
 
 
 # <solution cell>
@@ -29,31 +30,11 @@ def ddpm_samples(model, alpha_bar: torch.Tensor, x_T: torch.Tensor,
 # </solution cell>
 
 
-def _linear(T: int) -> torch.Tensor:
-    return ddpm.alpha_bars(ddpm.linear_betas(T, 1e-3, 6.0 / T))
-
-
-def _points(n: int, seed: int):
-    """n points for the ideal denoiser of notebook 04 to aim at, and that denoiser as eps."""
-    from course_lib.projection import ideal_eps
-
-    K = torch.randn(n, 2, generator=gen(seed)) * 2
-    return K, lambda x, sigma, cond=None: ideal_eps(x, sigma, K.to(x.dtype))
-
-
-def _gaussian_eps(s: float):
-    """The exact eps_hat for data ~ N(0, s^2 I), in the sigma view, for any rank."""
-    def den(x, sigma, cond=None):
-        sigma = torch.as_tensor(sigma, dtype=x.dtype)
-        return sigma * x / (s**2 + sigma**2)
-    return den
-
-
 def cases() -> dict[str, Case]:
     T1, T2 = pick(27, 200, 160, 240), pick(28, 120, 100, 150)
-    ab_lin, ab_cos = _linear(T1), ddpm.alpha_bars(ddpm.cosine_betas(T2))
-    _, den1 = _points(6, 20)
-    K2, den2 = _points(pick(29, 5, 3, 7), 21)
+    ab_lin, ab_cos = linear_alpha_bar(T1), cosine_alpha_bar(T2)
+    _, den1 = points(6, 20)
+    K2, den2 = points(pick(29, 5, 3, 7), 21)
     g = gen(22)
     return {
         "linear": Case((ddpm.eps_model(den1, ab_lin), ab_lin, torch.randn(5, 2, generator=g),
@@ -62,7 +43,7 @@ def cases() -> dict[str, Case]:
                                     torch.randn(1, 2, generator=g), gen(24))),
         "cosine, to K": Case((ddpm.eps_model(den2, ab_cos), ab_cos,
                               torch.randn(64, 2, generator=g), gen(25))),
-        "images": Case((ddpm.eps_model(_gaussian_eps(0.5), ab_lin), ab_lin,
+        "images": Case((ddpm.eps_model(gaussian(0.5), ab_lin), ab_lin,
                         torch.randn(3, 1, 4, 4, generator=g), gen(26))),
     }
 
@@ -80,7 +61,7 @@ def _count(outs, refs):
 @PROPS("lands on the data: every sample ends next to a point of K",
        "the step at t = 0 adds no noise, and every other step adds exactly one draw")
 def _lands(outs, refs):
-    K, _ = _points(pick(29, 5, 3, 7), 21)
+    K, _ = points(pick(29, 5, 3, 7), 21)
     x0 = outs["cosine, to K"].value[-1]
     gap = torch.cdist(x0, K).min(dim=1).values.max().item()
     return gap < 0.08, f"largest distance from a final sample to K: {gap:.3f}"
