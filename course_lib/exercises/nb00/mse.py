@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 
 from course_lib.checking import Case, Props, close, exercise
+from course_lib.exercises.common import gen, pick
 
 
 # <solution cell>
@@ -16,10 +17,17 @@ def mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def cases() -> dict[str, Case]:
-    g = torch.Generator().manual_seed(0)
+    g = gen(0)
     a, b = torch.randn(8, 2, generator=g), torch.randn(8, 2, generator=g)
     c, d = torch.randn(4, 3, 5, generator=g), torch.randn(4, 3, 5, generator=g)
-    return {"batch": Case((a, b)), "same": Case((a, a.clone())), "3d": Case((c, d))}
+    h = gen(1)
+    shape = pick(1, (5, 3), (7, 1), (3, 2, 2), (9,))
+    p = torch.randn(shape, generator=h, dtype=torch.float64).requires_grad_()
+    q = torch.randn(shape, generator=h, dtype=torch.float64)
+    far = 1e4 + torch.randn(7, 3, generator=h)  # a large mean, differences of order 1
+    return {"batch": Case((a, b)), "same": Case((a, a.clone())), "3d": Case((c, d)),
+            "float64": Case((p, q)), "one": Case((p[:1].detach(), q[:1])),
+            "large_mean": Case((far, far + torch.randn(7, 3, generator=h)))}
 
 
 PROPS = Props()
@@ -38,6 +46,17 @@ BUGS = {
     "root mean square": lambda a, b: ((a - b) ** 2).mean().sqrt(),
     "mean over one dimension only": lambda a, b: ((a - b) ** 2).mean(dim=0),
     "forgot return": lambda a, b: None,
+    "[held] divides by 2 * batch (the notebook's 2-d points)":
+        lambda a, b: ((a - b) ** 2).sum() / (2 * len(a)),
+    "[grad] returns a Python float": lambda a, b: ((a - b) ** 2).mean().item(),
+    "[grad] detached": lambda a, b: ((a - b) ** 2).mean().detach(),
+    "[dtype] computes in float32": lambda a, b: ((a.float() - b.float()) ** 2).mean(),
+    "expanded square a^2 - 2ab + b^2 (cancels at large values)":
+        lambda a, b: (a ** 2 - 2 * a * b + b ** 2).mean(),
+}
+ALTERNATIVES = {
+    "F.mse_loss": lambda a, b: torch.nn.functional.mse_loss(a, b),
+    "sum / numel": lambda a, b: (a - b).pow(2).sum() / a.numel(),
 }
 
 PROPS("matches the reference on an (8, 2) batch",
@@ -47,5 +66,14 @@ PROPS("matches the reference on an (8, 2) batch",
 PROPS("averages over every element of a (4, 3, 5) tensor",
       "take .mean() over all elements, not over one dimension",
       close("3d"))
+
+PROPS("averages over every element whatever the shape, a single row included",
+      "the mean is over all elements: divide by how many there are, not by a fixed number",
+      close("float64", "one", atol=1e-12, rtol=1e-10))
+
+PROPS("stays accurate when a and b are large and close (around 10^4)",
+      "subtract first, then square: squaring large values before subtracting loses the "
+      "small difference to rounding",
+      close("large_mean"))
 
 EXERCISE = exercise(globals(), points=1, summary="mean squared error between two tensors")

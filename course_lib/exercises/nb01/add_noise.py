@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from course_lib.checking import Case, Props, close, exercise
-from course_lib.exercises.common import gen, per_sample
+from course_lib.exercises.common import gen, per_sample, pick
 
 
 # <solution cell>
@@ -22,11 +22,20 @@ def cases() -> dict[str, Case]:
     sigma = torch.exp(torch.linspace(-3, 2, 8))
     img, img_eps = torch.randn(3, 3, 4, 4, generator=g), torch.randn(3, 3, 4, 4, generator=g)
     seq, seq_eps = torch.randn(2, 3, 5, generator=g), torch.randn(2, 3, 5, generator=g)
+    h = gen(4)
+    shape = pick(4, (5, 3), (7,), (3, 2, 3, 3), (1, 4), (9, 2, 5))  # odd batches, any rank
+    d0 = torch.randn(shape, generator=h, dtype=torch.float64).requires_grad_()
+    d_sigma = torch.exp(torch.rand(shape[0], generator=h, dtype=torch.float64) * 6 - 2)
+    d_eps = torch.randn(shape, generator=h, dtype=torch.float64)
+    pts, pts_sigma, pts_eps = (torch.randn(5, generator=h) for _ in range(3))
     return {
         "batch": Case((x0, sigma, eps)),
         "zero": Case((x0, torch.zeros(8), eps)),
         "images": Case((img, torch.tensor([0.1, 1.0, 5.0]), img_eps)),
         "sequences": Case((seq, torch.tensor([0.3, 3.0]), seq_eps)),
+        "drawn": Case((d0, d_sigma, d_eps)),
+        "one_image": Case((img[:1].clone(), torch.tensor([2.5]), img_eps[:1].clone())),
+        "scalars": Case((pts, pts_sigma.exp(), pts_eps)),
     }
 
 
@@ -55,9 +64,19 @@ BUGS = {
     "ignores sigma": lambda x0, s, e: x0 + e,
     "returns the input": lambda x0, s, e: x0,
     "modifies x0 in place": _in_place,
+    "[held] one sigma for the whole batch": lambda x0, s, e: x0 + s[0] * e,
+    "[held] fixed (B, 1, 1, 1) reshape": lambda x0, s, e: x0 + s.view(-1, 1, 1, 1) * e,
+    "[grad] numpy round trip": lambda x0, s, e: torch.from_numpy(
+        (x0 + per_sample(s, x0) * e).detach().numpy()),
+    "[dtype] rebuilds sigma with torch.tensor (float32)": lambda x0, s, e: x0 + per_sample(
+        torch.tensor(s.tolist()), x0) * e,
+    "[alias] scales eps in place": lambda x0, s, e: e.mul_(per_sample(s, x0)).add_(x0),
+    "[rng] draws its own noise": lambda x0, s, e: x0 + per_sample(s, x0) * torch.randn_like(x0),
 }
 ALTERNATIVES = {
     "view with a tuple": lambda x0, s, e: x0 + s.view((-1,) + (1,) * (x0.dim() - 1)) * e,
+    "moves the batch last": lambda x0, s, e: (x0.movedim(0, -1) + s * e.movedim(0, -1)
+                                              ).movedim(-1, 0),
 }
 
 PROPS("matches x0 + sigma*eps on an (8, 2) batch, one sigma per row",
@@ -66,9 +85,14 @@ PROPS("matches x0 + sigma*eps on an (8, 2) batch, one sigma per row",
       close("batch"))
 
 PROPS("works for any shape after the batch: (3, 3, 4, 4) and (2, 3, 5)",
-      "reshape sigma to (B, 1, ..., 1) with one 1 per dimension after the batch: "
-      "sigma.view(-1, *[1] * (x0.dim() - 1))",
+      "give sigma one trailing size-1 dimension for every dimension of x0 after the batch, "
+      "however many there are, so that sample i gets sigma[i]",
       close("images", "sequences"))
+
+PROPS("works for a batch of one image, for (B,) points and in float64",
+      "nothing in the formula depends on the batch size, on how many dimensions follow the "
+      "batch (none at all is allowed) or on the dtype: keep the inputs' own dtype",
+      close("one_image", "scalars", "drawn", atol=1e-12, rtol=1e-12))
 
 EXERCISE = exercise(globals(), points=2,
                     summary="x_sigma = x0 + sigma * eps with one sigma per sample")

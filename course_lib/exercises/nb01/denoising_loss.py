@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from course_lib.checking import Case, Props, close, exercise
-from course_lib.exercises.common import gen
+from course_lib.exercises.common import gen, per_sample, pick, seeded
 from course_lib.exercises.nb01.add_noise import add_noise
 
 
@@ -23,15 +23,27 @@ def denoising_loss(denoiser, x0: torch.Tensor, sigma: torch.Tensor, eps: torch.T
 class ProbeDenoiser(nn.Module):
     """A small fixed network the check uses as `denoiser`: depends on both x and sigma."""
 
-    def __init__(self):
+    def __init__(self, n: int = 0):
         super().__init__()
-        with torch.random.fork_rng():  # fixed weights without touching the learner's RNG
-            torch.manual_seed(0)
+        with seeded(n):  # weights of probe n, without touching the learner's RNG
             self.lin = nn.Linear(3, 2)
 
     def forward(self, x, sigma, cond=None):
         sigma = torch.as_tensor(sigma, dtype=x.dtype).expand(x.shape[0])
         return torch.tanh(self.lin(torch.cat([x, torch.log(sigma)[:, None]], dim=1)))
+
+
+class ProbeConvDenoiser(nn.Module):
+    """The same for images (B, C, H, W): a 3x3 convolution of x and a log-sigma channel."""
+
+    def __init__(self, n: int, channels: int = 2):
+        super().__init__()
+        with seeded(n):
+            self.conv = nn.Conv2d(channels + 1, channels, 3, padding=1)
+
+    def forward(self, x, sigma, cond=None):
+        level = torch.log(sigma).reshape(-1, 1, 1, 1).expand(-1, 1, *x.shape[2:])
+        return torch.tanh(self.conv(torch.cat([x, level.to(x.dtype)], dim=1)))
 
 
 class OracleDenoiser(nn.Module):
@@ -49,9 +61,19 @@ def cases() -> dict[str, Case]:
     g = gen(2)
     x0, eps = torch.randn(16, 2, generator=g), torch.randn(16, 2, generator=g)
     sigma = torch.exp(torch.linspace(-4, 2, 16))
+    h = gen(8)
+    img, img_eps = torch.randn(3, 2, 4, 4, generator=h), torch.randn(3, 2, 4, 4, generator=h)
+    img_sigma = torch.exp(torch.randn(3, generator=h))
+    b = pick(9, 5, 1, 7, 4)
+    d0, d_eps = (torch.randn(b, 2, generator=h, dtype=torch.float64) for _ in range(2))
+    d_sigma = torch.exp(torch.rand(b, generator=h, dtype=torch.float64) * 7.5 - 5)
     return {"probe": Case((ProbeDenoiser(), x0, sigma, eps)),
             "small": Case((ProbeDenoiser(), x0[:3], sigma[:3], eps[:3])),
-            "oracle": Case((OracleDenoiser(x0), x0, sigma, eps))}
+            "oracle": Case((OracleDenoiser(x0), x0, sigma, eps)),
+            "images": Case((ProbeConvDenoiser(10), img, img_sigma, img_eps)),
+            "one": Case((ProbeDenoiser(11), d0[:1].float(), d_sigma[:1].float(),
+                         d_eps[:1].float())),
+            "float64": Case((ProbeDenoiser(12).double(), d0, d_sigma, d_eps))}
 
 
 PROPS = Props()
@@ -69,6 +91,16 @@ def _noised(x0, s, e):
     return add_noise(x0, s, e)
 
 
+def _no_grad(f, x0, s, e):
+    with torch.no_grad():
+        return ((f(_noised(x0, s, e), s) - e) ** 2).mean()
+
+
+def _noises_x0_in_place(f, x0, s, e):
+    x0 += per_sample(s, x0) * e
+    return ((f(x0, s) - e) ** 2).mean()
+
+
 BUGS = {
     "denoiser sees x0": lambda f, x0, s, e: ((f(x0, s) - e) ** 2).mean(),
     "target is x0": lambda f, x0, s, e: ((f(_noised(x0, s, e), s) - x0) ** 2).mean(),
@@ -78,12 +110,36 @@ BUGS = {
     "absolute error": lambda f, x0, s, e: (f(_noised(x0, s, e), s) - e).abs().mean(),
     "norm summed over coordinates":
         lambda f, x0, s, e: ((f(_noised(x0, s, e), s) - e) ** 2).sum(1).mean(),
+    "[held] noises with a (B, 1) sigma (2-d points only)":
+        lambda f, x0, s, e: ((f(x0 + s[:, None] * e, s) - e) ** 2).mean(),
+    "[held] the first sigma for the whole batch":
+        lambda f, x0, s, e: ((f(x0 + s[0] * e, s) - e) ** 2).mean(),
+    "[grad] under torch.no_grad()": _no_grad,
+    "[grad] torch.tensor of the loss's value":
+        lambda f, x0, s, e: torch.tensor(((f(_noised(x0, s, e), s) - e) ** 2).mean().item()),
+    "[rng] draws its own noise": lambda f, x0, s, e: (
+        lambda n: ((f(_noised(x0, s, n), s) - n) ** 2).mean())(torch.randn_like(x0)),
+    "[alias] noises x0 in place": _noises_x0_in_place,
+    "[dtype] averages in float32":
+        lambda f, x0, s, e: ((f(_noised(x0, s, e), s) - e) ** 2).float().mean(),
+}
+ALTERNATIVES = {
+    "F.mse_loss": lambda f, x0, s, e: nn.functional.mse_loss(f(_noised(x0, s, e), s), e),
 }
 
 PROPS("matches the reference on a batch of 16 and of 3",
       "call denoiser(x_sigma, sigma) on the noised points, square the error and "
       "average over batch and coordinates (.mean(), not .sum())",
       close("probe", "small"))
+
+PROPS("works for images and for a batch of one",
+      "nothing in the loss depends on the data's shape or the batch size: noise every "
+      "sample with its own sigma, whatever follows the batch dimension",
+      close("images", "one"))
+
+PROPS("keeps float64 precision",
+      "no float32 step in between: stay in the inputs' dtype from the noising to the mean",
+      close("float64", atol=1e-12, rtol=1e-10))
 
 EXERCISE = exercise(globals(), points=2,
                     summary="mean squared error between predicted and true noise")

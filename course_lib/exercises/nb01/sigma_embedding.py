@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 
 from course_lib.checking import Case, Props, close, exercise
+from course_lib.exercises.common import gen, pick
 
 
 # <solution cell>
@@ -21,7 +22,11 @@ def sigma_embedding(sigma: torch.Tensor, dim: int) -> torch.Tensor:
 def cases() -> dict[str, Case]:
     return {"one": Case((torch.ones(3), 8)),
             "range": Case((torch.tensor([0.01, 0.1, 1.0, 3.0, 10.0]), 16)),
-            "wide": Case((torch.exp(torch.linspace(-5, 3, 6)), 32))}
+            "wide": Case((torch.exp(torch.linspace(-5, 3, 6)), 32)),
+            "drawn": Case((torch.exp(2.5 * torch.randn(pick(5, 5, 3, 7, 2), generator=gen(5),
+                                                       dtype=torch.float64)),
+                           pick(6, 10, 14, 20, 40))),
+            "one_row": Case((torch.exp(torch.randn(1, generator=gen(7))), pick(7, 6, 4, 12)))}
 
 
 PROPS = Props()
@@ -43,16 +48,40 @@ def _linear_frequencies(s, d):
     return torch.cat([torch.sin(angle), torch.cos(angle)], dim=1)
 
 
+def _embed(s, d, log=torch.log, dtype="sigma's"):
+    """The planted answers' own embedding (calling the reference would trip its proxy line)."""
+    omega = torch.logspace(-2, 3, d // 2, base=2.0, dtype=s.dtype if dtype == "sigma's" else dtype)
+    angle = log(s)[:, None] * omega
+    return torch.cat([torch.sin(angle), torch.cos(angle)], dim=1)
+
+
 BUGS = {
-    "sigma instead of log sigma": lambda s, d: sigma_embedding(torch.exp(s), d),
-    "cosines first": lambda s, d: sigma_embedding(s, d).roll(d // 2, dims=1),
+    "sigma instead of log sigma": lambda s, d: _embed(s, d, log=lambda s: s),
+    "cosines first": lambda s, d: _embed(s, d).roll(d // 2, dims=1),
     "linear frequencies": _linear_frequencies,
-    "concatenated on the batch dim": lambda s, d: sigma_embedding(s, d).reshape(-1, d // 2),
+    "concatenated on the batch dim": lambda s, d: _embed(s, d).reshape(-1, d // 2),
+    "sines and cosines interleaved": lambda s, d: _embed(s, d).reshape(
+        -1, 2, d // 2).transpose(1, 2).reshape(-1, d),
+    "log10 instead of the natural log": lambda s, d: _embed(s, d, log=torch.log10),
+    "[held] 8 frequencies (dim 16) whatever dim is": lambda s, d: _embed(s, 16),
+    "[held] squeezes a batch of one": lambda s, d: _embed(s, d).squeeze(),
+    "[dtype] frequencies built in float32": lambda s, d: _embed(s, d, dtype=torch.float32),
+    "[alias] takes the log of sigma in place": lambda s, d: _embed(s, d, log=torch.log_),
+}
+ALTERNATIVES = {
+    "powers of two and an outer product": lambda s, d: torch.cat(
+        [f(torch.outer(s.log(), 2.0 ** torch.linspace(-2, 3, d // 2, dtype=s.dtype)))
+         for f in (torch.sin, torch.cos)], dim=1),
 }
 
 PROPS("matches the reference for dim 16 and 32",
-      "omega = torch.logspace(-2, 3, dim // 2, base=2): 1/4 up to 8, geometric; "
-      "angle = log(sigma)[:, None] * omega[None, :]",
+      "dim // 2 frequencies spaced geometrically from 1/4 to 8, both ends included; "
+      "each angle is log(sigma) of one row times one frequency",
       close("range", "wide"))
+
+PROPS("works for any even dim, a batch of one and float64 sigmas",
+      "the number of frequencies follows dim; keep the batch dimension even for one sigma; "
+      "build the frequencies in sigma's own dtype",
+      close("drawn", "one_row", atol=1e-12, rtol=1e-10))
 
 EXERCISE = exercise(globals(), points=2, summary="sinusoidal features of log sigma")

@@ -4,8 +4,9 @@ from __future__ import annotations
 import torch
 
 from course_lib import ddpm
-from course_lib.checking import Case, Props, exercise
-from course_lib.exercises.nb02.probes import ddpm_scheduler
+from course_lib.checking import Case, Props, close, exercise
+from course_lib.exercises.common import pick
+from course_lib.exercises.nb02.probes import betas64, ddpm_scheduler
 
 
 # <solution cell>
@@ -17,17 +18,24 @@ def alpha_bars(betas: torch.Tensor) -> torch.Tensor:
 # </solution cell>
 
 
+def _scaled_T() -> int:
+    return pick(20, 500, 1000, 200, 77)
+
+
 def cases() -> dict[str, Case]:
     return {"linear": Case((ddpm.linear_betas(),)), "cosine": Case((ddpm.cosine_betas(),)),
-            "tiny": Case((torch.tensor([0.1, 0.2, 0.5]),))}
+            "tiny": Case((torch.tensor([0.1, 0.2, 0.5]),)),
+            "scaled_linear": Case((ddpm_scheduler("scaled_linear", _scaled_T()).betas,)),
+            "float64": Case((betas64(pick(21, "linear", "scaled_linear"),
+                                     pick(22, 300, 1000, 61)),)),
+            "one_step": Case((torch.tensor([pick(23, 0.25, 0.01, 0.6, 0.999)]),))}
 
 
 PROPS = Props()
 
 
 @PROPS("alpha_bar_0 = 1 - beta_0, then a running product",
-       "alpha_bar_t = (1 - beta_0)(1 - beta_1)...(1 - beta_t): "
-       "torch.cumprod(1 - betas, 0)")
+       "alpha_bar_t multiplies 1 - beta_s over every step s up to and including t")
 def _first(outs, refs):
     got = outs["tiny"].value
     return abs(got[0].item() - 0.9) < 1e-6, (f"betas [0.1, 0.2, 0.5] give "
@@ -35,14 +43,22 @@ def _first(outs, refs):
                                              "expected [0.9, 0.72, 0.36]")
 
 
-@PROPS("equals DDPMScheduler.alphas_cumprod (linear and cosine)",
-       "a product, not a sum; of alpha = 1 - beta, not of beta")
+@PROPS("equals DDPMScheduler.alphas_cumprod (linear, cosine and scaled-linear)",
+       "a product, not a sum; of alpha = 1 - beta, not of beta; as long as the betas given")
 def _diffusers(outs, refs):
     worst = 0.0
-    for kind, name in (("linear", "linear"), ("squaredcos_cap_v2", "cosine")):
-        diff = (outs[name].value - ddpm_scheduler(kind).alphas_cumprod).abs().max().item()
-        worst = max(worst, diff)
+    for kind, name, T in (("linear", "linear", 1000), ("squaredcos_cap_v2", "cosine", 1000),
+                          ("scaled_linear", "scaled_linear", _scaled_T())):
+        want = ddpm_scheduler(kind, T).alphas_cumprod
+        got = outs[name].value
+        if got.shape != want.shape:
+            return False, f"{name} schedule of {T} steps: shape {tuple(got.shape)}"
+        worst = max(worst, (got - want).abs().max().item())
     return worst < 1e-6, f"max |yours - DDPMScheduler.alphas_cumprod| = {worst:.1e}"
+
+
+def _in_place(b):
+    return torch.cumprod(b.neg_().add_(1), 0)
 
 
 BUGS = {
@@ -50,6 +66,23 @@ BUGS = {
     "cumsum": lambda b: 1 - torch.cumsum(b, 0),
     "shifted by one": lambda b: torch.cat([torch.ones(1), torch.cumprod(1 - b, 0)[:-1]]),
     "no product": lambda b: 1 - b,
+    "[held] the notebook's linear schedule whatever betas are given":
+        lambda b: torch.cumprod(1 - ddpm.linear_betas(len(b)), 0),
+    "[dtype] the product in float32": lambda b: torch.cumprod(1 - b.float(), 0).to(b.dtype),
+    "[alias] turns betas into 1 - betas in place": _in_place,
 }
+ALTERNATIVES = {
+    "a running product in a loop": lambda b: torch.stack(
+        [torch.prod(1 - b[: t + 1]) for t in range(len(b))]),
+    "exp of a cumulative sum of logs": lambda b: torch.exp(torch.cumsum(torch.log1p(-b), 0)),
+}
+
+PROPS("matches the reference for other lengths and a single step",
+      "nothing depends on T: one alpha_bar per beta given",
+      close("scaled_linear", "one_step"))
+
+PROPS("keeps float64 precision",
+      "stay in the betas' own dtype all along: a float32 step loses the small betas' digits",
+      close("float64", atol=1e-12, rtol=1e-9))
 
 EXERCISE = exercise(globals(), points=2, summary="cumulative product of 1 - beta")

@@ -5,9 +5,9 @@ import torch
 
 from course_lib import ddpm
 from course_lib.checking import Case, Props, close, exercise
-from course_lib.exercises.common import gen, per_sample
+from course_lib.exercises.common import gen, per_sample, pick
 from course_lib.exercises.nb02.alpha_bars import alpha_bars
-from course_lib.exercises.nb02.probes import ddpm_scheduler
+from course_lib.exercises.nb02.probes import alpha_bar64, ddpm_scheduler
 
 
 # <solution cell>
@@ -27,29 +27,63 @@ def cases() -> dict[str, Case]:
     x0, eps = torch.randn(6, 2, generator=g), torch.randn(6, 2, generator=g)
     img, img_eps = torch.randn(3, 3, 4, 4, generator=g), torch.randn(3, 3, 4, 4, generator=g)
     big, big_eps = torch.randn(4096, 2, generator=g), torch.randn(4096, 2, generator=g)
+    h = gen(15)
+    c0, c_eps = torch.randn(5, 2, generator=h), torch.randn(5, 2, generator=h)
+    s0, s_eps = torch.randn(1, 3, 4, 4, generator=h), torch.randn(1, 3, 4, 4, generator=h)
+    T = _scaled_T()
+    kind = pick(17, "scaled_linear", "linear")
+    f0, f_eps = (torch.randn(7, 2, 3, generator=h, dtype=torch.float64) for _ in range(2))
+    p0, p_eps = torch.randn(7, generator=h), torch.randn(7, generator=h)
     return {"batch": Case((x0, torch.tensor([0, 5, 100, 500, 900, 999]), eps, ab)),
             "images": Case((img, torch.tensor([10, 400, 990]), img_eps, ab)),
-            "variance": Case((big, torch.full((4096,), 500), big_eps, ab))}
+            "variance": Case((big, torch.full((4096,), pick(16, 500, 200, 700)), big_eps, ab)),
+            "cosine": Case((c0, torch.randint(0, 1000, (5,), generator=h), c_eps,
+                            ddpm_scheduler("squaredcos_cap_v2").alphas_cumprod)),
+            "scaled_linear": Case((s0, torch.randint(0, T, (1,), generator=h), s_eps,
+                                   ddpm_scheduler("scaled_linear", T).alphas_cumprod)),
+            "float64": Case((f0, torch.randint(0, 300, (7,), generator=h), f_eps,
+                             alpha_bar64(kind, 300))),
+            "points": Case((p0, torch.randint(0, 1000, (7,), generator=h), p_eps, ab))}
 
 
 PROPS = Props()
 
 
 @PROPS("equals DDPMScheduler.add_noise",
-       "x_t = sqrt(alpha_bar[t]) * x0 + sqrt(1 - alpha_bar[t]) * eps: both square "
-       "roots, signal weight sqrt(alpha_bar), noise weight sqrt(1 - alpha_bar)")
+       "the signal keeps the weight sqrt(alpha_bar_t) and the noise gets sqrt(1 - alpha_bar_t): "
+       "both are square roots, and each sample uses the alpha_bar of its own t")
 def _diffusers(outs, refs):
-    c = cases()["batch"].args
-    want = ddpm_scheduler().add_noise(c[0], c[2], c[1])
-    diff = (outs["batch"].value - want).abs().max().item()
-    return diff < 1e-5, f"max |yours - DDPMScheduler.add_noise| = {diff:.1e}"
+    all_cases, worst = cases(), 0.0
+    for name, kind, T in (("batch", "linear", 1000), ("cosine", "squaredcos_cap_v2", 1000),
+                          ("scaled_linear", "scaled_linear", _scaled_T())):
+        x0, t, eps, _ = all_cases[name].args
+        want = ddpm_scheduler(kind, T).add_noise(x0, eps, t)
+        worst = max(worst, (outs[name].value - want).abs().max().item())
+    return worst < 1e-5, (f"max |yours - DDPMScheduler.add_noise| = {worst:.1e} (linear, "
+                          "cosine and scaled-linear schedules)")
 
 
 @PROPS("keeps unit variance (variance preserving)",
        "the two weights' squares add to 1 only with the square roots in place")
 def _variance(outs, refs):
+    t = int(cases()["variance"].args[1][0])
     var = outs["variance"].value.var().item()
-    return abs(var - 1) < 0.06, f"variance of x_t for unit-variance x0 at t = 500: {var:.3f}"
+    return abs(var - 1) < 0.06, f"variance of x_t for unit-variance x0 at t = {t}: {var:.3f}"
+
+
+def _scaled_T() -> int:
+    return pick(18, 1000, 500, 250, 99)
+
+
+def _q(x0, t, e, ab, signal=None):
+    """The planted answers' own q_sample (calling the reference would trip its proxy line)."""
+    a = per_sample(ab[t] if signal is None else signal, x0)
+    return a.sqrt() * x0 + (1 - a).sqrt() * e
+
+
+def _in_place(x0, t, e, ab):
+    a = per_sample(ab[t], x0)
+    return x0.mul_(a.sqrt()).add_((1 - a).sqrt() * e)
 
 
 BUGS = {
@@ -57,10 +91,22 @@ BUGS = {
     + (1 - per_sample(ab[t], x0)) * e,
     "swapped weights": lambda x0, t, e, ab: (1 - per_sample(ab[t], x0)).sqrt() * x0
     + per_sample(ab[t], x0).sqrt() * e,
-    "index t - 1": lambda x0, t, e, ab: q_sample(x0, (t - 1).clamp(min=0), e, ab),
+    "index t - 1": lambda x0, t, e, ab: _q(x0, (t - 1).clamp(min=0), e, ab),
     "2-d broadcast only": lambda x0, t, e, ab: ab[t][:, None].sqrt() * x0
     + (1 - ab[t][:, None]).sqrt() * e,
+    "[held] the notebook's linear schedule whatever alpha_bar is given": lambda x0, t, e, ab: _q(
+        x0, t, e, ab, signal=alpha_bars(ddpm.linear_betas())[t]),
+    "[held] one t for the whole batch": lambda x0, t, e, ab: _q(x0, t, e, ab, signal=ab[t[0]]),
+    "[dtype] alpha_bar cast to float32": lambda x0, t, e, ab: _q(x0, t, e, ab.float()),
+    "[alias] scales x0 in place": _in_place,
+    "[rng] draws its own noise": lambda x0, t, e, ab: _q(x0, t, torch.randn_like(x0), ab),
 }
+ALTERNATIVES = {
+    "gather and view": lambda x0, t, e, ab: (
+        lambda a: a.sqrt() * x0 + (1 - a).sqrt() * e)(
+            ab.gather(0, t).view(-1, *(1,) * (x0.dim() - 1))),
+}
+
 
 def _schedulers_add_noise() -> tuple:
     from diffusers import DDIMScheduler, DDPMScheduler
@@ -69,8 +115,18 @@ def _schedulers_add_noise() -> tuple:
 
 
 PROPS("works for image batches, one t per image",
-      "index alpha_bar[t] (shape (B,)), then reshape to (B, 1, 1, 1) to broadcast",
+      "one alpha_bar per image, picked by its t, with size-1 dimensions added so that it "
+      "broadcasts over the whole image",
       close("images"))
+
+PROPS("works for every schedule given, a batch of one and (B,) points",
+      "take alpha_bar from the argument (any schedule, any length), one per sample, "
+      "whatever follows the batch dimension",
+      close("cosine", "scaled_linear", "points"))
+
+PROPS("keeps float64 precision",
+      "stay in the inputs' dtype: no float32 step in between",
+      close("float64", atol=1e-12, rtol=1e-10))
 
 EXERCISE = exercise(globals(), points=2,
                     summary="closed-form x_t from x0", proxies=_schedulers_add_noise)

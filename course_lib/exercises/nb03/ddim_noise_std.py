@@ -4,7 +4,8 @@ from __future__ import annotations
 import torch
 
 from course_lib.checking import Case, Props, close, exercise
-from course_lib.exercises.nb03.probes import linear_alpha_bar
+from course_lib.exercises.common import pick
+from course_lib.exercises.nb03.probes import linear_alpha_bar, schedule_alpha_bar, timestep_pairs
 
 
 # <solution cell>
@@ -20,9 +21,18 @@ def ddim_noise_std(alpha_bar_t: torch.Tensor, alpha_bar_prev: torch.Tensor,
 
 def cases() -> dict[str, Case]:
     ab = linear_alpha_bar()
-    t, prev = torch.tensor([999, 500, 100, 20]), torch.tensor([899, 400, 80, 0])
+    t, prev = timestep_pairs(50, 4, notebook=([999, 500, 100, 20], [899, 400, 80, 0]))
+    cos = schedule_alpha_bar("squaredcos_cap_v2")
+    tc, pc = timestep_pairs(52, 5, T=950)  # cosine: alpha_bar near t = 999 is ~1e-9
+    sl = schedule_alpha_bar("scaled_linear", dtype=torch.float64)
+    ts, ps = timestep_pairs(54, 3)
+    one = torch.tensor(1.0)
     return {"eta0": Case((ab[t], ab[prev], 0.0)), "eta1": Case((ab[t], ab[prev], 1.0)),
-            "eta_half": Case((ab[t], ab[prev], 0.5))}
+            "eta_half": Case((ab[t], ab[prev], pick(51, 0.5, 0.3, 0.7, 0.25))),
+            "cosine": Case((cos[tc], cos[pc], pick(53, 0.5, 0.2, 0.8, 1.0))),
+            "scaled_linear_f64": Case((sl[ts], sl[ps], pick(55, 0.7, 0.3, 0.9, 0.45))),
+            "one_step": Case((cos[tc[0]], cos[pc[0]], pick(56, 0.6, 0.35, 0.85))),
+            "last_step": Case((ab[t[0]], one, pick(57, 1.0, 0.5, 0.75)))}
 
 
 PROPS = Props()
@@ -39,22 +49,48 @@ def _zero(outs, refs):
        "sqrt((1 - a_prev) / (1 - a_t)) * sqrt(1 - a_t / a_prev): two square roots, "
        "and the ratio is a_t / a_prev (the alpha of that jump)")
 def _ddpm(outs, refs):
-    ab = linear_alpha_bar()
-    t, prev = torch.tensor([999, 500, 100, 20]), torch.tensor([899, 400, 80, 0])
-    a_t, a_prev = ab[t], ab[prev]
+    a_t, a_prev, _ = cases()["eta1"].args
     want = ((1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev)).sqrt()
     diff = (outs["eta1"].value - want).abs().max().item()
     return diff < 1e-5, f"max |std(eta=1) - sqrt(beta_tilde)| = {diff:.1e}"
+
+
+@PROPS("a last step to alpha_bar = 1 adds no noise",
+       "at alpha_bar_prev = 1 the jump lands on x0 itself: (1 - a_prev) makes the std 0")
+def _last(outs, refs):
+    got = outs["last_step"].value.abs().item()
+    return got == 0.0, f"std from alpha_bar_t to alpha_bar_prev = 1: {got:.2e}, expected 0"
+
+
+def _std(a, p, eta):
+    return eta * ((1 - p) / (1 - a) * (1 - a / p)).sqrt()
+
+
+def _loops(a, p, eta):  # one jump at a time: fine for a batch, breaks on one step's 0-dim values
+    return torch.stack([_std(a[i], p[i], eta) for i in range(len(a))])
 
 
 BUGS = {
     "missing outer sqrt": lambda a, p, eta: eta * (1 - p) / (1 - a) * (1 - a / p),
     "ratio upside down": lambda a, p, eta: eta * ((1 - p) / (1 - a) * (1 - p / a)).abs().sqrt(),
     "ignores eta": lambda a, p, eta: ((1 - p) / (1 - a) * (1 - a / p)).sqrt(),
+    "[held] batches only (loops over len(alpha_bar_t))": _loops,
+    "[dtype] computes in float32": lambda a, p, eta: _std(a.float(), p.float(), eta),
+    "[dtype] eta as a float32 tensor":
+        lambda a, p, eta: torch.tensor(eta) * ((1 - p) / (1 - a) * (1 - a / p)).sqrt(),
+}
+ALTERNATIVES = {
+    "two square roots": lambda a, p, eta: eta * ((1 - p) / (1 - a)).sqrt() * (1 - a / p).sqrt(),
+    "over (a_prev - a_t) / a_prev": lambda a, p, eta: eta * ((1 - p) / (1 - a)
+                                                             * (p - a) / p).sqrt(),
 }
 
-PROPS("matches the reference at eta = 0.5",
-      "scale linearly by eta",
-      close("eta_half"))
+PROPS("matches the reference at other eta, on the cosine and scaled-linear schedules",
+      "scale linearly by eta; the formula holds for any alpha_bar values, of any shape",
+      close("eta_half", "cosine", "one_step"))
+
+PROPS("keeps float64 inputs in float64, to full precision",
+      "compute with the tensors you are given; a float32 constant or cast loses digits",
+      close("scaled_linear_f64", atol=1e-12, rtol=1e-10))
 
 EXERCISE = exercise(globals(), points=2, summary="the noise std of the DDIM update (eq. 16)")

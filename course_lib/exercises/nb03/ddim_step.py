@@ -4,9 +4,9 @@ from __future__ import annotations
 import torch
 
 from course_lib.checking import Case, Props, close, exercise
-from course_lib.exercises.common import gen
+from course_lib.exercises.common import gen, pick
 from course_lib.exercises.nb03.ddim_noise_std import ddim_noise_std
-from course_lib.exercises.nb03.probes import ddim_scheduler, linear_alpha_bar
+from course_lib.exercises.nb03.probes import ddim_scheduler, linear_alpha_bar, schedule_alpha_bar
 
 
 # <solution cell>
@@ -22,35 +22,71 @@ def ddim_step(x_t: torch.Tensor, eps_hat: torch.Tensor, alpha_bar_t: torch.Tenso
 # </solution cell>
 
 
-def cases() -> dict[str, Case]:
+def _jumps() -> dict[str, tuple[str, int, int]]:
+    """(schedule, n steps, t) of the cases that are compared with DDIMScheduler.step: each
+    jumps from t to t - 1000 // n on that schedule (to alpha_bar = 1 below 0)."""
+    n, t = pick(21, 10, 20, 8, 25), pick(22, 900, 990, 740, 455)
+    return {"eta0": ("linear", n, t), "eta1": ("linear", n, t),
+            "cosine": ("squaredcos_cap_v2", pick(23, 20, 10, 50), pick(24, 600, 850, 333)),
+            "scaled_linear": ("scaled_linear", pick(25, 7, 10, 16), pick(26, 777, 500, 950))}
+
+
+def _pair(kind: str, n: int, t: int, dtype=torch.float32):
+    ab = schedule_alpha_bar(kind, dtype=dtype)
+    prev = t - 1000 // n
+    return ab[t], ab[prev] if prev >= 0 else torch.tensor(1.0, dtype=dtype)
+
+
+def _inputs() -> dict:
     g = gen(20)
-    ab = linear_alpha_bar()
     x, e, z = (torch.randn(6, 2, generator=g) for _ in range(3))
-    z2 = torch.randn(6, 2, generator=g)
-    x0 = torch.randn(6, 2, generator=g)
-    x_exact = ab[500].sqrt() * x0 + (1 - ab[500]).sqrt() * e
+    return dict(x=x, e=e, z=z, z2=torch.randn(6, 2, generator=g),
+                x0=torch.randn(6, 2, generator=g), g=g)
+
+
+def cases() -> dict[str, Case]:
+    v, ab, jumps = _inputs(), linear_alpha_bar(), _jumps()
+    x, e, z, g = v["x"], v["e"], v["z"], v["g"]
+    t_exact = pick(27, 500, 250, 720, 980)
+    x_exact = ab[t_exact].sqrt() * v["x0"] + (1 - ab[t_exact]).sqrt() * e
     one = torch.tensor(1.0)
-    return {"eta0": Case((x, e, ab[900], ab[800], 0.0, z)),
-            "eta0_other_noise": Case((x, e, ab[900], ab[800], 0.0, z2)),
-            "eta1": Case((x, e, ab[900], ab[800], 1.0, z)),
-            "eta_half": Case((x, e, ab[300], ab[200], 0.5, z)),
-            "exact": Case((x_exact, e, ab[500], one, 0.0, z))}
+    a, p = _pair(*jumps["eta0"])
+    t_half = pick(28, 300, 150, 640, 875)
+    odd = [torch.randn(5, 3, generator=g) for _ in range(3)]       # an odd batch of 3-d points
+    img = [torch.randn(1, 3, 4, 4, generator=g) for _ in range(3)]  # one image
+    f64 = [torch.randn(7, 2, generator=g, dtype=torch.float64) for _ in range(3)]
+    a64, p64 = _pair("scaled_linear", pick(29, 10, 25, 4), pick(30, 640, 910, 360),
+                     dtype=torch.float64)
+    return {"eta0": Case((x, e, a, p, 0.0, z)),
+            "eta0_other_noise": Case((x, e, a, p, 0.0, v["z2"])),
+            "eta1": Case((x, e, a, p, 1.0, z)),
+            "eta_half": Case((x, e, ab[t_half], ab[t_half - 100], pick(31, 0.5, 0.3, 0.8), z)),
+            "exact": Case((x_exact, e, ab[t_exact], one, 0.0, z)),
+            "cosine": Case((*odd[:2], *_pair(*jumps["cosine"]), pick(32, 0.5, 0.25, 1.0),
+                            odd[2])),
+            "scaled_linear": Case((*img[:2], *_pair(*jumps["scaled_linear"]),
+                                   pick(33, 1.0, 0.6, 0.0), img[2])),
+            "f64": Case((*f64[:2], a64, p64, pick(34, 0.7, 0.4, 0.9), f64[2])),
+            "last_step": Case((odd[0], odd[1], _pair(*jumps["cosine"])[0], one,
+                               pick(35, 1.0, 0.5), odd[2]))}
 
 
 PROPS = Props()
 
 
-@PROPS("equals DDIMScheduler.step",
-       "the direction term is sqrt(1 - a_prev - std^2) * eps_hat")
+@PROPS("equals DDIMScheduler.step, on the linear, cosine and scaled-linear schedules",
+       "DDIM eq. 12: the predicted x0 brought to alpha_bar_prev, a term along eps_hat "
+       "whose variance and the noise's add up to 1 - a_prev, and the noise scaled by the "
+       "std; alpha_bars are numbers, x_t may have any shape")
 def _diffusers(outs, refs):
     all_cases, worst = cases(), 0.0
-    for name, t in (("eta0", 900), ("eta1", 900)):
+    for name, (kind, n, t) in _jumps().items():
         x, e, _, _, eta, z = all_cases[name].args
-        s = ddim_scheduler()
-        s.set_timesteps(10)  # 1000 // 10 = 100: from t = 900 to 800, as in the case
+        s = ddim_scheduler(kind)
+        s.set_timesteps(n)  # DDIMScheduler.step goes back 1000 // n, as the case does
         want = s.step(e, t, x, eta=eta, variance_noise=z).prev_sample
-        worst = max(worst, (outs[name].value - want).abs().max().item())
-    return worst < 1e-5, (f"max |yours - DDIMScheduler.step| at eta = 0 and 1 = {worst:.1e} "
+        worst = max(worst, ((outs[name].value - want).abs() / (1 + want.abs())).max().item())
+    return worst < 1e-5, (f"max |yours - DDIMScheduler.step| / (1 + |step|) = {worst:.1e} "
                           "(clip_sample=False, same noise)")
 
 
@@ -62,14 +98,10 @@ def _deterministic(outs, refs):
 
 
 @PROPS("recovers x0 from an exact x_t when alpha_bar_prev = 1",
-       "x0_hat = (x_t - sqrt(1 - a_t) eps_hat) / sqrt(a_t); then the result is "
-       "sqrt(a_prev) x0_hat + ...")
+       "x_t = sqrt(a_t) x0 + sqrt(1 - a_t) eps: solve it for x0 with eps_hat in place of "
+       "eps; at alpha_bar_prev = 1 that estimate is the whole result")
 def _exact(outs, refs):
-    g = gen(20)
-    for _ in range(4):
-        torch.randn(6, 2, generator=g)
-    x0 = torch.randn(6, 2, generator=g)
-    diff = (outs["exact"].value - x0).abs().max().item()
+    diff = (outs["exact"].value - _inputs()["x0"]).abs().max().item()
     return diff < 1e-4, f"true eps, alpha_bar_prev = 1: max |result - x0| = {diff:.1e}"
 
 
@@ -80,13 +112,34 @@ def _ddim(x, e, a_t, a_prev, eta, z, direction=True, minus_std=True, noise_scale
     return a_prev.sqrt() * x0_hat + d + (s if noise_scale is None else noise_scale) * z
 
 
+def _in_place(x, e, a, p, eta, z):  # x_t becomes x0_hat, then the result, in the caller's memory
+    s = ddim_noise_std(a, p, eta)
+    x.sub_((1 - a).sqrt() * e).div_(a.sqrt())
+    return x.mul_(p.sqrt()).add_((1 - p - s**2).sqrt() * e + s * z)
+
+
+def _coefficients(x, e, a, p, eta, z):  # the same update, as c_x x_t + c_e eps_hat + std noise
+    s = ddim_noise_std(a, p, eta)
+    c_x = (p / a).sqrt()
+    c_e = (1 - p - s**2).sqrt() - (p * (1 - a) / a).sqrt()
+    return c_x * x + c_e * e + s * z
+
+
 BUGS = {
     "no direction term": lambda *c: _ddim(*c, direction=False),
     "direction ignores the std": lambda *c: _ddim(*c, minus_std=False),
     "noise not scaled by std": lambda *c: _ddim(*c, noise_scale=1.0),
     "x0_hat without square roots": lambda x, e, a, p, eta, z: p.sqrt() * (x - (1 - a) * e) / a
     + (1 - p - ddim_noise_std(a, p, eta) ** 2).sqrt() * e + ddim_noise_std(a, p, eta) * z,
+    "[held] eta = 0 only (ignores eta and the noise)":
+        lambda x, e, a, p, eta, z: _ddim(x, e, a, p, 0.0, z),
+    "[alias] updates x_t in place": _in_place,
+    "[dtype] computes in float32": lambda x, e, a, p, eta, z: _ddim(
+        x.float(), e.float(), a.float(), p.float(), eta, z.float()),
+    "[dtype] alpha_bars as float32 numbers": lambda x, e, a, p, eta, z: _ddim(
+        x, e, torch.tensor(float(a)), torch.tensor(float(p)), eta, z),
 }
+ALTERNATIVES = {"coefficients of x_t and eps_hat": _coefficients}
 
 def _schedulers_step() -> tuple:
     from diffusers import DDIMScheduler, DDPMScheduler
@@ -94,9 +147,14 @@ def _schedulers_step() -> tuple:
     return (DDPMScheduler.step, DDIMScheduler.step)
 
 
-PROPS("matches the reference at eta = 0.5",
-      "std = ddim_noise_std(a_t, a_prev, eta), added as std * noise",
-      close("eta_half"))
+PROPS("matches the reference at other eta, for an odd batch and at a last step",
+      "the noise is scaled by the std of the jump (ddim_noise_std, which depends on "
+      "eta), and the direction term shrinks to leave room for it",
+      close("eta_half", "cosine", "last_step"))
+
+PROPS("keeps float64 inputs in float64, to full precision",
+      "compute with the tensors you are given; a float32 constant or cast loses digits",
+      close("f64", atol=1e-10, rtol=1e-10))
 
 EXERCISE = exercise(globals(), points=3,
                     summary="the DDIM update (eq. 12)", proxies=_schedulers_step)

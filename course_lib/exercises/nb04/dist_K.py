@@ -31,14 +31,45 @@ def _on_K(outs, refs):
     return got < 1e-6, f"max dist_K of points of K: {got:.1e}, expected 0"
 
 
+def _expanded(x, K):  # |x|^2 - 2 x.k + |k|^2: exact in algebra, cancels in floating point
+    sq = (x**2).sum(1)[:, None] - 2 * x @ K.T + (K**2).sum(1)[None]
+    return sq.clamp(min=0).min(1).values.sqrt()
+
+
 BUGS = {
     "squared distance": lambda x, K: sq_dists(x, K).min(1).values,
     "mean instead of min": lambda x, K: sq_dists(x, K).sqrt().mean(1),
     "max instead of min": lambda x, K: sq_dists(x, K).sqrt().max(1).values,
+    "L1 distance": lambda x, K: (x[:, None] - K[None]).abs().sum(-1).min(1).values,
+    "expanded square (cancels far from the origin)": _expanded,
+    "[held] 2-d only (first two coordinates)": lambda x, K: sq_dists(x[:, :2], K[:, :2])
+    .min(1).values.sqrt(),
+    "[held] squeezes the batch dimension": lambda x, K: sq_dists(x, K).min(1).values.sqrt()
+    .squeeze(),
+    "[dtype] computes in float32": lambda x, K: sq_dists(x.float(), K.float()).min(1).values
+    .sqrt(),
+}
+ALTERNATIVES = {
+    "torch.cdist": lambda x, K: torch.cdist(x, K).min(1).values,
+    "norm of the differences": lambda x, K: (x[:, None] - K[None]).norm(dim=-1).min(1).values,
 }
 
-PROPS("matches the reference in 2-d and 3-d",
-      "Euclidean distance (with the square root) to the nearest point: a min over K",
-      close("points", "3d"))
+PROPS("matches the reference in 2-d, 3-d and 4-d, for a batch of 1",
+      "Euclidean distance (with the square root) to the nearest point: a min over K, "
+      "one value per row of x, over all coordinates",
+      close("points", "3d", "batch1"))
+
+PROPS("Euclidean, not L1: the nearest point on a diagonal wins",
+      "the distance is the square root of the sum of squared differences",
+      close("euclid"))
+
+PROPS("accurate far from the origin (coordinates near 10^4)",
+      "subtract first, then square: expanding |x - k|^2 = |x|^2 - 2 x.k + |k|^2 cancels "
+      "large numbers against each other",
+      close("far", atol=1e-4, rtol=1e-4))
+
+PROPS("keeps float64 inputs in float64",
+      "compute with the tensors you are given, without casts",
+      close("f64", atol=1e-10, rtol=1e-10))
 
 EXERCISE = exercise(globals(), points=1, summary="distance to a finite set")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 
 from course_lib.checking import Case, Props, close, exercise
+from course_lib.exercises.common import pick
 from course_lib.exercises.nb04.probes import probe_K, probe_x
 from course_lib.exercises.nb04.proj_K import proj_K
 
@@ -19,7 +20,12 @@ def gd_step(x: torch.Tensor, K: torch.Tensor, step: float) -> torch.Tensor:
 
 def cases() -> dict[str, Case]:
     K, x = probe_K(), probe_x()
-    return {"half": Case((x, K, 0.5)), "full": Case((x, K, 1.0)), "zero": Case((x, K, 0.0))}
+    return {"half": Case((x, K, pick(130, 0.5, 0.3, 0.7, 0.25))), "full": Case((x, K, 1.0)),
+            "zero": Case((x, K, 0.0)),
+            "3d_f64": Case((probe_x(5, 3, 131, dtype=torch.float64),
+                            probe_x(6, 3, 132, 1.0, dtype=torch.float64),
+                            pick(133, 0.25, 0.6, 0.9))),
+            "batch1": Case((probe_x(1, 2, 134), K, pick(135, 0.8, 0.4, 0.15)))}
 
 
 PROPS = Props()
@@ -33,14 +39,32 @@ def _full(outs, refs):
     return diff < 1e-6, f"step 1 lands on proj_K(x): max diff {diff:.1e}"
 
 
+def _step_in_place(x, K, st):
+    return x.sub_(st * (x - proj_K(x, K)))
+
+
 BUGS = {
     "ascent": lambda x, K, st: x + st * (x - proj_K(x, K)),
     "steps towards the mean": lambda x, K, st: x - st * (x - K.mean(0)),
     "scales the point": lambda x, K, st: x - st * proj_K(x, K),
+    "[held] step 1 always (jumps to the projection)": lambda x, K, st: proj_K(x, K),
+    "[alias] returns x itself when the step is 0":
+        lambda x, K, st: x if st == 0 else x - st * (x - proj_K(x, K)),
+    "[alias] steps x in place": _step_in_place,
+    "[dtype] computes in float32": lambda x, K, st: x.float() - st * (x - proj_K(x, K)).float(),
+}
+ALTERNATIVES = {
+    "(1 - step) x + step proj_K(x)": lambda x, K, st: (1 - st) * x + st * proj_K(x, K),
+    "torch.lerp": lambda x, K, st: torch.lerp(x, proj_K(x, K), st),
 }
 
-PROPS("matches the reference for sizes 0.5 and 0",
-      "x - step * (x - proj_K(x))",
-      close("half", "zero"))
+PROPS("matches the reference for other step sizes, in 3-d and for a batch of 1",
+      "move a fraction `step` of the way from x to its projection (the minus gradient "
+      "points there)",
+      close("half", "zero", "batch1"))
+
+PROPS("keeps float64 inputs in float64",
+      "compute with the tensors you are given, without casts",
+      close("3d_f64", atol=1e-12, rtol=1e-12))
 
 EXERCISE = exercise(globals(), points=1, summary="a gradient step on 1/2 dist_K(x)^2")

@@ -25,7 +25,7 @@ PROPS = Props()
 
 
 @PROPS("points of K project to themselves",
-       "argmin of the distance, not argmax")
+       "the nearest point is the one at the smallest distance")
 def _on_K(outs, refs):
     K = probe_K()
     ok = torch.equal(outs["on_K"].value, K[[3, 0, 6]])
@@ -33,21 +33,45 @@ def _on_K(outs, refs):
 
 
 @PROPS("returns points of K",
-       "index K with the argmin over K")
+       "pick, for each row of x, a row of K: the one with the smallest distance")
 def _in_K(outs, refs):
-    K, got = probe_K(), outs["points"].value
-    member = (torch.cdist(got, K).min(dim=1).values < 1e-6).all().item()
-    return member, "every projection is a point of K" if member else "a result is not in K"
+    for name, case in cases().items():
+        got, K = outs[name].value, case.args[1].to(outs[name].value.dtype)
+        if not bool((torch.cdist(got, K).min(dim=1).values <= 1e-6 * (1 + K.abs().max())).all()):
+            return False, f"case '{name}': a result is not a point of K"
+    return True, "every projection is a point of K"
+
+
+def _nearest(x, K, dists):
+    return K[dists.argmin(1)]
 
 
 BUGS = {
     "argmax": lambda x, K: K[sq_dists(x, K).argmax(1)],
     "soft average": lambda x, K: torch.softmax(-sq_dists(x, K), 1) @ K,
     "returns x": lambda x, K: x,
+    "L1 distance": lambda x, K: _nearest(x, K, (x[:, None] - K[None]).abs().sum(-1)),
+    "[held] 2-d only (first two coordinates)":
+        lambda x, K: _nearest(x, K, sq_dists(x[:, :2], K[:, :2])),
+    "[held] squeezes the batch dimension": lambda x, K: K[sq_dists(x, K).argmin(1).squeeze()],
+    "[dtype] computes in float32": lambda x, K: _nearest(x, K.float(), sq_dists(x, K)),
+}
+ALTERNATIVES = {
+    "torch.cdist": lambda x, K: K[torch.cdist(x, K).argmin(1)],
+    "index_select": lambda x, K: K.index_select(0, sq_dists(x, K).argmin(1)),
 }
 
-PROPS("matches the reference in 2-d and 3-d",
-      "K[dists.argmin(dim=1)] with dists of shape (B, N)",
-      close("points", "3d"))
+PROPS("matches the reference in 2-d, 3-d and 4-d, for a batch of 1, far from the origin",
+      "one row of K per row of x: index K with the position of the smallest distance, "
+      "taken over all coordinates",
+      close("points", "3d", "batch1", "far"))
+
+PROPS("Euclidean, not L1: the nearest point on a diagonal wins",
+      "the distance is the square root of the sum of squared differences",
+      close("euclid"))
+
+PROPS("keeps float64 inputs in float64",
+      "index the K you are given, without casts",
+      close("f64", atol=0, rtol=0))
 
 EXERCISE = exercise(globals(), points=1, summary="nearest point of a finite set")

@@ -5,6 +5,7 @@ import torch
 
 from course_lib import guidance
 from course_lib.checking import Case, Props, close, exercise
+from course_lib.exercises.common import gen, pick
 
 
 # <solution cell>
@@ -18,13 +19,37 @@ def adherence(samples: torch.Tensor, target: int, data: torch.Tensor,
 # </solution cell>
 
 
+def _other_set(n: int, dtype=torch.float32):
+    """A labelled set that is not the notebook's: 40 points in the spiral's square [-1, 1]^2
+    with random labels, drawn for probe n."""
+    g = gen(n)
+    data = torch.rand(40, 2, generator=g, dtype=dtype) * 2 - 1
+    labels = torch.randint(3, (40,), generator=g)
+    labels[:3] = torch.arange(3)  # every label present
+    return data, labels, g
+
+
 def cases() -> dict[str, Case]:
     data, arms, _ = guidance.labelled_spiral()
-    g = torch.Generator().manual_seed(44)
-    on_arm = data[arms == 1] + 0.001 * torch.randn(85, 2, generator=g)
+    g = gen(44)
+    target = pick(170, 1, 0, 2)
+    on_arm = data[arms == target] + 0.001 * torch.randn(85, 2, generator=g)
     mixed = data[torch.randint(255, (400,), generator=g)] + 0.01 * torch.randn(400, 2, generator=g)
-    return {"on_arm": Case((on_arm, 1, data, arms)), "wrong_arm": Case((on_arm, 2, data, arms)),
-            "mixed": Case((mixed, 0, data, arms))}
+    other, labels, g2 = _other_set(172)
+    t2 = pick(173, 2, 0, 1)
+    # 21 samples near points of the other set, all labelled t2: adherence 1 there
+    mine = torch.nonzero(labels == t2).flatten()
+    near = other[mine[torch.randint(len(mine), (21,), generator=g2)]]
+    near = near + 0.001 * torch.randn(21, 2, generator=g2)
+    cloud = torch.rand(17, 2, generator=g2) * 2 - 1
+    other64, labels64, g3 = _other_set(174, torch.float64)
+    one = torch.rand(1, 2, generator=g3, dtype=torch.float64) * 2 - 1
+    return {"on_arm": Case((on_arm, target, data, arms)),
+            "wrong_arm": Case((on_arm, (target + pick(171, 1, 2)) % 3, data, arms)),
+            "mixed": Case((mixed, pick(175, 0, 1, 2), data, arms)),
+            "other_set": Case((near, t2, other, labels)),
+            "other_set_cloud": Case((cloud, t2, other, labels)),
+            "one_sample_f64": Case((one, pick(176, 1, 0, 2), other64, labels64))}
 
 
 PROPS = Props()
@@ -34,12 +59,26 @@ PROPS = Props()
        "look up the label of each sample's nearest data point and compare with target")
 def _adh_extremes(outs, refs):
     a, b = float(outs["on_arm"].value), float(outs["wrong_arm"].value)
-    return a == 1.0 and b == 0.0, (f"points on arm 1: adherence to arm 1 = {a:.2f} (expected 1),"
-                                   f" to arm 2 = {b:.2f} (expected 0)")
+    return a == 1.0 and b == 0.0, (f"points on the target arm: adherence to it = {a:.2f} "
+                                   f"(expected 1), to another arm = {b:.2f} (expected 0)")
+
+
+@PROPS("uses the data and labels it is given (a set that is not the notebook's)",
+       "take the nearest point among `data`, its label from `labels`: the arguments, not "
+       "the notebook's variables")
+def _other(outs, refs):
+    a = float(outs["other_set"].value)
+    return a == 1.0, f"samples next to points labelled {cases()['other_set'].args[1]}: " \
+                     f"adherence {a:.2f} (expected 1)"
 
 
 def _nearest_labels(s, data, labels):
     return labels[torch.cdist(s, data).argmin(1)]
+
+
+def _notebooks_data(s, t, d, lab):  # the notebook's globals instead of the arguments
+    data, arms, _ = guidance.labelled_spiral()
+    return (_nearest_labels(s, data, arms) == t).float().mean().item()
 
 
 BUGS = {
@@ -48,10 +87,18 @@ BUGS = {
         lambda s, t, d, lab: float((_nearest_labels(s, d, lab) == t).sum()),
     "farthest point":
         lambda s, t, d, lab: (lab[torch.cdist(s, d).argmax(1)] == t).float().mean().item(),
+    "[held] the notebook's data and arms, not the arguments": _notebooks_data,
+    "[held] argmin without dim (a flat index: right for one sample only)":
+        lambda s, t, d, lab: (lab[torch.cdist(s, d).argmin()] == t).float().mean().item(),
+}
+ALTERNATIVES = {
+    "squared distances": lambda s, t, d, lab: (
+        lab[((s[:, None] - d[None]) ** 2).sum(-1).argmin(1)] == t).float().mean().item(),
+    "a 0-dim tensor": lambda s, t, d, lab: (_nearest_labels(s, d, lab) == t).double().mean(),
 }
 
-PROPS("matches the reference on a mixed cloud",
+PROPS("matches the reference on mixed clouds, and for one float64 sample",
       "a fraction between 0 and 1 (a mean of 0/1 values), returned as a float",
-      close("mixed"))
+      close("mixed", "other_set_cloud", "one_sample_f64"))
 
 EXERCISE = exercise(globals(), points=1, summary="how often samples land on the requested arm")

@@ -5,7 +5,8 @@ import torch
 
 from course_lib import guidance
 from course_lib.checking import Case, Props, close, exercise
-from course_lib.guidance import NULL
+from course_lib.exercises.common import draw, gen, pick, seeded
+from course_lib.guidance import N_CLASSES, NULL
 
 
 # <solution cell>
@@ -21,22 +22,37 @@ def cfg_denoise(denoiser, x: torch.Tensor, sigma, cond: torch.Tensor, w: float) 
 # </solution cell>
 
 
-def probe_conditional() -> guidance.ConditionalDenoiser:
-    """A small conditional network with fixed random weights, for probing cfg_denoise."""
-    with torch.random.fork_rng():  # fixed weights without touching the learner's RNG
-        torch.manual_seed(42)
+def probe_conditional(n: int = 42) -> guidance.ConditionalDenoiser:
+    """A small conditional network with random weights drawn for probe n, for probing
+    cfg_denoise (its parameters require grad, so the result keeps a graph)."""
+    with seeded(n):  # fixed weights without touching the learner's RNG
         return guidance.ConditionalDenoiser(hidden=16, depth=1, emb_dim=4)
 
 
+def _batch(n: int, size: int, dtype=torch.float32):
+    """x (size, 2), sigma (size,) between 0.05 and 8 and labels (size,), drawn for probe n."""
+    g = gen(n)
+    x = torch.randn(size, 2, generator=g, dtype=dtype)
+    sigma = torch.exp(torch.rand(size, generator=g, dtype=dtype) * 5 - 3)
+    return x, sigma, torch.randint(N_CLASSES, (size,), generator=g)
+
+
 def cases() -> dict[str, Case]:
-    g = torch.Generator().manual_seed(43)
-    x = torch.randn(5, 2, generator=g)
-    cond = torch.tensor([0, 1, 2, 1, 0])
-    sigma = torch.tensor([0.1, 0.5, 1.0, 2.0, 5.0])
+    x = torch.randn(5, 2, generator=gen(43))
+    if draw() == 0:
+        cond, sigma = torch.tensor([0, 1, 2, 1, 0]), torch.tensor([0.1, 0.5, 1.0, 2.0, 5.0])
+    else:
+        _, sigma, cond = _batch(44, 5)
+    x1, s1, c1 = _batch(161, 1)
+    x7, s7, c7 = _batch(162, 7, torch.float64)
     return {"w1": Case((probe_conditional(), x, sigma, cond, 1.0)),
             "w0": Case((probe_conditional(), x, sigma, cond, 0.0)),
-            "w3": Case((probe_conditional(), x, sigma, cond, 3.0)),
-            "scalar_sigma": Case((probe_conditional(), x, torch.tensor(0.7), cond, 2.0))}
+            "w3": Case((probe_conditional(), x, sigma, cond, pick(45, 3.0, 2.5, 4.5, 1.5))),
+            "scalar_sigma": Case((probe_conditional(), x, torch.tensor(pick(46, 0.7, 0.3, 1.5)),
+                                  cond, pick(47, 2.0, 3.5, 1.25))),
+            "batch1": Case((probe_conditional(163), x1, s1, c1, pick(48, 2.5, 0.5, 6.0))),
+            "odd_f64": Case((probe_conditional(164).double(), x7, s7, c7,
+                             pick(49, 1.5, 3.25, 0.75)))}
 
 
 PROPS = Props()
@@ -53,7 +69,7 @@ def _den_w1(outs, refs):
 
 
 @PROPS("w = 0 equals the denoiser with the NULL label",
-       "the unconditional half uses the NULL token (torch.full_like(cond, NULL)), "
+       "the unconditional half carries the NULL label, one per sample like cond, "
        "not label 0")
 def _den_w0(outs, refs):
     model, x, sigma, cond, _ = cases()["w0"].args
@@ -72,19 +88,57 @@ def _sigmas(x, s):
     return torch.as_tensor(s).expand(x.shape[0])
 
 
+def _one_call(f, x, sigma, cond, w, swap=False):  # sigma: already (B,)
+    labels = [torch.full_like(cond, NULL), cond]
+    both = f(torch.cat([x, x]), torch.cat([sigma, sigma]),
+             torch.cat(labels[::-1] if swap else labels))
+    return guidance.cfg_eps(*both.chunk(2), w)
+
+
+def _no_grad(f, x, s, c, w):
+    with torch.no_grad():
+        return _one_call(f, x, _sigmas(x, s), c, w)
+
+
+def _nulls_in_place(f, x, s, c, w):  # "uncond = cond" names the same tensor, then fills it
+    eps_cond = f(x, _sigmas(x, s), c)
+    uncond = c
+    uncond[:] = NULL
+    return guidance.cfg_eps(f(x, _sigmas(x, s), uncond), eps_cond, w)
+
+
 BUGS = {
     "label 0 as unconditional": lambda f, x, s, c, w: guidance.cfg_eps(
         *_both(f, x, s, c, torch.zeros_like(c)), w),
     "no guidance": lambda f, x, s, c, w: f(x, _sigmas(x, s), c),
-    "1 + w convention": lambda f, x, s, c, w: cfg_denoise(f, x, s, c, 1 + w),
+    "1 + w convention": lambda f, x, s, c, w: _one_call(f, x, _sigmas(x, s), c, 1 + w),
+    "halves swapped ([cond, NULL] read as [uncond, cond])":
+        lambda f, x, s, c, w: _one_call(f, x, _sigmas(x, s), c, w, swap=True),
+    "[held] a number sigma only (float(sigma))": lambda f, x, s, c, w: _one_call(
+        f, x, torch.full((x.shape[0],), float(s)), c, w),
+    "[held] a (B,) sigma only (no expand)": lambda f, x, s, c, w: _one_call(f, x, s, c, w),
+    "[held] squeezes the batch dimension":
+        lambda f, x, s, c, w: _one_call(f, x, _sigmas(x, s), c, w).squeeze(),
+    "[grad] runs the denoiser under torch.no_grad()": _no_grad,
+    "[mutates] fills cond with NULL in place": _nulls_in_place,
+    "[dtype] sigma as float32": lambda f, x, s, c, w: _one_call(
+        f, x, torch.as_tensor(s, dtype=torch.float32).expand(x.shape[0]), c, w),
 }
 ALTERNATIVES = {
     "two calls, None for unconditional": lambda f, x, s, c, w: guidance.cfg_eps(
         f(x, _sigmas(x, s), None), f(x, _sigmas(x, s), c), w),
+    "repeat x and sigma": lambda f, x, s, c, w: guidance.cfg_eps(*f(
+        x.repeat(2, 1), _sigmas(x, s).repeat(2), torch.cat([torch.full_like(c, NULL), c])
+    ).chunk(2), w),
 }
 
-PROPS("matches the reference at w = 3 and with a scalar sigma",
-      "expand sigma to (B,) before concatenating it with itself",
-      close("w3", "scalar_sigma"))
+PROPS("matches the reference at other w, with a number sigma, for a batch of 1",
+      "sigma may be one number for the batch or one per sample: make it one per sample "
+      "before doubling the batch",
+      close("w3", "scalar_sigma", "batch1"))
+
+PROPS("keeps float64 inputs (and a float64 network) in float64, to full precision",
+      "build sigma in x's dtype; a float32 sigma or cast loses digits",
+      close("odd_f64", atol=1e-10, rtol=1e-10))
 
 EXERCISE = exercise(globals(), points=3, summary="guidance with one batched denoiser call")

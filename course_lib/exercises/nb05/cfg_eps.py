@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from course_lib.checking import Case, Props, close, exercise
-from course_lib.exercises.common import gen
+from course_lib.exercises.common import gen, pick
 
 
 # <solution cell>
@@ -19,14 +19,20 @@ def cfg_eps(eps_uncond: torch.Tensor, eps_cond: torch.Tensor, w: float) -> torch
 def cases() -> dict[str, Case]:
     g = gen(41)
     u, c = torch.randn(6, 2, generator=g), torch.randn(6, 2, generator=g)
-    return {"w1": Case((u, c, 1.0)), "w0": Case((u, c, 0.0)), "w7": Case((u, c, 7.5))}
+    g = gen(160)
+    u1, c1 = (torch.randn(1, 2, generator=g) for _ in range(2))
+    img_u, img_c = (torch.randn(3, 4, 5, 5, generator=g, dtype=torch.float64) for _ in range(2))
+    return {"w1": Case((u, c, 1.0)), "w0": Case((u, c, 0.0)),
+            "w7": Case((u, c, pick(42, 7.5, 3.5, 5.25, 12.5))),
+            "batch1": Case((u1, c1, pick(43, 2.5, 1.5, 4.75))),
+            "images_f64": Case((img_u, img_c, pick(44, 1.75, 6.5, 0.3)))}
 
 
 PROPS = Props()
 
 
 @PROPS("w = 1 gives the conditional prediction",
-       "diffusers' convention: eps_u + w * (eps_c - eps_u), so w = 1 is no guidance "
+       "diffusers' convention: w = 1 is no guidance, the conditional prediction itself "
        "(not eps_c + w * (eps_c - eps_u))")
 def _cfg_w1(outs, refs):
     c = cases()["w1"].args[1]
@@ -42,14 +48,31 @@ def _cfg_w0(outs, refs):
     return diff < 1e-6, f"w = 0: max |result - eps_uncond| = {diff:.1e}, expected 0"
 
 
+def _adds_in_place(u, c, w):
+    return u.add_(w * (c - u))
+
+
 BUGS = {
     "1 + w convention": lambda u, c, w: u + (1 + w) * (c - u),
     "difference reversed": lambda u, c, w: u + w * (u - c),
     "scales the conditional only": lambda u, c, w: w * c,
+    "[held] integer w": lambda u, c, w: u + int(w) * (c - u),
+    "[alias] returns eps_cond itself at w = 1":
+        lambda u, c, w: c if w == 1 else u + w * (c - u),
+    "[alias] adds into eps_uncond in place": _adds_in_place,
+    "[dtype] computes in float32": lambda u, c, w: (u + w * (c - u)).float(),
+}
+ALTERNATIVES = {
+    "(1 - w) eps_u + w eps_c": lambda u, c, w: (1 - w) * u + w * c,
+    "torch.lerp": lambda u, c, w: torch.lerp(u, c, w),
 }
 
-PROPS("matches the reference at w = 7.5",
-      "the difference is eps_cond - eps_uncond, in that order",
-      close("w7"))
+PROPS("matches the reference at other, non-integer w, and for a batch of 1",
+      "the difference is eps_cond - eps_uncond, in that order, scaled by w as it is",
+      close("w7", "batch1"))
+
+PROPS("keeps float64 inputs in float64, for image-shaped predictions",
+      "compute with the tensors you are given, without casts",
+      close("images_f64", atol=1e-12, rtol=1e-12))
 
 EXERCISE = exercise(globals(), points=2, summary="the guided prediction")

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from course_lib.checking import Case, Props, close, exercise
-from course_lib.exercises.common import gen
+from course_lib.exercises.common import gen, pick
 
 
 # <solution cell>
@@ -27,16 +27,31 @@ def cases() -> dict[str, Case]:
     q, k, v = (torch.randn(2, 3, 5, 8, generator=g) for _ in range(3))
     mask = torch.tensor([[True] * 5, [True, True, False, False, True]])
     same_k = torch.ones(2, 3, 5, 8)
+    h = gen(161)
+    d = pick(161, 6, 12, 10, 3)
+    # (B, T, d) without heads: odd lengths, 7 queries and 9 keys, values of another width
+    q3 = torch.randn(3, 7, d, generator=h)
+    k3, v3 = torch.randn(3, 9, d, generator=h), torch.randn(3, 9, 5, generator=h)
+    # large scores (up to a few hundred): exp() of them overflows float32
+    big = pick(162, 10.0, 8.0, 12.0)
+    ql, kl = big * torch.randn(1, 2, 7, d, generator=h), big * torch.randn(1, 2, 9, d, generator=h)
+    vl = torch.randn(1, 2, 9, d, generator=h)
+    # a batch of one, float64, a mask over 4 keys with its last key kept
+    q1 = torch.randn(1, 2, 5, 4, generator=h, dtype=torch.float64).requires_grad_()
+    k1, v1 = (torch.randn(1, 2, 4, 4, generator=h, dtype=torch.float64) for _ in range(2))
+    m1 = torch.cat([torch.rand(1, 3, generator=h) < 0.5, torch.ones(1, 1, dtype=torch.bool)], 1)
     return {"plain": Case((q, k, v)), "masked": Case((q, k, v, mask)),
-            "same_keys": Case((q, same_k, v)), "cross": Case((q, k[:, :, :4], v[:, :, :4]))}
+            "same_keys": Case((q, same_k, v)), "cross": Case((q, k[:, :, :4], v[:, :, :4])),
+            "no_heads": Case((q3, k3, v3)), "large": Case((ql, kl, vl)),
+            "one": Case((q1, k1, v1, m1))}
 
 
 PROPS = Props()
 
 
 @PROPS("equals F.scaled_dot_product_attention (with and without a mask)",
-       "scale the scores by 1 / sqrt(d), d = q.shape[-1]; a masked key gets score "
-       "-inf before the softmax: mask[:, None, None, :]")
+       "scale the scores by 1 / sqrt(d), d the size of a query vector; a masked key gets "
+       "score -inf before the softmax, so its weight is 0 for every query")
 def _attn_torch(outs, refs):
     c = cases()
     q, k, v = c["plain"].args
@@ -58,10 +73,39 @@ def _attn_same_keys(outs, refs):
 
 def _attn(q, k, v, mask=None, scale="sqrt", dim=-1, use_mask=True):
     d = q.shape[-1]
-    s = q @ k.transpose(-2, -1) / {"sqrt": d ** 0.5, "d": d, "none": 1}[scale]
+    s = q @ k.transpose(-2, -1) / {"sqrt": d ** 0.5, "d": d, "none": 1, "8": 8 ** 0.5}[scale]
     if mask is not None and use_mask:
         s = s.masked_fill(~mask[:, None, None, :], float("-inf"))
     return torch.softmax(s, dim=dim) @ v
+
+
+def _four_d(q, k, v, mask=None):
+    s = q @ k.transpose(2, 3) / math.sqrt(q.shape[-1])
+    if mask is not None:
+        s = s.masked_fill(~mask[:, None, None, :], float("-inf"))
+    return torch.softmax(s, dim=-1) @ v
+
+
+def _by_hand(q, k, v, mask=None, stable=True, fill=float("-inf")):
+    s = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if mask is not None:
+        s = s.masked_fill(~mask[:, None, None, :], fill)
+    if stable:
+        s = s - s.amax(-1, keepdim=True)
+    w = s.exp()
+    return w / w.sum(-1, keepdim=True) @ v
+
+
+def _float32_softmax(q, k, v, mask=None):
+    s = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if mask is not None:
+        s = s.masked_fill(~mask[:, None, None, :], float("-inf"))
+    return torch.softmax(s.float(), dim=-1).to(v.dtype) @ v
+
+
+@torch.no_grad()
+def _no_grad(q, k, v, mask=None):
+    return _attn(q, k, v, mask)
 
 
 BUGS = {
@@ -69,11 +113,37 @@ BUGS = {
     "divides by d": lambda q, k, v, m=None: _attn(q, k, v, m, scale="d"),
     "softmax over the queries": lambda q, k, v, m=None: _attn(q, k, v, m, dim=-2),
     "ignores the mask": lambda q, k, v, m=None: _attn(q, k, v, m, use_mask=False),
+    "softmax by hand without subtracting the max (overflows on large scores)":
+        lambda q, k, v, m=None: _by_hand(q, k, v, m, stable=False),
+    "[held] scale sqrt(8) hard-coded": lambda q, k, v, m=None: _attn(q, k, v, m, scale="8"),
+    "[held] transposes axes 2 and 3 (4-d inputs only)": _four_d,
+    "[dtype] softmax in float32, cast back": _float32_softmax,
+    "[grad] computes under torch.no_grad()": _no_grad,
+}
+ALTERNATIVES = {
+    "softmax by hand, max subtracted": _by_hand,
+    "masked scores -1e9 instead of -inf": lambda q, k, v, m=None: _by_hand(q, k, v, m, fill=-1e9),
+    "queries scaled first, keys as k.mT": lambda q, k, v, m=None: torch.softmax(
+        (q / math.sqrt(q.shape[-1])) @ k.mT + (0 if m is None else torch.where(
+            m[:, None, None, :], 0.0, float("-inf"))), dim=-1) @ v,
 }
 
 PROPS("works with fewer keys than queries",
       "k and v may have a different length from q (cross-attention)",
       close("cross"))
+
+PROPS("works without a heads axis, for any d, odd lengths, values of another width",
+      "q @ k^T over the last two axes (whatever comes before them); d is the query size",
+      close("no_heads"))
+
+PROPS("stays finite and right for large scores (a few hundred)",
+      "exp of a score above ~88 overflows float32: subtract each row's largest score "
+      "before exp, or use torch.softmax, which does",
+      close("large", atol=3e-4))
+
+PROPS("works for a batch of one with a mask, in float64",
+      "the mask has one row per batch element and one entry per key",
+      close("one", atol=1e-10, rtol=1e-8))
 
 EXERCISE = exercise(
     globals(), points=2,

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from course_lib import unet
 from course_lib.checking import Case, Props, close, exercise
-from course_lib.exercises.common import gen
+from course_lib.exercises.common import gen, pick
 from course_lib.exercises.nb06.attention import attention
-from course_lib.exercises.nb06.probes import fixed
+from course_lib.exercises.nb06.probes import fixed, random_affine
 
 
 # <solution cell>
@@ -40,31 +41,46 @@ def cases() -> dict[str, Case]:
     x = torch.randn(2, 16, 4, 3, generator=g)
     ctx = torch.randn(2, 5, 12, generator=g)
     mask = torch.tensor([[True] * 5, [True] * 3 + [False] * 2])
+    # not 4 heads nor 8 groups, a random GroupNorm weight and bias, one image of 3 x 5 pixels
+    h = gen(165)
+    heads, groups = pick(165, 3, 2, 6), pick(166, 3, 2, 6)
+    affine = fixed(lambda: unet.Attention2d(12, heads=heads, groups=groups), 167)
+    random_affine(affine.norm, h)
+    x1 = torch.randn(1, 12, 3, 5, generator=h)
+    # cross-attention in float64, a batch of 3, a context of 7 tokens, x differentiated
+    cross64 = fixed(lambda: unet.Attention2d(12, heads=heads, context_dim=10, groups=groups),
+                    168).double()
+    random_affine(cross64.norm, h)
+    x3 = torch.randn(3, 12, 3, 3, generator=h, dtype=torch.float64).requires_grad_()
+    ctx3 = torch.randn(3, 7, 10, generator=h, dtype=torch.float64)
+    mask3 = torch.cat([torch.rand(3, 6, generator=h) < 0.6, torch.ones(3, 1, dtype=torch.bool)], 1)
     return {"self": Case((self_attn, x)), "cross": Case((cross, x, ctx, mask)),
-            "silent": Case((silent, x))}
+            "silent": Case((silent, x)), "affine": Case((affine, x1)),
+            "cross64": Case((cross64, x3, ctx3, mask3))}
 
 
 PROPS = Props()
 
 
 @PROPS("is x when the output projection is zero (residual)",
-       "return x + the attention output, reshaped back to (B, C, H, W)")
+       "the block adds its attention output to its input x, in x's (B, C, H, W) layout")
 def _a2d_residual(outs, refs):
     x = cases()["silent"].args[1]
     diff = (outs["silent"].value - x).abs().max().item()
     return diff < 1e-6, f"with proj = 0 the block must return x: max diff {diff:.1e}"
 
 
-def _a2d(block, x, context=None, mask=None, residual=True, transpose=True, heads=True):
+def _a2d(block, x, context=None, mask=None, residual=True, transpose=True, heads=True,
+         norm=None, n_heads=None, kv_len="own"):
     B, C, H, W = x.shape
-    t = block.norm(x).reshape(B, C, H * W)
+    t = (block.norm(x) if norm is None else norm(block.norm, x)).reshape(B, C, H * W)
     t = t.transpose(1, 2) if transpose else t.reshape(B, H * W, C)
     src = t if context is None else context
     q, k, v = block.to_q(t), block.to_k(src), block.to_v(src)
-    n = block.heads if heads else 1
+    n = (n_heads or block.heads) if heads else 1
 
     def split(z):
-        return z.reshape(B, z.shape[1], n, -1).transpose(1, 2)
+        return z.reshape(B, z.shape[1] if kv_len == "own" else H * W, n, -1).transpose(1, 2)
 
     o = unet.attention(split(q), split(k), split(v), mask)
     o = block.proj(o.transpose(1, 2).reshape(B, H * W, C))
@@ -72,19 +88,63 @@ def _a2d(block, x, context=None, mask=None, residual=True, transpose=True, heads
     return x + o if residual else o
 
 
+def _into_x(block, x, context=None, mask=None):
+    x += _a2d(block, x, context, mask, residual=False)
+    return x
+
+
+@torch.no_grad()
+def _no_grad(block, x, context=None, mask=None):
+    return _a2d(block, x, context, mask)
+
+
+def _permuted(block, x, context=None, mask=None):
+    B, C, H, W = x.shape
+    t = block.norm(x).flatten(2).mT                                   # (B, HW, C)
+    src = t if context is None else context
+    n = block.heads
+    q = block.to_q(t).view(B, -1, n, C // n).permute(0, 2, 1, 3)
+    k = block.to_k(src).view(B, src.shape[1], n, C // n).permute(0, 2, 1, 3)
+    v = block.to_v(src).view(B, src.shape[1], n, C // n).permute(0, 2, 1, 3)
+    o = attention(q, k, v, mask).permute(0, 2, 1, 3).reshape(B, H * W, C)
+    return x + block.proj(o).mT.reshape(B, C, H, W)
+
+
+def _plain_norm(n, t):
+    return F.group_norm(t, n.num_groups, eps=n.eps)
+
+
+def _eight_groups(n, t):
+    return F.group_norm(t, 8, n.weight, n.bias, n.eps)
+
+
 BUGS = {
     "no residual": lambda b, x, c=None, m=None: _a2d(b, x, c, m, residual=False),
     "reshape instead of transpose": lambda b, x, c=None, m=None: _a2d(b, x, c, m, transpose=False),
     "one head": lambda b, x, c=None, m=None: _a2d(b, x, c, m, heads=False),
+    "[held] GroupNorm without the block's weight and bias":
+        lambda b, x, c=None, m=None: _a2d(b, x, c, m, norm=_plain_norm),
+    "[held] 8 groups hard-coded": lambda b, x, c=None, m=None: _a2d(b, x, c, m, norm=_eight_groups),
+    "[held] 4 heads hard-coded": lambda b, x, c=None, m=None: _a2d(b, x, c, m, n_heads=4),
+    "[held] keys split with the pixel count (self-attention only)":
+        lambda b, x, c=None, m=None: _a2d(b, x, c, m, kv_len="pixels"),
+    "[alias] adds the attention output into x in place": _into_x,
+    "[grad] computes under torch.no_grad()": _no_grad,
 }
+ALTERNATIVES = {"flatten, .mT, view and permute": _permuted}
 
 PROPS("matches the reference for self-attention",
-      "tokens = norm(x).reshape(B, C, H*W).transpose(1, 2): one token per pixel; "
-      "split C into heads: (B, T, C) -> (B, heads, T, C/heads)",
+      "one token per pixel, each a vector of C channels; split the channels of q, k and v "
+      "into the block's heads, attend per head, then merge the heads back",
       close("self", atol=1e-5))
 
 PROPS("matches the reference for cross-attention with a mask",
       "queries come from the pixels, keys and values from the context",
       close("cross", atol=1e-5))
+
+PROPS("uses the block's own norm, head count and group count (a batch of one, odd sizes)",
+      "call block.norm (its groups and learned weight and bias) and split into block.heads "
+      "heads; keys and values have the context's length, not the number of pixels",
+      close("affine", "cross64", atol=1e-5))
 
 EXERCISE = exercise(globals(), points=3, summary="attention over the pixels of a feature map")

@@ -1,13 +1,15 @@
 """Exercise `resblock_forward` (notebook 06): the residual block's forward pass."""
 from __future__ import annotations
 
+import copy
+
 import torch
 import torch.nn.functional as F
 
 from course_lib import unet
 from course_lib.checking import Case, Props, close, exercise
-from course_lib.exercises.common import gen
-from course_lib.exercises.nb06.probes import fixed
+from course_lib.exercises.common import gen, pick
+from course_lib.exercises.nb06.probes import fixed, random_affine
 
 
 # <solution cell>
@@ -32,15 +34,27 @@ def cases() -> dict[str, Case]:
         zeroed.conv2.bias.zero_()
     x8, x16 = torch.randn(2, 8, 6, 6, generator=g), torch.randn(2, 16, 6, 6, generator=g)
     emb, emb2 = torch.randn(2, 32, generator=g), torch.randn(2, 32, generator=g)
+    # not the course's 8 groups, random GroupNorm weights and biases, an odd batch
+    h = gen(162)
+    groups = pick(162, 3, 2, 6)
+    affine = fixed(lambda: unet.ResBlock(6, 12, 10, groups=groups), 163)
+    random_affine(affine.norm1, h)
+    random_affine(affine.norm2, h)
+    x6, emb10 = torch.randn(3, 6, 5, 3, generator=h), 3 * torch.randn(3, 10, generator=h)
+    one = copy.deepcopy(affine).double()  # a batch of one, in float64, x differentiated
+    x1 = torch.randn(1, 6, 4, 5, generator=h, dtype=torch.float64).requires_grad_()
+    e1 = 3 * torch.randn(1, 10, generator=h, dtype=torch.float64)
     return {"wide": Case((wide, x8, emb)), "wide_emb2": Case((wide, x8, emb2)),
-            "same": Case((same, x16, emb)), "zeroed": Case((zeroed, x8, emb))}
+            "same": Case((same, x16, emb)), "zeroed": Case((zeroed, x8, emb)),
+            "affine": Case((affine, x6, emb10)), "one": Case((one, x1, e1))}
 
 
 PROPS = Props()
 
 
 @PROPS("is skip(x) when conv2 is zero",
-       "return block.skip(x) + h: the residual path is added to the skip")
+       "the residual path is added to the skip path, which is the input itself or its "
+       "1x1 convolution")
 def _res_zeroed(outs, refs):
     block, x, _ = cases()["zeroed"].args
     diff = (outs["zeroed"].value - block.skip(x)).abs().max().item()
@@ -48,7 +62,8 @@ def _res_zeroed(outs, refs):
 
 
 @PROPS("depends on the embedding",
-       "add block.emb(emb)[:, :, None, None] to h after conv1")
+       "the projected embedding (one value per output channel) is added to every pixel of "
+       "h, after the first convolution")
 def _res_uses_emb(outs, refs):
     changed = not torch.allclose(outs["wide"].value, outs["wide_emb2"].value)
     return changed, ("a different embedding changes the output" if changed
@@ -66,15 +81,57 @@ def _res(block, x, emb, where="after_conv1", skip=True, act_first=False):
     return block.skip(x) + h if skip else h
 
 
+def _norms(block, x, emb, groups=None, affine=True):
+    def norm(n, t):
+        return F.group_norm(t, groups or n.num_groups, n.weight if affine else None,
+                            n.bias if affine else None, n.eps)
+    h = block.conv1(F.silu(norm(block.norm1, x))) + block.emb(emb)[:, :, None, None]
+    return block.skip(x) + block.conv2(F.silu(norm(block.norm2, h)))
+
+
+def _squeezed(block, x, emb):
+    h = block.conv1(F.silu(block.norm1(x))) + block.emb(emb).squeeze()[:, :, None, None]
+    return block.skip(x) + block.conv2(F.silu(block.norm2(h)))
+
+
+def _into_skip(block, x, emb):
+    out = block.skip(x)          # the identity returns x itself
+    out += block.conv2(F.silu(block.norm2(
+        block.conv1(F.silu(block.norm1(x))) + block.emb(emb)[:, :, None, None])))
+    return out
+
+
+@torch.no_grad()
+def _no_grad(block, x, emb):
+    return _res(block, x, emb)
+
+
 BUGS = {
     "embedding after conv2": lambda b, x, e: _res(b, x, e, where="after_conv2"),
     "no skip": lambda b, x, e: _res(b, x, e, skip=False),
     "SiLU before the norm": lambda b, x, e: _res(b, x, e, act_first=True),
     "ignores the embedding": lambda b, x, e: _res(b, x, e, where="nowhere"),
+    "[held] GroupNorm without the block's weight and bias":
+        lambda b, x, e: _norms(b, x, e, affine=False),
+    "[held] 8 groups hard-coded": lambda b, x, e: _norms(b, x, e, groups=8),
+    "[held] squeezes the embedding (a batch of one loses its batch axis)": _squeezed,
+    "[alias] adds h into skip(x) in place": _into_skip,
+    "[grad] computes under torch.no_grad()": _no_grad,
+}
+ALTERNATIVES = {
+    "F.group_norm with the block's own settings": _norms,
+    "embedding unsqueezed": lambda b, x, e: b.skip(x) + b.conv2(F.silu(b.norm2(
+        b.conv1(F.silu(b.norm1(x))) + b.emb(e).unsqueeze(-1).unsqueeze(-1)))),
 }
 
 PROPS("matches the reference, with and without a 1x1 skip",
-      "order: norm1 -> SiLU -> conv1, + emb, norm2 -> SiLU -> conv2; F.silu",
+      "order: norm1 -> SiLU -> conv1, + the embedding, norm2 -> SiLU -> conv2, + skip",
       close("wide", "same", atol=1e-5))
+
+PROPS("matches the reference with the block's own norms (random weights, not 8 groups), "
+      "for a batch of 3 and a batch of 1",
+      "call the block's own layers (block.norm1, block.norm2): they carry their group "
+      "count and their learned weight and bias",
+      close("affine", "one", atol=1e-5))
 
 EXERCISE = exercise(globals(), points=3, summary="the residual block's forward pass")

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from course_lib.checking import Case, Props, close, exercise
-from course_lib.exercises.common import gen
+from course_lib.exercises.common import gen, pick, seeded
 
 
 # <solution cell>
@@ -18,12 +18,12 @@ def decode_latents(decoder, latents: torch.Tensor, scale: float) -> torch.Tensor
 
 
 class ProbeDecoder(nn.Module):
-    """A fixed decoder for probing: 4x upsampling, a 1x1 convolution, times 3."""
+    """A fixed decoder for probing (probe draw `seed`): 4x upsampling, a 1x1 convolution,
+    times 3."""
 
-    def __init__(self):
+    def __init__(self, seed: int = 72):
         super().__init__()
-        with torch.random.fork_rng():  # fixed weights without touching the learner's RNG
-            torch.manual_seed(72)
+        with seeded(seed):  # fixed weights without touching the learner's RNG
             self.conv = nn.Conv2d(4, 3, 1)
 
     def forward(self, z):
@@ -32,7 +32,12 @@ class ProbeDecoder(nn.Module):
 
 def cases() -> dict[str, Case]:
     z = torch.randn(2, 4, 8, 8, generator=gen(73))
-    return {"scale": Case((ProbeDecoder(), z, 1.7)), "one": Case((ProbeDecoder(), z, 1.0))}
+    h = gen(172)
+    # a batch of one in float64, latents of another size, another scale
+    z1 = torch.randn(1, 4, 5, 7, generator=h, dtype=torch.float64)
+    return {"scale": Case((ProbeDecoder(), z, pick(73, 1.7, 0.7, 2.5, 5.0))),
+            "one": Case((ProbeDecoder(), z, 1.0)),
+            "float64": Case((ProbeDecoder(172).double(), z1, pick(172, 0.6, 1.3, 3.0)))}
 
 
 PROPS = Props()
@@ -46,14 +51,29 @@ def _dec_range(outs, refs):
     return lo >= -1 and hi <= 1, f"output range [{lo:.2f}, {hi:.2f}], expected within [-1, 1]"
 
 
+def _divides_in_place(d, z, s):
+    z /= s
+    return d(z).clamp(-1, 1)
+
+
 BUGS = {
     "multiplies by the scale": lambda d, z, s: d(z * s).clamp(-1, 1),
     "no clamp": lambda d, z, s: d(z / s),
     "ignores the scale": lambda d, z, s: d(z).clamp(-1, 1),
+    "clamps to [0, 1]": lambda d, z, s: d(z / s).clamp(0, 1),
+    "[held] Stable Diffusion's scale 0.18215 hard-coded": lambda d, z, s: d(z / 0.18215
+                                                                             ).clamp(-1, 1),
+    "[alias] divides the latents in place": _divides_in_place,
 }
+ALTERNATIVES = {"torch.clamp of decoder(latents * (1 / scale))":
+                lambda d, z, s: torch.clamp(d(z * (1 / s)), min=-1, max=1)}
 
-PROPS("matches the reference for scale 1.7",
-      "diffusion latents are z * scale: divide by scale before decoding",
+PROPS("matches the reference for a scale other than 1",
+      "diffusion latents are z * scale: divide by the scale you are given before decoding",
       close("scale"))
+
+PROPS("matches the reference for one latent of another size, in float64",
+      "the decoder takes latents of any size; the result keeps their dtype",
+      close("float64", atol=1e-12, rtol=1e-10))
 
 EXERCISE = exercise(globals(), points=1, summary="undo the latent scale, decode, clamp")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from course_lib.checking import Case, Props, exercise
-from course_lib.exercises.common import gen
+from course_lib.exercises.common import gen, pick
 
 
 # <solution cell>
@@ -20,8 +20,20 @@ def kl_divergence(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 def cases() -> dict[str, Case]:
     g = gen(71)
     m, lv = torch.randn(4, 4, 8, 8, generator=g), torch.randn(4, 4, 8, 8, generator=g) * 0.5
+    h = gen(171)
+    # other ranks and odd sizes: (B, D) vectors, (B, T, D) sequences, a batch of one;
+    # the inputs require grad, as in the VAE's loss
+    flat = pick(171, (5, 7), (3, 11), (7, 3))
+    seq = pick(172, (3, 5, 7), (1, 3, 9), (5, 1, 3))
+    m2, lv2 = torch.randn(flat, generator=h), 0.5 * torch.randn(flat, generator=h)
+    m3 = torch.randn(seq, generator=h, dtype=torch.float64)
+    lv3 = 0.5 * torch.randn(seq, generator=h, dtype=torch.float64)
+    m1, lv1 = torch.randn(1, 3, 5, 5, generator=h), 0.5 * torch.randn(1, 3, 5, 5, generator=h)
     return {"random": Case((m, lv)), "prior": Case((torch.zeros(2, 4, 8, 8),
-                                                    torch.zeros(2, 4, 8, 8)))}
+                                                    torch.zeros(2, 4, 8, 8))),
+            "vectors": Case((m2.requires_grad_(), lv2.requires_grad_())),
+            "sequences": Case((m3.requires_grad_(), lv3.requires_grad_())),
+            "one": Case((m1, lv1.requires_grad_()))}
 
 
 PROPS = Props()
@@ -34,15 +46,22 @@ def _kl_prior(outs, refs):
     return abs(got) < 1e-7, f"KL of N(0, 1) to N(0, 1) = {got:.2e}, expected 0"
 
 
-@PROPS("equals torch.distributions' KL, summed per sample, averaged over the batch",
-       "sum over every latent value of a sample (flatten(1).sum(1)), then "
-       "the mean over the batch; exp(logvar) is the variance")
-def _kl_torch(outs, refs):
-    m, lv = cases()["random"].args
+def _per_sample_kl(m, lv):
     d = torch.distributions
-    want = d.kl_divergence(d.Normal(m, (0.5 * lv).exp()), d.Normal(0.0, 1.0)).flatten(1).sum(1)
-    diff = abs(float(outs["random"].value) - want.mean().item())
-    return diff < 1e-3, f"|yours - torch.distributions.kl_divergence| = {diff:.1e}"
+    kl = d.kl_divergence(d.Normal(m, (0.5 * lv).exp()), d.Normal(0.0, 1.0))
+    return kl.flatten(1).sum(1).mean().item()
+
+
+@PROPS("equals torch.distributions' KL, summed per sample, averaged over the batch",
+       "add up the contributions of every latent value of one sample (all axes but the "
+       "first), then average those sums over the batch; exp(logvar) is the variance")
+def _kl_torch(outs, refs):
+    diff = 0.0
+    for name in ("random", "vectors", "sequences", "one"):
+        m, lv = (t.detach() for t in cases()[name].args)
+        diff = max(diff, abs(float(outs[name].value) - _per_sample_kl(m, lv)))
+    return diff < 1e-3, (f"|yours - torch.distributions.kl_divergence| = {diff:.1e} (latents "
+                         "of shape (4, 4, 8, 8), (B, D), (B, T, D) and a batch of one)")
 
 
 def _kl(m, lv, half=True, reduce="sum", var="exp"):
@@ -51,10 +70,36 @@ def _kl(m, lv, half=True, reduce="sum", var="exp"):
     return per.flatten(1).sum(1).mean() if reduce == "sum" else per.mean()
 
 
+def _image_dims(m, lv):
+    return (0.5 * (m**2 + lv.exp() - 1 - lv)).sum(dim=(1, 2, 3)).mean()
+
+
+def _last_dim(m, lv):
+    return (0.5 * (m**2 + lv.exp() - 1 - lv)).sum(-1).mean()
+
+
+def _float32_total(m, lv):
+    total = torch.zeros(())
+    for mi, lvi in zip(m, lv):
+        total += 0.5 * (mi**2 + lvi.exp() - 1 - lvi).sum()
+    return total / len(m)
+
+
 BUGS = {
     "missing the 1/2": lambda m, lv: _kl(m, lv, half=False),
     "mean over values, not sum": lambda m, lv: _kl(m, lv, reduce="mean"),
     "std in place of variance": lambda m, lv: _kl(m, lv, var="std"),
+    "[held] sums over dims (1, 2, 3) (image latents only)": _image_dims,
+    "[held] sums over the last axis only": _last_dim,
+    "[grad] returns a Python float": lambda m, lv: _kl(m, lv).item(),
+    "[grad] rebuilt with torch.tensor(...)": lambda m, lv: torch.tensor(_kl(m, lv).item()),
+    "[dtype] adds up in a float32 torch.zeros(())": _float32_total,
+}
+ALTERNATIVES = {
+    "total over everything / batch size": lambda m, lv: (
+        0.5 * (m**2 + lv.exp() - 1 - lv)).sum() / m.shape[0],
+    "mean over the batch, then sum": lambda m, lv: (
+        0.5 * (m.pow(2) + lv.exp() - 1 - lv)).mean(0).sum(),
 }
 
 EXERCISE = exercise(

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from course_lib.checking import Case, Props, close, exercise
-from course_lib.exercises.common import gen
+from course_lib.exercises.common import gen, pick
 from course_lib.exercises.nb09.probes import embeddings
 
 
@@ -22,8 +22,14 @@ def cases() -> dict[str, Case]:
     g = gen(94)
     u, v = embeddings(g, 5)
     lengths = torch.rand(5, 1, generator=g) * 3 + 0.5
+    h = gen(194)
+    u1, v1 = embeddings(h, 1, 8)
+    ub, vb = embeddings(h, 4, 8)
+    u64, v64 = embeddings(h, 7, pick(195, 3, 16, 5), dtype=torch.float64)
     return {"random": Case((u, v)), "same": Case((u, 2 * u)), "opposite": Case((u, -u)),
-            "lengths": Case((u * lengths, v))}
+            "lengths": Case((u * lengths, v)),
+            "one": Case((u1, v1 if (u1 * v1).sum() > 0 else -v1)),  # a batch of one, cos > 0
+            "large_norms": Case((3e3 * ub, 1e-3 * vb)), "float64": Case((u64, v64))}
 
 
 PROPS = Props()
@@ -49,6 +55,12 @@ def _cos(u, v):
     return F.cosine_similarity(u, v, dim=-1)
 
 
+def _in_place(u, v):
+    u /= u.norm(dim=-1, keepdim=True)
+    v /= v.norm(dim=-1, keepdim=True)
+    return 100 * (u * v).sum(-1).clamp(min=0)
+
+
 BUGS = {
     "the B x B matrix": lambda u, v: 100 * (F.normalize(u, dim=-1) @ F.normalize(v, dim=-1).T
                                             ).clamp(min=0),
@@ -56,11 +68,27 @@ BUGS = {
     "no clamp at 0": lambda u, v: 100 * _cos(u, v),
     "no factor 100": lambda u, v: _cos(u, v).clamp(min=0),
     "mean over the batch": lambda u, v: 100 * _cos(u, v).clamp(min=0).mean(),
+    "divides by the lengths of the whole batch":
+        lambda u, v: 100 * ((u * v).sum(-1) / (u.norm() * v.norm())).clamp(min=0),
+    "[held] squeezed (a batch of one gives a 0-dim tensor)":
+        lambda u, v: 100 * _cos(u, v).clamp(min=0).squeeze(),
+    "[alias] normalises the embeddings in place": _in_place,
+    "[dtype] cosines in float32": lambda u, v: 100 * _cos(u.float(), v.float()).clamp(min=0),
 }
+ALTERNATIVES = {"normalised rows, row-wise dot product": lambda u, v: 100 * (
+    F.normalize(u, dim=1) * F.normalize(v, dim=1)).sum(1).clamp(min=0)}
 
 PROPS("matches the reference, whatever the embeddings' lengths",
       "one score per pair (row i with row i), not the B x B matrix; divide by both "
-      "lengths (F.cosine_similarity(u, v, dim=-1))",
-      close("random", "lengths", atol=1e-4))
+      "rows' own lengths",
+      close("random", "lengths", "large_norms", atol=1e-4))
+
+PROPS("a batch of one gives one score, shape (1,)",
+      "the result has shape (B,), B = 1 included",
+      close("one", atol=1e-4))
+
+PROPS("matches the reference in float64",
+      "the same formula in the inputs' dtype",
+      close("float64", atol=1e-10, rtol=1e-10))
 
 EXERCISE = exercise(globals(), points=2, summary="CLIP score of each image against its own caption")

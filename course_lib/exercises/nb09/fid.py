@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from course_lib.checking import Case, Props, close, exercise
-from course_lib.exercises.common import gen
+from course_lib.exercises.common import gen, pick
 from course_lib.exercises.nb09.frechet_distance import frechet_distance
 from course_lib.exercises.nb09.probes import value
 
@@ -24,9 +24,17 @@ def cases() -> dict[str, Case]:
     mix = torch.randn(4, 4, generator=g, dtype=torch.float64)
     a = torch.randn(40, 4, generator=g, dtype=torch.float64) @ mix
     b = torch.randn(25, 4, generator=g, dtype=torch.float64) @ mix.T + 0.5
-    c = torch.tensor([1.0, -2.0, 0.5, 0.0], dtype=torch.float64)
+    c = torch.tensor(pick(91, [1.0, -2.0, 0.5, 0.0], [0.5, 0.5, -1.0, 2.0], [-1.5, 0.0, 1.0, 1.0]),
+                     dtype=torch.float64)
+    m, n = pick(92, (6, 5), (5, 7), (4, 6), (3, 3))
+    # near-identical sets, fewer samples than features: both covariances are singular
+    h = gen(191)
+    k = pick(191, 5, 3, 4)
+    near = torch.randn(k, 6, generator=h, dtype=torch.float64) * 2 + 1
     return {"random": Case((a, b)), "self": Case((a, a.clone())), "shift": Case((a, a + c)),
-            "few": Case((a[:6], b[:5]))}
+            "few": Case((a[:m], b[:n])),
+            "near": Case((near, near + 1e-9 * torch.randn(k, 6, generator=h,
+                                                          dtype=torch.float64)))}
 
 
 PROPS = Props()
@@ -42,14 +50,24 @@ def _self(outs, refs):
 @PROPS("moving every feature by c adds |c|^2",
        "the mean is over the samples (dim 0), one value per feature")
 def _shift(outs, refs):
-    got = value(outs, "shift")
-    return abs(got - 5.25) < 1e-8, (f"FID(f, f + c) = {got:.6f}, expected |c|^2 = 5.25 (the "
-                                    "covariance does not change when every sample moves by c)")
+    a, b = cases()["shift"].args
+    got, want = value(outs, "shift"), ((b - a)[0] ** 2).sum().item()
+    return abs(got - want) < 1e-8, (f"FID(f, f + c) = {got:.6f}, expected |c|^2 = {want:.6g} "
+                                    "(the covariance does not change when every sample "
+                                    "moves by c)")
 
 
-def _fid(a, b, correction=1, mean_dim=0, cov_t=True, root=False):
+@PROPS("near-identical small sets (fewer samples than features) give about 0",
+       "with fewer samples than features the covariances are singular; your "
+       "frechet_distance must still handle them (clamp before the square root)")
+def _near(outs, refs):
+    got = value(outs, "near")
+    return abs(got) < 1e-5, f"FID of two sets 1e-9 apart = {got:.2e}, expected about 0"
+
+
+def _fid(a, b, correction=1, mean_dim=0, cov_t=True, root=False, dtype=torch.float64):
     stats = [(f.mean(mean_dim), torch.cov(f.T if cov_t else f, correction=correction))
-             for f in (a.double(), b.double())]
+             for f in (a.to(dtype), b.to(dtype))]
     d2 = frechet_distance(*stats[0], *stats[1])
     return d2.clamp(min=0).sqrt() if root else d2
 
@@ -59,16 +77,33 @@ def _centred_by_hand(a, b):
                             b.mean(0), (b - b.mean(0)).T @ (b - b.mean(0)) / (len(b) - 1))
 
 
+def _one_count(a, b):
+    n = len(a)
+    return frechet_distance(a.mean(0), (a - a.mean(0)).T @ (a - a.mean(0)) / (n - 1),
+                            b.mean(0), (b - b.mean(0)).T @ (b - b.mean(0)) / (n - 1))
+
+
+def _centres_in_place(features_a, features_b):
+    a, b = features_a.double(), features_b.double()   # the same tensors when float64
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    a -= mu_a
+    b -= mu_b
+    return frechet_distance(mu_a, a.T @ a / (len(a) - 1), mu_b, b.T @ b / (len(b) - 1))
+
+
 BUGS = {
     "covariance divides by N": lambda a, b: _fid(a, b, correction=0),
     "covariance of the samples, not the features": lambda a, b: _fid(a, b, cov_t=False),
     "mean over the features": lambda a, b: _fid(a, b, mean_dim=1),
     "square root of FID": lambda a, b: _fid(a, b, root=True),
+    "[held] one sample count for both sets": _one_count,
+    "[alias] centres the features in place": _centres_in_place,
+    "[dtype] fits the Gaussians in float32": lambda a, b: _fid(a, b, dtype=torch.float32),
 }
 ALTERNATIVES = {"centred features by hand": _centred_by_hand}
 
-PROPS("matches the reference (sets of 40 and 25, and of 6 and 5)",
-      "covariance of the features (rows are samples): torch.cov(f.T), which divides "
+PROPS("matches the reference (sets of 40 and 25, and two small sets)",
+      "covariance of the features (rows are samples, so one feature per column), divided "
       "by N - 1, as numpy.cov and pytorch-fid do; the result is squared, no sqrt",
       close("random", "few", atol=1e-6))
 

@@ -5,7 +5,7 @@ import torch
 
 from course_lib import metrics
 from course_lib.checking import Case, Props, close, exercise
-from course_lib.exercises.common import gen
+from course_lib.exercises.common import gen, pick
 from course_lib.exercises.nb09.probes import value
 
 
@@ -34,11 +34,18 @@ def cases() -> dict[str, Case]:
     diag_a = torch.diag(torch.rand(5, generator=g, dtype=torch.float64) + 0.2)
     diag_b = torch.diag(torch.rand(5, generator=g, dtype=torch.float64) + 0.2)
     low_a, low_b = _spd(5, g, rank=3), _spd(5, g, rank=2)    # fewer samples than features
+    # near-identical Gaussians, of rank-deficient covariance: C_a C_b is near-singular and
+    # round-off puts tiny negative eigenvalues where the exact ones are 0
+    h = gen(190)
+    mu_n = torch.randn(6, generator=h, dtype=torch.float64)
+    cov_n = _spd(6, h, rank=pick(190, 2, 1, 3))
+    shift = 1e-3 * torch.randn(6, generator=h, dtype=torch.float64)
     return {"random": Case((mu_a, cov_a, mu_b, cov_b)),
             "same": Case((mu_a, cov_a, mu_a.clone(), cov_a.clone())),
             "shift": Case((mu_a, cov_a, mu_b, cov_a.clone())),
             "diagonal": Case((mu_a, diag_a, mu_b, diag_b)),
-            "low_rank": Case((mu_a, low_a, mu_b, low_b))}
+            "low_rank": Case((mu_a, low_a, mu_b, low_b)),
+            "near": Case((mu_n, cov_n, mu_n + shift, cov_n.clone()))}
 
 
 PROPS = Props()
@@ -71,6 +78,15 @@ def _diagonal(outs, refs):
                                     f"sum (sqrt(a_i) - sqrt(b_i))^2 = {want:.6f}")
 
 
+@PROPS("near-identical Gaussians with a singular covariance: |mu_a - mu_b|^2, not NaN",
+       "round-off makes some eigenvalues of a singular product slightly negative: clamp "
+       "them at 0 before the square root")
+def _near(outs, refs):
+    mu_a, _, mu_b, _ = cases()["near"].args
+    got, want = value(outs, "near"), ((mu_a - mu_b) ** 2).sum().item()
+    return abs(got - want) < 1e-6, f"got {got:.3e}, expected {want:.3e} (within 1e-6)"
+
+
 def _fd(mu_a, cov_a, mu_b, cov_b, cross="ref", two=2.0, root=False):
     if cross == "ref":
         s = metrics.sqrtm_psd(cov_a)
@@ -80,6 +96,9 @@ def _fd(mu_a, cov_a, mu_b, cov_b, cross="ref", two=2.0, root=False):
         tr = torch.linalg.eigvalsh(s @ cov_b @ s).sqrt().sum()
     elif cross == "elementwise":
         tr = (cov_a * cov_b).clamp(min=0).sqrt().trace()
+    elif cross == "float32":
+        s = metrics.sqrtm_psd(cov_a.float()).to(cov_a.dtype)
+        tr = torch.linalg.eigvalsh(s @ cov_b @ s).clamp(min=0).sqrt().sum()
     elif cross == "product of roots":
         tr = (metrics.sqrtm_psd(cov_a) @ metrics.sqrtm_psd(cov_b)).trace()
     else:  # eigh on the non-symmetric product reads only its lower triangle
@@ -103,6 +122,7 @@ BUGS = {
     "no clamp before the square root": lambda *a: _fd(*a, cross="no clamp"),
     "forgot the 2": lambda *a: _fd(*a, two=1.0),
     "returns the distance, not its square": lambda *a: _fd(*a, root=True),
+    "[dtype] matrix square root in float32": lambda *a: _fd(*a, cross="float32"),
 }
 ALTERNATIVES = {
     "eigenvalues of C_a C_b": lambda mu_a, cov_a, mu_b, cov_b: (

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from course_lib.checking import Case, Props, close, exercise
-from course_lib.exercises.common import gen
+from course_lib.exercises.common import gen, pick
 from course_lib.exercises.nb09.probes import value
 
 
@@ -25,7 +25,16 @@ def cases() -> dict[str, Case]:
     g = gen(92)
     x = torch.randn(30, 4, generator=g, dtype=torch.float64)
     y = 1.3 * torch.randn(20, 4, generator=g, dtype=torch.float64) + 0.4
-    return {"random": Case((x, y)), "swapped": Case((y, x)), "same": Case((x, x.clone()))}
+    h = gen(192)
+    # the smallest sets the unbiased estimate allows: m (m - 1) = 2 pairs
+    m, n = pick(192, (2, 3), (2, 2), (3, 2))
+    d = pick(193, 5, 3, 7)
+    x2 = torch.randn(m, d, generator=h, dtype=torch.float64)
+    y2 = torch.randn(n, d, generator=h, dtype=torch.float64) + 0.5
+    # float32, odd sizes
+    x7, y4 = torch.randn(7, d, generator=h), 0.8 * torch.randn(4, d, generator=h) - 0.3
+    return {"random": Case((x, y)), "swapped": Case((y, x)), "same": Case((x, x.clone())),
+            "pairs": Case((x2, y2)), "float32": Case((x7, y4))}
 
 
 PROPS = Props()
@@ -39,17 +48,20 @@ def _symmetric(outs, refs):
 
 
 @PROPS("the same set twice gives a negative value (the unbiased estimate can)",
-       "leave the diagonal k(x_i, x_i) out of the within-set means and "
-       "divide by m (m - 1); keep every pair in the cross mean")
+       "leave the pairs of a sample with itself, k(x_i, x_i), out of the within-set means "
+       "(m (m - 1) pairs are left); keep every pair in the cross mean")
 def _same(outs, refs):
     got, want = value(outs, "same"), value(refs, "same")
     return got < -1e-3, f"mmd2(x, x) = {got:.4f}, expected {want:.4f}"
 
 
-def _mmd(x, y, diag=False, d_scale=True, degree=3, cross=2.0, square_norm=False):
+def _mmd(x, y, diag=False, d_scale=True, degree=3, cross=2.0, square_norm=False,
+         one_count=False, d=None):
     def k(p, q):
-        return (p @ q.T / (p.shape[1] if d_scale else 1) + 1) ** degree
+        return (p @ q.T / ((d or p.shape[1]) if d_scale else 1) + 1) ** degree
     m, n = len(x), len(y)
+    if one_count:
+        n = m
     kxx, kyy = k(x, x), k(y, y)
     if diag:
         within = kxx.mean() + kyy.mean()
@@ -66,6 +78,10 @@ BUGS = {
     "kernel without / d": lambda x, y: _mmd(x, y, d_scale=False),
     "kernel squared, not cubed": lambda x, y: _mmd(x, y, degree=2),
     "cross term not doubled": lambda x, y: _mmd(x, y, cross=1.0),
+    "[held] one sample count for both sets": lambda x, y: _mmd(x, y, one_count=True),
+    "[held] d = 64 hard-coded (the feature net's size)": lambda x, y: _mmd(x, y, d=64),
+    "[dtype] kernels in float32, cast back":
+        lambda x, y: _mmd(x.float(), y.float()).to(x.dtype),
 }
 ALTERNATIVES = {"masks for i != j": lambda x, y: (
     ((x @ x.T / x.shape[1] + 1) ** 3)[~torch.eye(len(x), dtype=torch.bool)].mean()
@@ -76,5 +92,14 @@ PROPS("matches the reference (m = 30, n = 20)",
       "k(x, y) = (x . y / d + 1)^3 with d the number of features; within x divide "
       "by m (m - 1), within y by n (n - 1), the cross sum by m n",
       close("random", atol=1e-6))
+
+PROPS("matches the reference for the smallest sets (2 samples), in float64",
+      "with m = 2 there are m (m - 1) = 2 ordered pairs (i, j), i != j; the sizes of x and y "
+      "are not tied, and d is read from the features",
+      close("pairs", atol=1e-12, rtol=1e-10))
+
+PROPS("matches the reference in float32 (7 and 4 samples)",
+      "the same formula in the inputs' dtype",
+      close("float32", atol=1e-4))
 
 EXERCISE = exercise(globals(), points=3, summary="unbiased MMD^2 with KID's polynomial kernel")

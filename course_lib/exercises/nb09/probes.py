@@ -9,6 +9,7 @@ def value(outs, name: str) -> float:
     return float(torch.as_tensor(outs[name].value))
 
 
-def embeddings(g: torch.Generator, b: int = 6, d: int = 8):
+def embeddings(g: torch.Generator, b: int = 6, d: int = 8, dtype=torch.float32):
     """A batch of b image and b text embeddings of size d, unnormalised."""
-    return torch.randn(b, d, generator=g), torch.randn(b, d, generator=g)
+    return (torch.randn(b, d, generator=g, dtype=dtype),
+            torch.randn(b, d, generator=g, dtype=dtype))
