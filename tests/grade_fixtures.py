@@ -15,9 +15,9 @@ from course_lib.runtime import REPO_ROOT
 
 NOTEBOOKS = ["00_welcome", "01_spiral"]
 EXERCISE_IDS = ["mse", "sigma_schedule", "add_noise", "sigma_embedding", "denoising_loss",
-                "predict_x0"]
+                "train_loop", "predict_x0"]
 FULL = {"mse": 1, "sigma_schedule": 2, "add_noise": 2, "sigma_embedding": 2,
-        "denoising_loss": 2, "predict_x0": 2}
+        "denoising_loss": 2, "train_loop": 4, "predict_x0": 2}
 
 
 def read(folder: str, stem: str) -> dict:

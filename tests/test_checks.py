@@ -110,7 +110,7 @@ def test_registry_points_table():
     table = points_table()
     assert [row[1] for row in table] == list(EXERCISES)
     assert all(points > 0 for _, _, points in table)
-    assert sum(p for nb, _, p in table if nb == "01_spiral") == 10
+    assert sum(p for nb, _, p in table if nb == "01_spiral") == 14
 
 
 def test_hints_only_on_lines_that_were_checked():

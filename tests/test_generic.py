@@ -100,10 +100,10 @@ def test_float64_inputs_must_give_float64_at_float64_precision():
         return s.reshape(-1, *[1] * (x.dim() - 1))
     inside_float32 = evaluate(ex, lambda x0, s, e: (x0.float() + widen(s, x0).float() * e.float())
                               .to(x0.dtype))
-    assert _failed(inside_float32) == [name], inside_float32.render()
+    assert name in _failed(inside_float32), inside_float32.render()
     assert "float32 precision" in inside_float32.render()
     always_float32 = evaluate(ex, lambda x0, s, e: (x0 + widen(s, x0) * e).float())
-    assert _failed(always_float32) == [name], always_float32.render()
+    assert name in _failed(always_float32), always_float32.render()
     assert name in [line.name for line in evaluate(ex, ex.reference).lines]
     # no float inputs (sigma_schedule takes numbers): the line does not apply
     schedule = get_exercise("sigma_schedule")

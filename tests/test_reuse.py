@@ -44,3 +44,25 @@ def test_names_of_other_notebooks_and_non_functions_are_left_alone():
                    "def predict_x0(x, sigma, eps_hat):\n"
                    "    assert mse == 3\n    return add_noise(x, -sigma, eps_hat)\n")
     assert evaluate(EXERCISES["predict_x0"], ns["predict_x0"]).passed
+
+
+def test_a_wrong_answer_two_calls_away_is_replaced_too():
+    """train_loop calls denoising_loss, which calls add_noise: a wrong add_noise costs only
+    add_noise, in the notebook as in the class grader (where it is the reference from then on)."""
+    loss = ("def denoising_loss(denoiser, x0, sigma, eps):\n"
+            "    return ((denoiser(add_noise(x0, sigma, eps), sigma) - eps) ** 2).mean()\n")
+    loop = ("def train_loop(model, data, steps, batch_size, lr, schedule, generator=None):\n"
+            "    opt, losses = torch.optim.Adam(model.parameters(), lr=lr), []\n"
+            "    for _ in range(steps):\n"
+            "        x0 = data[torch.randint(len(data), (batch_size,), generator=generator)]\n"
+            "        sigma = schedule.sample(batch_size, generator)\n"
+            "        eps = torch.randn(x0.shape, generator=generator)\n"
+            "        loss = denoising_loss(model, x0, sigma, eps)\n"
+            "        opt.zero_grad()\n        loss.backward()\n        opt.step()\n"
+            "        losses.append(loss.item())\n"
+            "    return losses\n")
+    ns = _notebook(WRONG_ADD_NOISE, loss, loop)
+    assert evaluate(EXERCISES["denoising_loss"], ns["denoising_loss"]).passed
+    report = evaluate(EXERCISES["train_loop"], ns["train_loop"])
+    assert report.passed, report.render()
+    assert "your add_noise does not pass its check yet" in report.render()

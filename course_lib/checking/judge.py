@@ -45,6 +45,7 @@ class Exercise:
     # a loop graded by what it produces: harness(fn) calls fn and returns plain data (e.g.
     # every state a sampling loop yields), and is what gets probed, for answer and reference
     harness: Callable[[Callable], Callable] | None = None
+    float64: bool = True  # also probe a float64 copy of the first case (False: a training run)
 
     def probed(self, fn: Callable) -> Callable:
         """What is probed for fn: fn itself, or the harness around it."""
@@ -54,7 +55,7 @@ class Exercise:
 
     def probe_cases(self) -> dict[str, Case]:
         """The cases answers are probed on: the file's own, and a float64 copy of the first."""
-        return with_float64_copy(self.cases())
+        return with_float64_copy(self.cases()) if self.float64 else self.cases()
 
     def watch(self) -> dict[str, Callable]:
         """What an answer must not hand the work to: the course's own copy of this very
@@ -77,7 +78,8 @@ class Props(list):
 
 
 def exercise(module: dict, points: int, summary: str, proxies: Callable[[], tuple] = tuple,
-             harness: Callable[[Callable], Callable] | None = None) -> Exercise:
+             harness: Callable[[Callable], Callable] | None = None, float64: bool = True
+             ) -> Exercise:
     """The Exercise an exercise file declares, from that file's `globals()`: its id is the file's
     name, its notebook the package's NOTEBOOK, its reference the function named like the file,
     and its `cases`, `PROPS`, `BUGS` and `ALTERNATIVES` are the file's own."""
@@ -86,7 +88,7 @@ def exercise(module: dict, points: int, summary: str, proxies: Callable[[], tupl
         id=name, notebook=sys.modules[package].NOTEBOOK, points=points, reference=module[name],
         cases=module["cases"], props=module["PROPS"], summary=summary, proxies=proxies,
         bugs=module.get("BUGS", {}), alternatives=module.get("ALTERNATIVES", {}),
-        file=module["__file__"], harness=harness)
+        file=module["__file__"], harness=harness, float64=float64)
 
 
 @dataclass
@@ -159,8 +161,10 @@ def form_problem(out: Outcome, ref: Outcome) -> str | None:
         if got.shape != want.shape:
             return f"expected shape {tuple(want.shape)}, got {tuple(got.shape)}"
         if got.dtype != want.dtype:
-            return (f"expected dtype {want.dtype}, got {got.dtype} (torch.tensor(numpy_array) "
-                    "and math on float64 tensors give float64: stay with torch float32)")
+            why = ("torch.tensor(numpy_array) and math with float64 tensors give float64"
+                   if got.dtype == torch.float64 else
+                   "build results and constants in the inputs' dtype")
+            return f"expected dtype {want.dtype}, got {got.dtype} ({why})"
         if got.is_floating_point() and not torch.isfinite(got).all():
             return "contains NaN or inf"
     return None
@@ -254,8 +258,8 @@ def dtype_line(outs: dict[str, Outcome], refs: dict[str, Outcome]) -> list[Line]
         err = (out.value - ref.value).abs().max().item() if ref.value.numel() else 0.0
         scale = max(1.0, ref.value.abs().max().item() if ref.value.numel() else 0.0)
         if not err <= 1e-9 * scale:  # also catches NaN
-            detail = (f"max |yours - reference| = {err:.1e} on float64 inputs: float32 "
-                      "precision somewhere inside")
+            detail = (f"max |yours - reference| = {err:.1e} on float64 inputs" + (
+                ": float32 precision somewhere inside" if err <= 1e-4 * scale else ""))
     return [Line(not detail, "follows the inputs' dtype (float64 in, float64 out)", detail,
                  "build constants and intermediates in the inputs' dtype (torch.zeros_like, "
                  "x.new_tensor, dtype=x.dtype); a fresh torch.tensor or .float() is float32")]

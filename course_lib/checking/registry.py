@@ -13,6 +13,7 @@ from course_lib.exercises.nb01 import (
     predict_x0,
     sigma_embedding,
     sigma_schedule,
+    train_loop,
 )
 from course_lib.exercises.nb02 import (
     alpha_bar_to_sigma,
@@ -51,7 +52,7 @@ from course_lib.exercises.nb10 import (
 
 MODULES = [  # in course order
     mse,
-    sigma_schedule, add_noise, sigma_embedding, denoising_loss, predict_x0,
+    sigma_schedule, add_noise, sigma_embedding, denoising_loss, train_loop, predict_x0,
     alpha_bars, q_sample, alpha_bar_to_sigma, posterior_mean, ddpm_step, ddpm_samples,
     ddim_timesteps, ddim_noise_std, ddim_step, ddim_samples, ddim_sigmas,
     dist_K, proj_K, ideal_eps, gd_step, ge_direction,

@@ -19,22 +19,28 @@ def global_names(code: types.CodeType) -> set[str]:
 
 def failing_earlier_answers(ex, fn: Callable, exercises: dict, _seen: frozenset = frozenset()
                             ) -> dict[str, Callable]:
-    """{name: reference} for each other exercise of ex's notebook that fn calls by name and
-    whose version in fn's globals does not pass its own check."""
+    """{name: reference} for each other exercise of ex's notebook that fn calls by name, or
+    that an earlier answer it calls calls in turn, and whose version in fn's globals does not
+    pass its own check (as in the class grader, where a failed answer is the reference for
+    every later one)."""
     from course_lib.checking import evaluate
 
-    code, space = getattr(fn, "__code__", None), getattr(fn, "__globals__", None)
-    if code is None or space is None:
+    space = getattr(fn, "__globals__", None)
+    if getattr(fn, "__code__", None) is None or space is None:
         return {}
-    swaps = {}
-    for name in sorted(global_names(code) - {ex.id} - _seen):
-        other, own = exercises.get(name), space.get(name)
-        if other is None or other.notebook != ex.notebook or not callable(own):
-            continue
-        if own is other.reference:
-            continue
-        if not evaluate(other, own, _seen=_seen | {ex.id}).passed:
-            swaps[name] = other.reference
+    swaps, visited, todo = {}, set(), [fn]
+    while todo:
+        for name in sorted(global_names(todo.pop().__code__) - {ex.id} - _seen - visited):
+            visited.add(name)
+            other, own = exercises.get(name), space.get(name)
+            if other is None or other.notebook != ex.notebook or not callable(own):
+                continue
+            if own is other.reference:
+                continue
+            if not evaluate(other, own, _seen=_seen | {ex.id}).passed:
+                swaps[name] = other.reference
+            elif getattr(own, "__code__", None) is not None:
+                todo.append(own)  # it passes: the earlier answers it calls run too
     return swaps
 
 
