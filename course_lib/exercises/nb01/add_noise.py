@@ -9,7 +9,8 @@ from course_lib.exercises.common import gen, per_sample, pick
 
 # <solution cell>
 def add_noise(x0: torch.Tensor, sigma: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
-    """x_sigma = x0 + sigma * eps. x0, eps: (B, *D); sigma: (B,). Returns (B, *D)."""
+    """x0 noised to level sigma[b] for sample b, with the noise eps given.
+    x0, eps: (B, *D); sigma: (B,). Returns (B, *D)."""
     ### BEGIN SOLUTION
     return x0 + sigma.reshape(-1, *[1] * (x0.dim() - 1)) * eps
     ### END SOLUTION

@@ -11,7 +11,8 @@ from course_lib.exercises.nb01.add_noise import add_noise
 
 # <solution cell>
 def denoising_loss(denoiser, x0: torch.Tensor, sigma: torch.Tensor, eps: torch.Tensor):
-    """mean ||denoiser(x0 + sigma*eps, sigma) - eps||^2 over batch and coordinates (0-dim)."""
+    """The loss L of section 5 on one batch: noise x0 with eps at the levels sigma, ask
+    denoiser(x, sigma) for the noise, score its guess. A 0-dim tensor that backpropagates."""
     ### BEGIN SOLUTION
     x_sigma = add_noise(x0, sigma, eps)  # your answer above
     eps_hat = denoiser(x_sigma, sigma)

@@ -10,7 +10,8 @@ from course_lib.exercises.nb01.add_noise import add_noise
 
 # <solution cell>
 def predict_x0(x: torch.Tensor, sigma: torch.Tensor, eps_hat: torch.Tensor) -> torch.Tensor:
-    """x0_hat = x - sigma * eps_hat. x, eps_hat: (B, *D); sigma: (B,). Returns (B, *D)."""
+    """The clean point that x at level sigma[b] would come from if eps_hat were its noise.
+    x, eps_hat: (B, *D); sigma: (B,). Returns (B, *D)."""
     ### BEGIN SOLUTION
     return x - sigma.reshape(-1, *[1] * (x.dim() - 1)) * eps_hat
     ### END SOLUTION

@@ -12,7 +12,7 @@ from course_lib.exercises.nb02.probes import alpha_bar64, ddpm_scheduler
 
 # <solution cell>
 def alpha_bar_to_sigma(alpha_bar: torch.Tensor) -> torch.Tensor:
-    """sigma_t = sqrt(1 / alpha_bar_t - 1), elementwise."""
+    """The sigma-view noise level of each alpha_bar (a tensor of any shape, elementwise)."""
     ### BEGIN SOLUTION
     return (1 / alpha_bar - 1).sqrt()
     ### END SOLUTION

@@ -11,7 +11,7 @@ from course_lib.exercises.nb02.probes import betas64, ddpm_scheduler
 
 # <solution cell>
 def alpha_bars(betas: torch.Tensor) -> torch.Tensor:
-    """alpha_bar_t = prod_{s <= t} (1 - beta_s). betas: (T,) -> (T,)"""
+    """The signal fraction alpha_bar_t left after steps 0..t, for every t. betas: (T,) -> (T,)"""
     ### BEGIN SOLUTION
     return torch.cumprod(1 - betas, dim=0)
     ### END SOLUTION

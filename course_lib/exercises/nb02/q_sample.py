@@ -13,7 +13,8 @@ from course_lib.exercises.nb02.probes import alpha_bar64, ddpm_scheduler
 # <solution cell>
 def q_sample(x0: torch.Tensor, t: torch.Tensor, eps: torch.Tensor,
              alpha_bar: torch.Tensor) -> torch.Tensor:
-    """x_t = sqrt(alpha_bar[t]) x0 + sqrt(1 - alpha_bar[t]) eps. x0, eps: (B, *D); t: (B,)."""
+    """x_t in closed form: sample b of x0 taken to timestep t[b] with the noise eps given.
+    x0, eps: (B, *D); t: (B,) integers; alpha_bar: (T,). Returns (B, *D)."""
     ### BEGIN SOLUTION
     a = alpha_bar[t].reshape(-1, *[1] * (x0.dim() - 1))
     return a.sqrt() * x0 + (1 - a).sqrt() * eps
