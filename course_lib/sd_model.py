@@ -162,13 +162,17 @@ def train_and_save(folder: str | Path, config: dict = CONFIG, progress: bool = T
 
 # --- 4. saving and loading --------------------------------------------------------------------
 def save_pipeline(pipe: StableDiffusionPipeline, folder: str | Path) -> None:
-    """save_pretrained in float16 safetensors (half the size; loading casts to any dtype)."""
+    """Saved the way the hub keeps models: float32 main weights, which a plain
+    `DiffusionPipeline.from_pretrained(folder)` loads on any device, and a float16 copy as
+    `variant="fp16"` for GPUs. Both hold the same numbers (rounded to float16 first), so a
+    float16 GPU run and a float32 CPU run start from one model."""
     parts = (pipe.vae, pipe.unet, pipe.text_encoder)
     for part in parts:
         part.half()                  # not .to(dtype): diffusers warns on every such cast
-    pipe.save_pretrained(folder, safe_serialization=True)
+    pipe.save_pretrained(folder, safe_serialization=True, variant="fp16")
     for part in parts:
         part.float()
+    pipe.save_pretrained(folder, safe_serialization=True)
 
 
 def load_course_pipeline(device: str | torch.device | None = None,

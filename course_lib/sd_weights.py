@@ -17,8 +17,9 @@ import torch
 
 from course_lib.runtime import DATA_DIR, get_device
 
-# repo id and revision, pinned here and nowhere else. "main" is replaced by the exact commit
-# that `prefetch` resolved (it writes it to REVISION in the folder and prints it).
+# repo id and revision, here and nowhere else. The revision is "main", not a verified commit
+# (the course is built offline); `prefetch` writes the commit it resolved to REVISION in the
+# folder and prints it: put that hash here to pin a copy.
 SD_MODELS = {
     "sd15": ("stable-diffusion-v1-5/stable-diffusion-v1-5", "main"),
     "sdxl": ("stabilityai/stable-diffusion-xl-base-1.0", "main"),
@@ -61,8 +62,10 @@ def load_pipeline(folder: Path, device: torch.device, dtype: torch.dtype, safety
     extra = {} if safety else {"safety_checker": None, "requires_safety_checker": False}
     if "xl" in Path(folder).name:
         extra = {}  # SDXL pipelines have no safety checker component
-    if any(Path(folder).rglob("*.fp16.safetensors")):
-        extra["variant"] = "fp16"  # what prefetch downloads for the real models
+    fp16 = any(Path(folder).rglob("*.fp16.safetensors"))
+    main = any(p for p in Path(folder).rglob("*.safetensors") if ".fp16." not in p.name)
+    if fp16 and (dtype == torch.float16 or not main):
+        extra["variant"] = "fp16"  # the GPU copy; prefetch downloads only this one
     pipe = DiffusionPipeline.from_pretrained(folder, dtype=dtype, local_files_only=True,
                                              **extra)
     pipe.set_progress_bar_config(disable=True)

@@ -79,3 +79,23 @@ def test_missing_folder_names_the_training_command(monkeypatch, tmp_path):
     monkeypatch.setattr(runtime, "DATA_DIR", tmp_path)
     with pytest.raises(FileNotFoundError, match="python -m course_lib.train sd_course"):
         sd_model.load_course_pipeline(device="cpu")
+
+
+def test_the_folder_loads_the_plain_diffusers_way_and_as_an_fp16_variant():
+    """Saved as the hub saves models: float32 main weights that a bare from_pretrained loads
+    and runs on a CPU, and a float16 copy (variant="fp16") with the same numbers, for GPUs."""
+    from diffusers import DiffusionPipeline
+
+    folder = runtime.DATA_DIR / "sd_course"
+    pipe = DiffusionPipeline.from_pretrained(folder)
+    assert pipe.unet.dtype == torch.float32
+    pipe.set_progress_bar_config(disable=True)
+    image = pipe("a red circle", num_inference_steps=3, output_type="pt",
+                 generator=torch.Generator().manual_seed(0)).images
+    assert image.shape == (1, 3, 32, 32) and torch.isfinite(image).all()
+    half = DiffusionPipeline.from_pretrained(folder, variant="fp16", dtype=torch.float16)
+    assert half.unet.dtype == torch.float16
+    for (name, w32), w16 in zip(pipe.unet.state_dict().items(), half.unet.state_dict().values()):
+        assert torch.equal(w32.half(), w16), name
+    sizes = sum(f.stat().st_size for f in folder.rglob("*.safetensors")) / 2**20
+    assert sizes < 30, f"data/sd_course weighs {sizes:.1f} MiB"
