@@ -43,6 +43,9 @@ def test_blank_notebook_fails_only_as_not_attempted(path):
         else:
             assert not errors, f"cell {i} failed in the blank notebook:\n{cell.source}\n" + \
                 "\n".join(f"{e.ename}: {e.evalue}" for e in errors)
+        warned = [o.get("text", "") for o in cell.outputs if o.output_type == "stream"
+                  and o.get("name") == "stderr" and "Warning" in o.get("text", "")]
+        assert not warned, f"cell {i} prints a warning a learner would learn to ignore: {warned}"
     assert n_checks > 0
 
 
