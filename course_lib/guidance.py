@@ -21,9 +21,10 @@ from course_lib.exercises.nb05.adherence import adherence  # noqa: E402
 from course_lib.exercises.nb05.cfg_denoise import cfg_denoise  # noqa: E402
 from course_lib.exercises.nb05.cfg_eps import cfg_eps  # noqa: E402
 from course_lib.exercises.nb05.drop_condition import drop_condition  # noqa: E402
+from course_lib.exercises.nb05.guided_samples import guided_samples  # noqa: E402
 
 __all__ = ["N_CLASSES", "NULL", "ConditionalDenoiser", "adherence", "cfg_denoise", "cfg_eps",
-           "drop_condition", "guided", "labelled_spiral", "train_conditional"]
+           "drop_condition", "guided", "guided_samples", "labelled_spiral", "train_conditional"]
 
 
 def labelled_spiral(n: int = 255, label_noise: float = 0.25,

@@ -8,8 +8,14 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from course_lib import diffusion, guidance, samplers, text, unet, vae
+
+# The notebook's exercise: its reference lives once, in its exercise file.
+from course_lib.exercises.nb07.t2i_train_step import t2i_train_step
+
+__all__ = ["TextToImage", "build", "generate", "t2i_train_step", "train_text_to_image"]
 
 
 class TextToImage(nn.Module):
@@ -44,19 +50,34 @@ def generate(model: TextToImage, autoencoder: vae.VAE, scale: float, vocab: dict
     return vae.decode_latents(autoencoder.decoder, z, scale)
 
 
+class _Encoded(nn.Module):
+    """The frozen VAE of a training run whose latents were encoded and scaled once, up front:
+    encode hands them back as they are (so the step's scale is 1)."""
+
+    def encode(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return z, torch.zeros_like(z)
+
+
 def train_text_to_image(model: TextToImage, latents: torch.Tensor, captions: list[str],
                         vocab: dict[str, int], steps: int, batch_size: int = 64,
                         lr: float = 1e-3, p_empty: float = 0.1, seed: int = 0,
                         progress: bool = True) -> list[float]:
-    """notebook 01's loss on latents, each caption replaced by "" with probability p_empty."""
+    """Notebook 07's exercise t2i_train_step in a loop, on latents already scaled (encoded
+    once, up front, rather than every step): each step draws batch_size rows (with
+    replacement), then the step empties each caption with probability p_empty. Adam with a
+    cosine-decayed learning rate, as course_lib.fit; returns the losses."""
     ids_all, mask_all = text.tokenize_batch(captions, vocab)
-    empty_ids, empty_mask = text.tokenize_batch([""], vocab)
-
-    def prompt_dropped(idx: torch.Tensor, gen: torch.Generator):
-        drop = (torch.rand(len(idx), generator=gen) < p_empty)[:, None]
-        return (torch.where(drop, empty_ids, ids_all[idx]),
-                torch.where(drop, empty_mask, mask_all[idx]))
-
-    return diffusion.train_denoiser(model, latents, steps, batch_size, lr, seed=seed,
-                                    progress=progress, sigma_data=1.0,
-                                    batch_cond=prompt_dropped)
+    empty = text.tokenize_batch([""], vocab)
+    encoded = _Encoded()
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+    model.train()
+    losses = []
+    for _ in tqdm(range(steps), desc="training", disable=not progress):
+        idx = torch.randint(len(latents), (batch_size,), generator=gen)
+        losses.append(t2i_train_step(model, encoded, latents[idx], (ids_all[idx], mask_all[idx]),
+                                     empty, opt, 1.0, p_empty, diffusion.COURSE, gen))
+        sched.step()
+    model.eval()
+    return losses

@@ -8,18 +8,16 @@ x: (B, C, H, W). Not a general library: one resolution schedule, no dropout.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 # The notebook's exercises: each reference lives once, in its exercise file.
-from course_lib.diffusion import append_dims, batch_sigma
 from course_lib.exercises.nb06.attention import attention
 from course_lib.exercises.nb06.attention_2d import attention_2d
 from course_lib.exercises.nb06.resblock_forward import resblock_forward
-from course_lib.spiral import sigma_embedding
+from course_lib.exercises.nb06.unet_forward import unet_forward
 
 __all__ = ["Attention2d", "Level", "ResBlock", "UNet", "attention", "attention_2d",
-           "resblock_forward"]
+           "resblock_forward", "unet_forward"]
 
 
 class ResBlock(nn.Module):
@@ -101,29 +99,12 @@ class UNet(nn.Module):
             c = w
         self.out = nn.Sequential(nn.GroupNorm(8, c), nn.SiLU(),
                                  nn.Conv2d(c, channels, 3, padding=1))
-        nn.init.zeros_(self.out[-1].weight)  # F = 0 at first: see forward's last line
+        nn.init.zeros_(self.out[-1].weight)  # F = 0 at first: see unet_forward's last line
         nn.init.zeros_(self.out[-1].bias)
 
     def forward(self, x: torch.Tensor, sigma, cond=None) -> torch.Tensor:
-        sigma = batch_sigma(sigma, x)
-        context, mask = cond if cond is not None else (None, None)
-        emb = self.emb_mlp(sigma_embedding(sigma, 64))
-        s, sd = append_dims(sigma, x.dim()), self.sigma_data
-        h = self.conv_in(x / torch.sqrt(s**2 + sd**2))
-        skips = []
-        for i, level in enumerate(self.down):
-            h = level(h, emb, context, mask)
-            skips.append(h)
-            if i < len(self.down) - 1:
-                h = F.avg_pool2d(h, 2)                              # halve H and W
-        h = self.middle(h, emb, context, mask)
-        for i, level in enumerate(self.up):
-            h = level(torch.cat([h, skips.pop()], dim=1), emb, context, mask)
-            if i < len(self.up) - 1:
-                h = F.interpolate(h, scale_factor=2, mode="nearest")  # double H and W
-        # eps_hat = (x - c_skip x - c_out F) / sigma, c_skip = sd^2/(s^2+sd^2),
-        # c_out = s sd / sqrt(s^2+sd^2); an untrained F = 0 gives Gaussian data's best guess
-        return x * s / (s**2 + sd**2) - sd / torch.sqrt(s**2 + sd**2) * self.out(h)
+        """eps_hat for x at sigma: notebook 06's exercise unet_forward, on this model's parts."""
+        return unet_forward(self, x, sigma, cond)
 
 
 def build(c: dict) -> UNet:

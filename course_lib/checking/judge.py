@@ -210,7 +210,7 @@ def judge(ex: Exercise, outs: dict[str, Outcome], refs: dict[str, Outcome],
                       "use out-of-place operations (x = x + y), not x += y or x.add_(y)"))
     usable = _Usable({k: v for k, v in outs.items() if k not in errors and k not in forms})
     lines += generic_lines(usable, refs)
-    lines += dtype_line(f64, refs)
+    lines += dtype_line(f64, refs, usable)
     called = sorted({name for o in outs.values() for name in (o.proxies or [])})
     proxy_note = (f"calls {', '.join(called)}, which computes what this exercise asks for"
                   if called else "")
@@ -239,9 +239,24 @@ GENERIC = [  # (what the line says, the Outcome flag that breaks it, the hint)
 ]
 
 
-def dtype_line(outs: dict[str, Outcome], refs: dict[str, Outcome]) -> list[Line]:
+def _gap(out: Outcome | None, ref: Outcome | None) -> float:
+    """max |out - ref| relative to max(1, |ref|), or inf where they cannot be compared."""
+    if out is None or ref is None or not isinstance(out.value, torch.Tensor) or not \
+            isinstance(ref.value, torch.Tensor) or out.value.shape != ref.value.shape:
+        return float("inf")
+    if not ref.value.numel():
+        return 0.0
+    err = (out.value.double() - ref.value.double()).abs().max().item()
+    gap = err / max(1.0, ref.value.abs().max().item())
+    return gap if gap == gap else float("inf")  # NaN: cannot be compared
+
+
+def dtype_line(outs: dict[str, Outcome], refs: dict[str, Outcome],
+               usable: dict[str, Outcome]) -> list[Line]:
     """Where the reference, given float64 inputs, returns float64: so must the answer, to
-    float64 precision (a float32 step inside shows as an error far above 1e-9)."""
+    float64 precision (a float32 step inside shows as an error far above 1e-9). An answer
+    already wrong on the float32 case is judged here on dtype and shape only: its values
+    fail the exercise's own lines."""
     name = next(iter(outs), None)
     ref = refs.get(name)
     if name is None or ref is None or ref.error or not isinstance(ref.value, torch.Tensor) \
@@ -255,11 +270,13 @@ def dtype_line(outs: dict[str, Outcome], refs: dict[str, Outcome]) -> list[Line]
     elif out.value.shape != ref.value.shape:
         detail = f"float64 inputs gave shape {tuple(out.value.shape)}"
     else:
-        err = (out.value - ref.value).abs().max().item() if ref.value.numel() else 0.0
-        scale = max(1.0, ref.value.abs().max().item() if ref.value.numel() else 0.0)
-        if not err <= 1e-9 * scale:  # also catches NaN
-            detail = (f"max |yours - reference| = {err:.1e} on float64 inputs" + (
-                ": float32 precision somewhere inside" if err <= 1e-4 * scale else ""))
+        base = name[: -len(FLOAT64)]
+        right_in_float32 = _gap(usable.get(base) if base in usable else None,
+                                refs.get(base)) <= 1e-4
+        gap = _gap(out, ref)
+        if right_in_float32 and not gap <= 1e-9:
+            detail = (f"max |yours - reference| = {gap:.1e} (relative) on float64 inputs: "
+                      "float32 precision somewhere inside")
     return [Line(not detail, "follows the inputs' dtype (float64 in, float64 out)", detail,
                  "build constants and intermediates in the inputs' dtype (torch.zeros_like, "
                  "x.new_tensor, dtype=x.dtype); a fresh torch.tensor or .float() is float32")]

@@ -30,10 +30,28 @@ from course_lib.exercises.nb03 import (
     ddim_step,
     ddim_timesteps,
 )
-from course_lib.exercises.nb04 import dist_K, gd_step, ge_direction, ideal_eps, proj_K
-from course_lib.exercises.nb05 import adherence, cfg_denoise, cfg_eps, drop_condition
-from course_lib.exercises.nb06 import attention, attention_2d, group_norm, resblock_forward
-from course_lib.exercises.nb07 import decode_latents, kl_divergence, reparameterize, tokenize
+from course_lib.exercises.nb04 import dist_K, gd_step, ge_direction, ideal_eps, proj_K, samples
+from course_lib.exercises.nb05 import (
+    adherence,
+    cfg_denoise,
+    cfg_eps,
+    drop_condition,
+    guided_samples,
+)
+from course_lib.exercises.nb06 import (
+    attention,
+    attention_2d,
+    group_norm,
+    resblock_forward,
+    unet_forward,
+)
+from course_lib.exercises.nb07 import (
+    decode_latents,
+    kl_divergence,
+    reparameterize,
+    t2i_train_step,
+    tokenize,
+)
 from course_lib.exercises.nb08 import decode, encode_prompt, generate_latents, guided_step
 from course_lib.exercises.nb09 import (
     clip_loss,
@@ -55,10 +73,10 @@ MODULES = [  # in course order
     sigma_schedule, add_noise, sigma_embedding, denoising_loss, train_loop, predict_x0,
     alpha_bars, q_sample, alpha_bar_to_sigma, posterior_mean, ddpm_step, ddpm_samples,
     ddim_timesteps, ddim_noise_std, ddim_step, ddim_samples, ddim_sigmas,
-    dist_K, proj_K, ideal_eps, gd_step, ge_direction,
-    drop_condition, cfg_eps, cfg_denoise, adherence,
-    group_norm, resblock_forward, attention, attention_2d,
-    reparameterize, kl_divergence, decode_latents, tokenize,
+    dist_K, proj_K, ideal_eps, gd_step, ge_direction, samples,
+    drop_condition, cfg_eps, cfg_denoise, guided_samples, adherence,
+    group_norm, resblock_forward, attention, attention_2d, unet_forward,
+    reparameterize, kl_divergence, decode_latents, tokenize, t2i_train_step,
     encode_prompt, guided_step, generate_latents, decode,
     frechet_distance, fid, mmd2_unbiased, clip_loss, clip_score,
     lora_forward, merge_lora, prior_preservation_loss, controlled_unet, watermark_score,
