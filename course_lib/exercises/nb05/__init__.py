@@ -1,4 +1,5 @@
-"""Notebook 05 (guidance): condition dropout, guided prediction, one-call guidance, adherence."""
+"""Notebook 05 (guidance): condition dropout, guided prediction, one-call guidance, the guided
+sampling loop, adherence."""
 NOTEBOOK = "05_guidance"
 # The teaching module comes first: it defines NULL, which these files read, before it imports
 # the references from them; so a fresh import of any exercise file here works too.
