@@ -1,102 +1,66 @@
 """Every model shipped in data/, behind one loader: `load("judge")`, `load("spiral")`, ...
 
 Introduced in notebook 01 and used by every notebook after it. Each entry names its file, the
-command that rebuilds it (data/README.md has times and sizes) and how to build the empty model
-from the config saved with it; a missing file is one plain message naming that command.
+command that rebuilds it (data/README.md has times and sizes) and the module whose `build`
+makes the empty model from the typed config saved with it (its `*Config` dataclass); a
+missing file is one plain message naming that command. load() gives an Artefact that unpacks
+as before: `model, config, losses = artefacts.load("vae")`, then `config.scale`.
 Checkpoints are read with torch.load(weights_only=True): no pickled code runs.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from torch import nn
 
+from course_lib.config import Config
 from course_lib.runtime import DATA_DIR, load_model
 
 
 @dataclass(frozen=True)
-class Artefact:
-    file: str                             # in data/
-    command: str                          # what rebuilds it
-    build: Callable[[dict], nn.Module]    # the empty model, from the config saved with it
+class Entry:
+    file: str      # in data/
+    command: str   # what rebuilds it
+    module: str    # course_lib.<module>.build(config) makes the empty model
+    config: str    # the name of that module's config dataclass
 
 
-def _spiral(c: dict) -> nn.Module:
-    from course_lib.spiral import SpiralDenoiser
-
-    return SpiralDenoiser(c["hidden"], c["depth"], c["emb_dim"], c["sigma_min"], c["sigma_max"])
-
-
-def _spiral_cond(c: dict) -> nn.Module:
-    from course_lib.guidance import ConditionalDenoiser
-
-    return ConditionalDenoiser(c["hidden"], c["depth"], c["emb_dim"], c["sigma_min"],
-                               c["sigma_max"])
+class Artefact(NamedTuple):
+    """A shipped model in eval mode, its typed config and its training losses."""
+    model: nn.Module
+    config: Config
+    losses: list[float]
 
 
-def _judge(c: dict) -> nn.Module:
-    from course_lib.judge import Judge
-
-    return Judge()
-
-
-def _unet(c: dict) -> nn.Module:
-    from course_lib import unet
-
-    return unet.build(c)
-
-
-def _vae(c: dict) -> nn.Module:
-    from course_lib import vae
-
-    return vae.build(c)
-
-
-def _text2img(c: dict) -> nn.Module:
-    from course_lib import latent
-
-    return latent.build(c)
-
-
-def _features(c: dict) -> nn.Module:
-    from course_lib import features
-
-    return features.build(c)
-
-
-def _clip(c: dict) -> nn.Module:
-    from course_lib import clip
-
-    return clip.build(c)
+def _entry(name: str, file: str, module: str, config: str, threads: str = "") -> Entry:
+    return Entry(file, f"python -m course_lib.train {name}{threads}", module, config)
 
 
 ARTEFACTS = {
-    "spiral": Artefact("spiral_mlp.pt", "python -m course_lib.train spiral", _spiral),
-    "spiral_cond": Artefact("spiral_cond.pt", "python -m course_lib.train spiral_cond",
-                            _spiral_cond),
-    "judge": Artefact("shapes_judge.pt", "python -m course_lib.train judge", _judge),
-    "unet_pixels": Artefact("unet_pixels.pt", "python -m course_lib.train unet_pixels",
-                            _unet),
-    "vae": Artefact("vae.pt", "python -m course_lib.train vae", _vae),
-    "text2img": Artefact("text2img.pt", "python -m course_lib.train text2img",
-                         _text2img),
-    "features": Artefact("features.pt", "python -m course_lib.train features --threads 1",
-                         _features),
-    "clip": Artefact("clip.pt", "python -m course_lib.train clip --threads 1",
-                     _clip),
+    "spiral": _entry("spiral", "spiral_mlp.pt", "spiral", "SpiralConfig"),
+    "spiral_cond": _entry("spiral_cond", "spiral_cond.pt", "guidance", "CondConfig"),
+    "judge": _entry("judge", "shapes_judge.pt", "judge", "JudgeConfig"),
+    "unet_pixels": _entry("unet_pixels", "unet_pixels.pt", "unet", "UNetConfig"),
+    "vae": _entry("vae", "vae.pt", "vae", "VAEConfig"),
+    "text2img": _entry("text2img", "text2img.pt", "latent", "TextToImageConfig"),
+    "features": _entry("features", "features.pt", "features", "FeaturesConfig",
+                       " --threads 1"),
+    "clip": _entry("clip", "clip.pt", "clip", "ClipConfig", " --threads 1"),
 }
 
 
-def load(name: str) -> tuple[nn.Module, dict, list[float]]:
-    """(model in eval mode, its config, its training losses) for a shipped checkpoint.
+def load(name: str) -> Artefact:
+    """(model in eval mode, its typed config, its training losses) for a shipped checkpoint.
     The Stable Diffusion-format course model is a folder: sd_model.load_course_pipeline()."""
     if name not in ARTEFACTS:
         raise KeyError(f"no shipped model {name!r}; the models are: {', '.join(ARTEFACTS)}")
-    art = ARTEFACTS[name]
-    path = DATA_DIR / art.file
+    entry = ARTEFACTS[name]
+    path = DATA_DIR / entry.file
     if not path.exists():
         raise FileNotFoundError(
             f"{path} is missing. It ships with the course: restore it with `git checkout -- "
-            f"data/{art.file}`, or rebuild it with `{art.command}` (see data/README.md).")
-    return load_model(path, art.build)
+            f"data/{entry.file}`, or rebuild it with `{entry.command}` (see data/README.md).")
+    module = importlib.import_module(f"course_lib.{entry.module}")  # imported when asked for
+    return Artefact(*load_model(path, module.build, getattr(module, entry.config)))

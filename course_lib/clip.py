@@ -8,11 +8,13 @@ CLIP does; training is metrics.clip_loss with a learned temperature.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from course_lib import metrics, text
+from course_lib.config import Config
 from course_lib.fit import fit
 from course_lib.judge import conv_trunk
 
@@ -39,8 +41,25 @@ class TinyCLIP(nn.Module):
         return self.text_proj(eos)
 
 
-def build(config: dict) -> TinyCLIP:
-    return TinyCLIP(len(config["vocab"]), config["dim"], config["embed_dim"], config["width"])
+@dataclass(frozen=True)
+class ClipConfig(Config):
+    """Notebook 09's tiny CLIP and its run (saved with data/clip.pt); vocab, the word -> id
+    map of text.build_vocab, is set from the training captions."""
+    dim: int = 64
+    embed_dim: int = 64
+    width: int = 16
+    n_images: int = 20_000
+    steps: int = 1500
+    batch_size: int = 64
+    lr: float = 2e-3
+    noise: float = 0.05
+    seed: int = 0
+    vocab: dict[str, int] | None = None
+
+
+def build(config: ClipConfig | dict) -> TinyCLIP:
+    c = ClipConfig.from_dict(config)
+    return TinyCLIP(len(c.vocab), c.dim, c.embed_dim, c.width)
 
 
 @torch.no_grad()

@@ -27,7 +27,7 @@ def load_examiners() -> Examiners:
     feature_net = artefacts.load("features")[0]
     tiny_clip, config, _ = artefacts.load("clip")
     judge = artefacts.load("judge")[0]
-    return Examiners(feature_net, tiny_clip, config["vocab"], judge)
+    return Examiners(feature_net, tiny_clip, config.vocab, judge)
 
 
 def reference_features(ex: Examiners, n: int, seed: int = 100) -> torch.Tensor:
@@ -91,7 +91,7 @@ def text2img_generator():
 
     autoencoder, vae_config, _ = artefacts.load("vae")
     model, config, _ = artefacts.load("text2img")
-    vocab = config["vocab"]
+    vocab = config.vocab
 
     @torch.no_grad()
     def generate(prompts: list[str], w: float = 3.0, steps: int = 20,
@@ -108,7 +108,7 @@ def text2img_generator():
         else:
             gam = 2.0 if sampler.startswith("GE") else 1.0
             z = list(samplers.samples(den, sigmas, x, gam=gam, generator=gen))[-1]
-        return vae.decode_latents(autoencoder.decoder, z, vae_config["scale"])
+        return vae.decode_latents(autoencoder.decoder, z, vae_config.scale)
     return generate
 
 

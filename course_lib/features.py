@@ -9,10 +9,13 @@ weights), so that KID's kernel (x . y / d + 1)^3 sees numbers of order one.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
 from course_lib import shapes
+from course_lib.config import Config
 from course_lib.fit import fit
 from course_lib.judge import conv_trunk
 
@@ -37,8 +40,21 @@ class FeatureNet(nn.Module):
         return self.body(x) / self.scale
 
 
-def build(config: dict) -> FeatureNet:
-    return FeatureNet(config["width"], config["dim"])
+@dataclass(frozen=True)
+class FeaturesConfig(Config):
+    """Notebook 09's feature net and its training run (saved with data/features.pt)."""
+    width: int = 16
+    dim: int = 64
+    steps: int = 1500
+    batch_size: int = 128
+    n: int = 20_000
+    lr: float = 2e-3
+    seed: int = 0
+
+
+def build(config: FeaturesConfig | dict) -> FeatureNet:
+    c = FeaturesConfig.from_dict(config)
+    return FeatureNet(c.width, c.dim)
 
 
 def class_ids(captions: list[str]) -> torch.Tensor:

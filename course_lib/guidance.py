@@ -7,6 +7,8 @@ training; sampling mixes the two: eps_u + w * (eps_c - eps_u), w = 1 meaning no 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
@@ -23,8 +25,17 @@ from course_lib.exercises.nb05.cfg_eps import cfg_eps  # noqa: E402
 from course_lib.exercises.nb05.drop_condition import drop_condition  # noqa: E402
 from course_lib.exercises.nb05.guided_samples import guided_samples  # noqa: E402
 
-__all__ = ["N_CLASSES", "NULL", "ConditionalDenoiser", "adherence", "cfg_denoise", "cfg_eps",
-           "drop_condition", "guided", "guided_samples", "labelled_spiral", "train_conditional"]
+__all__ = ["N_CLASSES", "NULL", "CondConfig", "ConditionalDenoiser", "adherence", "build",
+           "cfg_denoise", "cfg_eps", "drop_condition", "guided", "guided_samples",
+           "labelled_spiral", "train_conditional"]
+
+
+@dataclass(frozen=True)
+class CondConfig(spiral.SpiralConfig):
+    """Notebook 05's conditional denoiser and its run (saved with data/spiral_cond.pt)."""
+    n_points: int = 255
+    label_noise: float = 0.25
+    p_uncond: float = 0.2
 
 
 def labelled_spiral(n: int = 255, label_noise: float = 0.25,
@@ -81,6 +92,12 @@ class ConditionalDenoiser(spiral.SpiralDenoiser):
         x_in = x / torch.sqrt(1 + sigma[:, None] ** 2)
         emb = spiral.sigma_embedding(sigma.clamp(self.sigma_min, self.sigma_max), self.emb_dim)
         return self.net(torch.cat([x_in, emb, self.label_emb(cond)], dim=1))
+
+
+def build(c: CondConfig | dict) -> ConditionalDenoiser:
+    """Notebook 05's conditional denoiser from its config (as saved with data/spiral_cond.pt)."""
+    c = CondConfig.from_dict(c)
+    return ConditionalDenoiser(c.hidden, c.depth, c.emb_dim, c.sigma_min, c.sigma_max)
 
 
 def train_conditional(model: ConditionalDenoiser, data: torch.Tensor, labels: torch.Tensor,

@@ -6,10 +6,13 @@ it is the examiner, not a generator.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
 from course_lib import shapes
+from course_lib.config import Config
 from course_lib.fit import fit
 
 HEADS = {"shape": len(shapes.SHAPES), "colour": len(shapes.COLOURS),
@@ -48,6 +51,20 @@ class Judge(nn.Module):
         """Predicted (shape, colour, position) indices, (B, 3)."""
         logits = self(x)
         return torch.stack([logits[k].argmax(1) for k in HEADS], dim=1)
+
+
+@dataclass(frozen=True)
+class JudgeConfig(Config):
+    """The judge's training run (saved with data/shapes_judge.pt); the model has no settings."""
+    steps: int = 600
+    batch_size: int = 128
+    n: int = 20_000
+    seed: int = 0
+
+
+def build(config: JudgeConfig | dict | None = None) -> Judge:
+    """The judge, empty (its config only records the training run)."""
+    return Judge()
 
 
 def train_judge(steps: int = 600, batch_size: int = 128, n: int = 20_000, seed: int = 0,

@@ -6,16 +6,20 @@ cond = (ids, mask) from text.tokenize_batch; z are VAE latents times vae scale (
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
 from course_lib import diffusion, guidance, samplers, text, unet, vae
+from course_lib.config import Config
 
 # The notebook's exercise: its reference lives once, in its exercise file.
 from course_lib.exercises.nb07.t2i_train_step import t2i_train_step
 
-__all__ = ["TextToImage", "build", "generate", "t2i_train_step", "train_text_to_image"]
+__all__ = ["TextToImage", "TextToImageConfig", "build", "generate", "t2i_train_step",
+           "train_text_to_image"]
 
 
 class TextToImage(nn.Module):
@@ -32,9 +36,25 @@ class TextToImage(nn.Module):
         return self.unet(z, sigma, (self.text(ids, mask), mask))
 
 
-def build(c: dict) -> TextToImage:
+@dataclass(frozen=True)
+class TextToImageConfig(Config):
+    """Notebook 07's text-to-image model and its run (saved with data/text2img.pt); vocab,
+    the word -> id map of text.build_vocab, is set from the training captions."""
+    dim: int = 64
+    base: int = 64
+    n_images: int = 20_000
+    steps: int = 2000
+    batch_size: int = 64
+    lr: float = 1e-3
+    p_empty: float = 0.1
+    seed: int = 0
+    vocab: dict[str, int] | None = None
+
+
+def build(c: TextToImageConfig | dict) -> TextToImage:
     """Notebook 07's text-to-image model from its config (as saved with data/text2img.pt)."""
-    return TextToImage(len(c["vocab"]), c["dim"], c["base"])
+    c = TextToImageConfig.from_dict(c)
+    return TextToImage(len(c.vocab), c.dim, c.base)
 
 
 @torch.no_grad()

@@ -67,22 +67,26 @@ def data_path(name: str) -> Path:
     return path
 
 
-def save_model(path, model: torch.nn.Module, config: dict, losses: list[float],
+def save_model(path, model: torch.nn.Module, config, losses: list[float],
                half: bool = False) -> None:
     """Weights (float16 on disk if half: half the size), the config that rebuilds the model
-    and the loss history, in one file. load_model casts the weights back to float32."""
+    (a typed config is stored as its plain dict, config.asdict()) and the loss history, in
+    one file. load_model casts the weights back to float32."""
     state = {k: v.half() if half and v.is_floating_point() else v
              for k, v in model.state_dict().items()}
+    config = config.asdict() if hasattr(config, "asdict") else config
     torch.save({"state_dict": state, "config": config, "losses": losses}, path)
 
 
-def load_model(path, build) -> tuple[torch.nn.Module, dict, list[float]]:
+def load_model(path, build, config_type=None) -> tuple[torch.nn.Module, object, list[float]]:
     """(model, config, losses) from save_model's file; build(config) makes the empty model.
+    With config_type (a course_lib.config.Config), the saved dict comes back typed.
     Reads plain tensors only (weights_only=True): no pickled code runs."""
     blob = torch.load(path, map_location="cpu", weights_only=True)
-    model = build(blob["config"])
+    config = blob["config"] if config_type is None else config_type.from_dict(blob["config"])
+    model = build(config)
     model.load_state_dict(blob["state_dict"])
-    return model.eval(), blob["config"], blob["losses"]
+    return model.eval(), config, blob["losses"]
 
 
 def show_source(obj) -> None:

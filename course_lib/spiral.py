@@ -6,14 +6,31 @@ course_lib.diffusion, since every later notebook uses it on images and latents t
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from course_lib.config import Config
 from course_lib.diffusion import batch_sigma
 from course_lib.exercises.nb01.sigma_embedding import sigma_embedding
 
-__all__ = ["SpiralDenoiser", "make_spiral", "sigma_embedding"]
+__all__ = ["SpiralConfig", "SpiralDenoiser", "build", "make_spiral", "sigma_embedding"]
+
+
+@dataclass(frozen=True)
+class SpiralConfig(Config):
+    """Notebook 01's denoiser and its training run (saved with data/spiral_mlp.pt)."""
+    hidden: int = 128
+    depth: int = 3
+    emb_dim: int = 16
+    n_points: int = 256
+    steps: int = 10_000
+    batch_size: int = 256
+    lr: float = 3e-3
+    sigma_min: float = 0.01
+    sigma_max: float = 10.0
+    seed: int = 0
 
 
 def make_spiral(n: int = 256, turns: float = 1.75) -> torch.Tensor:
@@ -47,3 +64,9 @@ class SpiralDenoiser(nn.Module):
         x_in = x / torch.sqrt(1 + sigma[:, None] ** 2)                      # (B, 2)
         emb = sigma_embedding(sigma.clamp(self.sigma_min, self.sigma_max), self.emb_dim)
         return self.net(torch.cat([x_in, emb], dim=1))
+
+
+def build(c: SpiralConfig | dict) -> SpiralDenoiser:
+    """Notebook 01's denoiser from its config (as saved with data/spiral_mlp.pt)."""
+    c = SpiralConfig.from_dict(c)
+    return SpiralDenoiser(c.hidden, c.depth, c.emb_dim, c.sigma_min, c.sigma_max)

@@ -7,8 +7,12 @@ x: (B, C, H, W). Not a general library: one resolution schedule, no dropout.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
+
+from course_lib.config import Config, frozen_tuple
 
 # The notebook's exercises: each reference lives once, in its exercise file.
 from course_lib.exercises.nb06.attention import attention
@@ -16,8 +20,8 @@ from course_lib.exercises.nb06.attention_2d import attention_2d
 from course_lib.exercises.nb06.resblock_forward import resblock_forward
 from course_lib.exercises.nb06.unet_forward import unet_forward
 
-__all__ = ["Attention2d", "Level", "ResBlock", "UNet", "attention", "attention_2d",
-           "resblock_forward", "unet_forward"]
+__all__ = ["Attention2d", "Level", "ResBlock", "UNet", "UNetConfig", "attention", "attention_2d",
+           "build", "resblock_forward", "unet_forward"]
 
 
 class ResBlock(nn.Module):
@@ -107,7 +111,26 @@ class UNet(nn.Module):
         return unet_forward(self, x, sigma, cond)
 
 
-def build(c: dict) -> UNet:
+@dataclass(frozen=True)
+class UNetConfig(Config):
+    """Notebook 06's pixel U-Net and its training run (saved with data/unet_pixels.pt)."""
+    base: int = 16
+    mults: tuple[int, ...] = (1, 2, 4)
+    attn: tuple[bool, ...] = (False, False, True)
+    n_images: int = 20_000
+    steps: int = 2000
+    batch_size: int = 64
+    lr: float = 1e-3
+    sigma_min: float = 0.01
+    sigma_max: float = 10.0
+    sigma_data: float = 0.5
+    seed: int = 0
+
+    def __post_init__(self):
+        frozen_tuple(self, "mults", "attn")  # a saved config gives lists
+
+
+def build(c: UNetConfig | dict) -> UNet:
     """Notebook 06's U-Net from its config (as saved with data/unet_pixels.pt)."""
-    return UNet(base=c["base"], mults=tuple(c["mults"]), attn=tuple(c["attn"]),
-                sigma_data=c["sigma_data"])
+    c = UNetConfig.from_dict(c)
+    return UNet(base=c.base, mults=c.mults, attn=c.attn, sigma_data=c.sigma_data)

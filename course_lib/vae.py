@@ -7,9 +7,13 @@ reconstruction + beta * KL. Latent diffusion then runs the same U-Net on latents
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from course_lib.config import Config
 
 # The notebook's exercises: each reference lives once, in its exercise file.
 from course_lib.exercises.nb07.decode_latents import decode_latents
@@ -17,8 +21,8 @@ from course_lib.exercises.nb07.kl_divergence import kl_divergence
 from course_lib.exercises.nb07.reparameterize import reparameterize
 from course_lib.fit import fit
 
-__all__ = ["VAE", "decode_latents", "kl_divergence", "latent_scale", "reparameterize",
-           "train_vae"]
+__all__ = ["VAE", "VAEConfig", "build", "decode_latents", "kl_divergence", "latent_scale",
+           "reparameterize", "train_vae"]
 
 
 def _block(c_in, c_out):
@@ -52,9 +56,22 @@ class VAE(nn.Module):
         return self.decoder(z), mean, logvar
 
 
-def build(c: dict) -> VAE:
+@dataclass(frozen=True)
+class VAEConfig(Config):
+    """Notebook 07's VAE and its run (saved with data/vae.pt); scale is set after training."""
+    width: int = 32
+    n_images: int = 20_000
+    steps: int = 1500
+    batch_size: int = 64
+    lr: float = 2e-3
+    beta: float = 1e-3
+    seed: int = 0
+    scale: float | None = None  # 1 / std of the latents, from latent_scale
+
+
+def build(c: VAEConfig | dict) -> VAE:
     """Notebook 07's VAE from its config (as saved with data/vae.pt)."""
-    return VAE(c["width"])
+    return VAE(VAEConfig.from_dict(c).width)
 
 
 def train_vae(vae: VAE, images: torch.Tensor, steps: int, batch_size: int = 64, lr: float = 1e-3,

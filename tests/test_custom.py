@@ -191,7 +191,7 @@ def test_filter_in_the_pipelines_safety_checker_slot(tiny_pipe):
     prompts = ["a large red triangle in the center", "a small blue circle at the top left",
                "a large green square in the center"]
     for threshold, flagged in ((-3.0, True), (3.0, False)):  # a difference of two cosines
-        filt = safety.ConceptFilter(model, config["vocab"], concept, others, threshold)
+        filt = safety.ConceptFilter(model, config.vocab, concept, others, threshold)
         safe = safety.classroom_pipeline(tiny_pipe, filt)
         images, notes = safety.generate_for_class(
             safe, prompts, key=5, blocked=["triangle"], num_inference_steps=2,

@@ -112,10 +112,10 @@ def test_vae_reconstructs_what_the_judge_can_read(judge):
     x, caps, _ = shapes.make_dataset(200, seed=5)
     with torch.no_grad():
         mean, logvar = autoencoder.encode(x)
-        recon = vae.decode_latents(autoencoder.decoder, mean * config["scale"], config["scale"])
+        recon = vae.decode_latents(autoencoder.decoder, mean * config.scale, config.scale)
     assert torch.nn.functional.mse_loss(recon, x) < 0.005
     assert match_rate(judge, recon, [shapes.parse_caption(c) for c in caps])["all"] > 0.97
-    assert 0.8 < (mean * config["scale"]).std() < 1.2
+    assert 0.8 < (mean * config.scale).std() < 1.2
 
 
 def test_tokenizer_and_text_encoder_ignore_padding():
@@ -136,7 +136,7 @@ def test_shipped_text_to_image_model_follows_prompts(judge):
     autoencoder, vae_config, _ = artefacts.load("vae")
     model, config, _ = artefacts.load("text2img")
     attrs = [a for a in shapes.all_attributes() if a.size == "large"][:24]
-    x = latent.generate(model, autoencoder, vae_config["scale"], config["vocab"],
+    x = latent.generate(model, autoencoder, vae_config.scale, config.vocab,
                         [a.caption for a in attrs], w=3.0, steps=20, seed=0)
     assert match_rate(judge, x, attrs)["all"] >= T2I_MIN_MATCH
 

@@ -23,7 +23,7 @@ def feature_net():
 @pytest.fixture(scope="module")
 def tiny_clip():
     model, config, _ = artefacts.load("clip")
-    return model, config["vocab"]
+    return model, config.vocab
 
 
 @pytest.fixture(scope="module")
@@ -192,7 +192,7 @@ def test_text2img_generator_matches_notebook_07():
     generate = evaluation.text2img_generator()
     prompts = ["a large red circle in the center", "a small blue square at the top left"]
     for sampler, gam in (("DDIM", 1.0), ("GE (gam=2)", 2.0)):
-        want = latent.generate(model, autoencoder, vae_config["scale"], config["vocab"],
+        want = latent.generate(model, autoencoder, vae_config.scale, config.vocab,
                                prompts, w=3.0, steps=4, seed=2, gam=gam)
         assert torch.equal(generate(prompts, 3.0, 4, sampler, seed=2), want)
     with pytest.raises(ValueError, match="unknown sampler"):

@@ -41,7 +41,7 @@ def test_short_training_lowers_the_loss():
 
 
 def test_training_is_reproducible():
-    cfg = {**SPIRAL_CONFIG, "steps": 30}
+    cfg = SPIRAL_CONFIG.replace(steps=30)
     (m1, l1), (m2, l2) = train_spiral(cfg, progress=False), train_spiral(cfg, progress=False)
     assert l1 == l2
     assert all(torch.equal(a, b) for a, b in zip(m1.state_dict().values(),
@@ -50,7 +50,7 @@ def test_training_is_reproducible():
 
 def test_shipped_checkpoint_samples_lie_on_the_spiral():
     model, config, losses = artefacts.load("spiral")
-    assert config == SPIRAL_CONFIG and len(losses) == config["steps"]
+    assert config == SPIRAL_CONFIG and len(losses) == config.steps
     sigmas = diffusion.COURSE.levels(50)
     x = samplers.sample(model, sigmas, 1000, seed=0)
     curve = spiral.make_spiral(4000)

@@ -40,125 +40,107 @@ from course_lib import (
 )
 from course_lib.runtime import DATA_DIR, save_model
 
-SPIRAL_CONFIG = {"hidden": 128, "depth": 3, "emb_dim": 16, "n_points": 256, "steps": 10_000,
-                 "batch_size": 256, "lr": 3e-3, "sigma_min": 0.01, "sigma_max": 10.0, "seed": 0}
+# each run's settings: the typed config next to its model, saved as a dict with the weights
+SPIRAL_CONFIG = spiral.SpiralConfig()
+COND_CONFIG = guidance.CondConfig()
+JUDGE_CONFIG = judge.JudgeConfig()
+UNET_CONFIG = unet.UNetConfig()
+VAE_CONFIG = vae.VAEConfig()
+T2I_CONFIG = latent.TextToImageConfig()
+# notebook 09's two examiners: FID/KID features and a tiny CLIP (one thread: --threads 1)
+FEATURES_CONFIG = features.FeaturesConfig()
+CLIP_CONFIG = clip.ClipConfig()
 
 
-def _schedule(c: dict) -> diffusion.Schedule:
-    return diffusion.Schedule(c["sigma_min"], c["sigma_max"])
+def _schedule(c: spiral.SpiralConfig | unet.UNetConfig) -> diffusion.Schedule:
+    return diffusion.Schedule(c.sigma_min, c.sigma_max)
 
 
-def train_spiral(config: dict = SPIRAL_CONFIG, progress: bool = True):
+def train_spiral(config: spiral.SpiralConfig | dict = SPIRAL_CONFIG, progress: bool = True):
     """Train the notebook 01 denoiser from scratch; returns (model, losses)."""
-    c = config
-    torch.manual_seed(c["seed"])
-    model = spiral.SpiralDenoiser(c["hidden"], c["depth"], c["emb_dim"], c["sigma_min"],
-                                  c["sigma_max"])
-    losses = diffusion.train_denoiser(model, spiral.make_spiral(c["n_points"]), c["steps"],
-                                      c["batch_size"], c["lr"], _schedule(c), seed=c["seed"],
+    c = spiral.SpiralConfig.from_dict(config)
+    torch.manual_seed(c.seed)
+    model = spiral.build(c)
+    losses = diffusion.train_denoiser(model, spiral.make_spiral(c.n_points), c.steps,
+                                      c.batch_size, c.lr, _schedule(c), seed=c.seed,
                                       progress=progress)
     return model, losses
 
 
-COND_CONFIG = {**SPIRAL_CONFIG, "n_points": 255, "label_noise": 0.25, "p_uncond": 0.2}
-
-
-def train_spiral_cond(config: dict = COND_CONFIG, progress: bool = True):
+def train_spiral_cond(config: guidance.CondConfig | dict = COND_CONFIG, progress: bool = True):
     """Train notebook 05's conditional denoiser (noisy arm labels, 20% dropped to NULL)."""
-    c = config
-    torch.manual_seed(c["seed"])
-    model = guidance.ConditionalDenoiser(c["hidden"], c["depth"], c["emb_dim"],
-                                         c["sigma_min"], c["sigma_max"])
-    data, _, labels = guidance.labelled_spiral(c["n_points"], c["label_noise"], c["seed"])
-    losses = guidance.train_conditional(model, data, labels, c["steps"], c["p_uncond"],
-                                        c["batch_size"], c["lr"], c["seed"], progress)
+    c = guidance.CondConfig.from_dict(config)
+    torch.manual_seed(c.seed)
+    model = guidance.build(c)
+    data, _, labels = guidance.labelled_spiral(c.n_points, c.label_noise, c.seed)
+    losses = guidance.train_conditional(model, data, labels, c.steps, c.p_uncond,
+                                        c.batch_size, c.lr, c.seed, progress)
     return model, losses
 
 
-JUDGE_CONFIG = {"steps": 600, "batch_size": 128, "n": 20_000, "seed": 0}
-UNET_CONFIG = {"base": 16, "mults": [1, 2, 4], "attn": [False, False, True], "n_images": 20_000,
-               "steps": 2000, "batch_size": 64, "lr": 1e-3, "sigma_min": 0.01, "sigma_max": 10.0,
-               "sigma_data": 0.5, "seed": 0}
-
-
-def train_unet_pixels(config: dict = UNET_CONFIG, progress: bool = True):
+def train_unet_pixels(config: unet.UNetConfig | dict = UNET_CONFIG, progress: bool = True):
     """Notebook 06's pixel-space U-Net on the shapes data, with notebook 01's loop."""
-    c = config
-    torch.manual_seed(c["seed"])
-    images, _, _ = shapes.make_dataset(c["n_images"], seed=c["seed"])
+    c = unet.UNetConfig.from_dict(config)
+    torch.manual_seed(c.seed)
+    images, _, _ = shapes.make_dataset(c.n_images, seed=c.seed)
     model = unet.build(c)
-    losses = diffusion.train_denoiser(model, images, c["steps"], c["batch_size"], c["lr"],
-                                      _schedule(c), c["seed"], progress,
-                                      sigma_data=c["sigma_data"])
+    losses = diffusion.train_denoiser(model, images, c.steps, c.batch_size, c.lr,
+                                      _schedule(c), c.seed, progress, sigma_data=c.sigma_data)
     return model, losses
 
 
-def _train_judge(config: dict = JUDGE_CONFIG, progress: bool = True):
-    return judge.train_judge(config["steps"], config["batch_size"], config["n"], config["seed"],
-                             progress)
+def _train_judge(config: judge.JudgeConfig | dict = JUDGE_CONFIG, progress: bool = True):
+    c = judge.JudgeConfig.from_dict(config)
+    return judge.train_judge(c.steps, c.batch_size, c.n, c.seed, progress)
 
 
-VAE_CONFIG = {"width": 32, "n_images": 20_000, "steps": 1500, "batch_size": 64, "lr": 2e-3,
-              "beta": 1e-3, "seed": 0}
-T2I_CONFIG = {"dim": 64, "base": 64, "n_images": 20_000, "steps": 2000, "batch_size": 64,
-              "lr": 1e-3, "p_empty": 0.1, "seed": 0}
-
-
-def train_vae(config: dict = VAE_CONFIG, progress: bool = True):
+def train_vae(config: vae.VAEConfig | dict = VAE_CONFIG, progress: bool = True):
     """Notebook 07's VAE; the latent scale (1 / std of the latents) is stored in the config."""
-    c = dict(config)
-    torch.manual_seed(c["seed"])
-    images, _, _ = shapes.make_dataset(c["n_images"], seed=c["seed"])
+    c = vae.VAEConfig.from_dict(config)
+    torch.manual_seed(c.seed)
+    images, _, _ = shapes.make_dataset(c.n_images, seed=c.seed)
     model = vae.build(c)
-    losses = vae.train_vae(model, images, c["steps"], c["batch_size"], c["lr"], c["beta"],
-                           c["seed"], progress)
-    c["scale"] = vae.latent_scale(model.eval(), images[:2000])
-    return model, losses, c
+    losses = vae.train_vae(model, images, c.steps, c.batch_size, c.lr, c.beta, c.seed,
+                           progress)
+    return model, losses, c.replace(scale=vae.latent_scale(model.eval(), images[:2000]))
 
 
-def train_text2img(config: dict = T2I_CONFIG, progress: bool = True):
+def train_text2img(config: latent.TextToImageConfig | dict = T2I_CONFIG,
+                   progress: bool = True):
     """Notebook 07's text-to-image model on the latents of the shipped VAE."""
-    c = dict(config)
-    torch.manual_seed(c["seed"])
+    c = latent.TextToImageConfig.from_dict(config)
+    torch.manual_seed(c.seed)
     autoencoder, vae_config, _ = artefacts.load("vae")
-    images, captions, _ = shapes.make_dataset(c["n_images"], seed=c["seed"])
+    images, captions, _ = shapes.make_dataset(c.n_images, seed=c.seed)
     with torch.no_grad():
-        z = torch.cat([autoencoder.encode(b)[0] for b in images.split(1000)]) * vae_config["scale"]
-    c["vocab"] = text.build_vocab(captions)
+        z = torch.cat([autoencoder.encode(b)[0] for b in images.split(1000)]) * vae_config.scale
+    c = c.replace(vocab=text.build_vocab(captions))
     model = latent.build(c)
-    losses = latent.train_text_to_image(model, z, captions, c["vocab"], c["steps"],
-                                        c["batch_size"], c["lr"], c["p_empty"], c["seed"],
-                                        progress)
+    losses = latent.train_text_to_image(model, z, captions, c.vocab, c.steps, c.batch_size,
+                                        c.lr, c.p_empty, c.seed, progress)
     return model, losses, c
 
 
-# notebook 09's two examiners: FID/KID features and a tiny CLIP (one thread: --threads 1)
-FEATURES_CONFIG = {"width": 16, "dim": 64, "steps": 1500, "batch_size": 128, "n": 20_000,
-                   "lr": 2e-3, "seed": 0}
-CLIP_CONFIG = {"dim": 64, "embed_dim": 64, "width": 16, "n_images": 20_000, "steps": 1500,
-               "batch_size": 64, "lr": 2e-3, "noise": 0.05, "seed": 0}
-
-
-def train_feature_net(config: dict = FEATURES_CONFIG, progress: bool = True):
+def train_feature_net(config: features.FeaturesConfig | dict = FEATURES_CONFIG,
+                      progress: bool = True):
     """Notebook 09's feature encoder: a 120-class classifier of the shapes images."""
-    c = config
-    torch.manual_seed(c["seed"])
+    c = features.FeaturesConfig.from_dict(config)
+    torch.manual_seed(c.seed)
     model = features.build(c)
-    losses = features.train_features(model, c["steps"], c["batch_size"], c["n"], c["lr"],
-                                     c["seed"], progress)
+    losses = features.train_features(model, c.steps, c.batch_size, c.n, c.lr, c.seed,
+                                     progress)
     return model.eval(), losses
 
 
-def train_tiny_clip(config: dict = CLIP_CONFIG, progress: bool = True):
+def train_tiny_clip(config: clip.ClipConfig | dict = CLIP_CONFIG, progress: bool = True):
     """Notebook 09's tiny CLIP on every caption (held-out pairs included, like the judge)."""
-    c = dict(config)
-    torch.manual_seed(c["seed"])
-    images, captions, _ = shapes.make_dataset(c["n_images"], seed=c["seed"],
-                                              include_held_out=True)
-    c["vocab"] = text.build_vocab(captions)
+    c = clip.ClipConfig.from_dict(config)
+    torch.manual_seed(c.seed)
+    images, captions, _ = shapes.make_dataset(c.n_images, seed=c.seed, include_held_out=True)
+    c = c.replace(vocab=text.build_vocab(captions))
     model = clip.build(c)
-    losses = clip.train_clip(model, images, captions, c["vocab"], c["steps"], c["batch_size"],
-                             c["lr"], c["noise"], c["seed"], progress)
+    losses = clip.train_clip(model, images, captions, c.vocab, c.steps, c.batch_size, c.lr,
+                             c.noise, c.seed, progress)
     return model.eval(), losses, c
 
 
