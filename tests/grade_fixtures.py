@@ -229,7 +229,7 @@ def expected(landlock: bool) -> dict[str, tuple[dict[str, int], dict[str, str]]]
             "defines no function named `sigma_schedule` (it defines: sigma_sched)")),
         "broken_metadata": pts(**missing_00),
         "syntax_error": pts(mse="is not a regular file",
-                            add_noise="SyntaxError in the answer cell, line 4"),
+                            add_noise="SyntaxError in the answer cell, line 5"),
         "infinite_loop": pts(sigma_schedule="timed out after 5 s"),
         "memory_hog": pts(**missing_00, add_noise="ran out of memory"),
         "kills_itself": pts(**missing_00, sigma_embedding="killed (SIGKILL)",
