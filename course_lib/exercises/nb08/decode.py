@@ -1,10 +1,14 @@
 """Exercise `decode` (notebook 08): latents through the VAE decoder to images in [0, 1]."""
 from __future__ import annotations
 
+import copy
+import functools
+
 import torch
 
-from course_lib.checking import Case, Props, exercise
-from course_lib.exercises.nb08.probes import TOL, probe_pipeline
+from course_lib.checking import Case, Props, close, exercise
+from course_lib.exercises.common import draw, gen, pick
+from course_lib.exercises.nb08.probes import TOL, probe_pipeline, probe_vae
 
 
 # <solution cell>
@@ -18,33 +22,64 @@ def decode(vae, latents: torch.Tensor) -> torch.Tensor:
 # </solution cell>
 
 
+def _rescaled(vae, factor: float):
+    """The VAE with another latent scale in its config (the course's own VAE has about 1.1,
+    Stable Diffusion's 0.18215): the factor belongs to the model, not to the code."""
+    vae.register_to_config(scaling_factor=factor)
+    return vae
+
+
 def cases() -> dict[str, Case]:
-    p = probe_pipeline()
-    z = torch.randn(2, 4, 8, 8, generator=torch.Generator().manual_seed(82))
-    return {"z": Case((p.vae, z))}
+    vae = probe_vae()
+    z = torch.randn(2, 4, 8, 8, generator=gen(82))
+    g = gen(83)
+    one = torch.randn(1, 4, 8, 8, generator=g) * pick(84, 0.6, 0.4, 0.9)  # the clamp matters
+    three = torch.randn(3, 4, 8, 8, generator=g)
+    other = _rescaled(copy.deepcopy(vae), pick(85, 1.09, 0.5, 0.8, 1.6))
+    return {"z": Case((vae, z)), "one": Case((vae, one)), "three": Case((other, three))}
+
+
+@functools.lru_cache(maxsize=4)
+def _pipeline_images(probe_draw: int) -> dict[str, torch.Tensor]:
+    """The pipeline's decoding (vae.decode, then its image processor) of each case."""
+    processor, out = probe_pipeline().image_processor, {}
+    for name, case in cases().items():
+        vae, z = case.args
+        with torch.no_grad():
+            raw = vae.decode(z / vae.config.scaling_factor).sample
+        out[name] = processor.postprocess(raw, output_type="pt")
+    return out
 
 
 PROPS = Props()
 
 
-@PROPS("equals the pipeline's decoding",
-       "divide by vae.config.scaling_factor before vae.decode(...).sample")
+@PROPS("equals the pipeline's decoding, for 1, 2 and 3 latents and another VAE's scale",
+       "the latents are the VAE's latents times its config's scaling factor: undo that "
+       "before decoding")
 def _pipeline(outs, refs):
-    p = probe_pipeline()
-    z = cases()["z"].args[1]
-    with torch.no_grad():
-        raw = p.vae.decode(z / p.vae.config.scaling_factor).sample
-    want = p.image_processor.postprocess(raw, output_type="pt")
-    diff = (outs["z"].value - want).abs().max().item()
-    return diff < TOL, (f"max |yours - the pipeline's decode + postprocess| = {diff:.1e} "
-                        f"(allowed {TOL:.0e})")
+    worst, where = 0.0, ""
+    for name, want in _pipeline_images(draw()).items():
+        diff = (outs[name].value - want).abs().max().item()
+        if not diff < worst:
+            worst, where = diff, name
+    return worst < TOL, (f"max |yours - the pipeline's decode + postprocess| = {worst:.1e} "
+                         f"(allowed {TOL:.0e}, worst in case '{where}')")
 
 
 @PROPS("images lie in [0, 1]",
-       "map [-1, 1] to [0, 1]: x / 2 + 0.5, clamp")
+       "the decoder's images lie in [-1, 1]: map that interval onto [0, 1], and clip what "
+       "falls outside")
 def _range(outs, refs):
-    x = outs["z"].value
+    x = torch.cat([outs[name].value.flatten() for name in ("z", "one", "three")])
     return bool(x.min() >= 0 and x.max() <= 1), f"range [{x.min():.2f}, {x.max():.2f}]"
+
+
+def _decode(vae, z, factor=None, squeeze=False, dtype=None):
+    images = vae.decode(z / (vae.config.scaling_factor if factor is None else factor)).sample
+    images = (images / 2 + 0.5).clamp(0, 1)
+    images = images.squeeze(0) if squeeze else images
+    return images if dtype is None else images.to(dtype)
 
 
 BUGS = {
@@ -52,6 +87,20 @@ BUGS = {
         vae.decode(z * vae.config.scaling_factor).sample / 2 + 0.5).clamp(0, 1),
     "stays in [-1, 1]": lambda vae, z: vae.decode(z / vae.config.scaling_factor).sample,
     "no clamp": lambda vae, z: vae.decode(z / vae.config.scaling_factor).sample / 2 + 0.5,
+    "[held] Stable Diffusion's scaling factor 0.18215 written in":
+        lambda vae, z: _decode(vae, z, factor=0.18215),
+    "[held] squeezes the batch dimension (wrong for one image)":
+        lambda vae, z: _decode(vae, z, squeeze=True),
+    "[dtype] images as float32": lambda vae, z: _decode(vae, z, dtype=torch.float32),
 }
+ALTERNATIVES = {
+    "return_dict=False, (x + 1) / 2": lambda vae, z: ((vae.decode(
+        z / vae.config.scaling_factor, return_dict=False)[0] + 1) / 2).clamp(0, 1),
+    "one latent at a time": lambda vae, z: torch.cat([_decode(vae, zi[None]) for zi in z]),
+}
+
+PROPS("matches the reference for one latent and for an odd batch",
+      "decode the whole batch, and keep its batch dimension even for one image",
+      close("one", "three", atol=TOL))
 
 EXERCISE = exercise(globals(), points=1, summary="latents -> images in [0, 1]")

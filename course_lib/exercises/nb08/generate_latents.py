@@ -1,12 +1,23 @@
 """Exercise `generate_latents` (notebook 08): the pipeline's whole loop, in its phases."""
 from __future__ import annotations
 
+import copy
+import functools
+
 import torch
 
 from course_lib.checking import Case, Props, exercise
+from course_lib.exercises.common import draw, gen, pick
 from course_lib.exercises.nb08.encode_prompt import encode_prompt
 from course_lib.exercises.nb08.guided_step import guided_step
-from course_lib.exercises.nb08.probes import PROMPTS, TOL, probe_pipeline, probe_pipeline_with
+from course_lib.exercises.nb08.probes import (
+    PROMPTS,
+    TOL,
+    probe_negatives,
+    probe_pipeline,
+    probe_pipeline_with,
+    probe_prompts,
+)
 
 
 # <solution cell>
@@ -29,44 +40,82 @@ def generate_latents(pipe, prompts: list, negative_prompts=None, steps: int = 25
 # </solution cell>
 
 
+def _settings() -> dict[str, tuple]:
+    """Each case compared with the pipeline: (scheduler: None for the probe's DDIM, or a
+    class name and its config changes; prompts; negative prompts; steps; w; noise seed)."""
+    two = probe_prompts(105, 2, PROMPTS)
+    steps, w = pick(106, 6, 4, 5), pick(107, 4.0, 2.5, 6.0)
+    # (not the cosine schedule: at t = 999 its alpha_bar is ~1e-9, x0 predictions explode)
+    other_ddim = {"beta_schedule": pick(108, "linear", "scaled_linear"),
+                  "beta_end": pick(122, 0.012, 0.02, 0.008),
+                  "timestep_spacing": pick(109, "trailing", "linspace"),
+                  "prediction_type": "v_prediction"}     # not the probe's (nor the notebook's)
+    return {"seed3": (None, two, probe_negatives(110, 2, ["", "green"]), steps, w, 3),
+            "no_negative": (None, two, None, steps, w, 3),
+            "euler": (("EulerDiscreteScheduler", {}), probe_prompts(111, 1, PROMPTS[:1]), None,
+                      pick(112, 5, 3, 4), pick(113, 3.0, 2.0, 5.0), 5),
+            "dpm": (("DPMSolverMultistepScheduler", {}), probe_prompts(114, 2, PROMPTS),
+                    probe_negatives(115, 2, ["green", ""]), pick(116, 5, 3, 4),
+                    pick(117, 3.0, 4.5, 2.0), 6),
+            "three": (("DDIMScheduler", other_ddim), probe_prompts(118, 3), probe_negatives(119, 3),
+                      pick(120, 4, 3), pick(121, 5.0, 3.0, 8.0), 7)}
+
+
+def _pipe(scheduler, base=None):
+    """The probe pipeline with this scheduler: a fresh one, or (base given) base's components
+    with a scheduler of its own (the checks copy each case before calling)."""
+    if scheduler is None:
+        return base or probe_pipeline()
+    if base is None:
+        return probe_pipeline_with(scheduler[0], **scheduler[1])
+    import diffusers
+
+    pipe = copy.copy(base)
+    pipe.scheduler = getattr(diffusers, scheduler[0]).from_config(base.scheduler.config,
+                                                                  **scheduler[1])
+    return pipe
+
+
 def cases() -> dict[str, Case]:
-    p = probe_pipeline()
-    args = (p, PROMPTS, ["", "green"], 6, 4.0)
-    return {"seed3": Case(args + (torch.Generator().manual_seed(3),)),
-            "seed3_again": Case(args + (torch.Generator().manual_seed(3),)),
-            "no_negative": Case((p, PROMPTS, None, 6, 4.0, torch.Generator().manual_seed(3))),
-            "euler": Case((_other("EulerDiscreteScheduler"), PROMPTS[:1], None, 5, 3.0,
-                           torch.Generator().manual_seed(5))),
-            "dpm": Case((_other("DPMSolverMultistepScheduler"), PROMPTS, ["green", ""], 5, 3.0,
-                         torch.Generator().manual_seed(6)))}
+    base, out = probe_pipeline(), {}
+    for name, (scheduler, prompts, neg, steps, w, seed) in _settings().items():
+        pipe = _pipe(scheduler, base)
+        if name == "three":  # a pipeline that has run before: its scheduler holds that run
+            pipe.scheduler.set_timesteps(steps + 2)
+        out[name] = Case((pipe, prompts, neg, steps, w, gen(seed)))
+        if name == "seed3":
+            out["seed3_again"] = Case((pipe, prompts, neg, steps, w, gen(seed)))
+    return out
 
 
-def _other(name: str):
-    return probe_pipeline_with(name)
-
-
-WANT = {"seed3": (PROMPTS, ["", "green"], 6, 4.0, 3), "no_negative": (PROMPTS, None, 6, 4.0, 3),
-        "euler": (PROMPTS[:1], None, 5, 3.0, 5), "dpm": (PROMPTS, ["green", ""], 5, 3.0, 6)}
+@functools.lru_cache(maxsize=4)
+def _pipeline_latents(probe_draw: int) -> dict[str, tuple[torch.Tensor, str]]:
+    """StableDiffusionPipeline(output_type='latent') on each case's settings, and in words."""
+    out = {}
+    for name, (scheduler, prompts, neg, steps, w, seed) in _settings().items():
+        p = _pipe(scheduler)
+        want = p(prompts, negative_prompt=neg, num_inference_steps=steps, guidance_scale=w,
+                 generator=gen(seed), output_type="latent").images
+        out[name] = want, (f"{type(p.scheduler).__name__}, {len(prompts)} prompt(s), "
+                           f"{steps} steps, w = {w}")
+    return out
 
 
 PROPS = Props()
 
 
-@PROPS("equals StableDiffusionPipeline on the same seed",
-       "phases: encode ('' when no negative prompt); scheduler.set_timesteps(steps); "
-       "latents = torch.randn(shape, generator=generator) * "
-       "scheduler.init_noise_sigma (1 for DDIM, far more for Euler); loop "
-       "guided_step over scheduler.timesteps")
+@PROPS("equals StableDiffusionPipeline on the same seed (DDIM, Euler, DPM-Solver++; 1 to 3 "
+       "prompts)",
+       "the pipeline's phases: the prompts' embeddings ('' for missing negative prompts); the "
+       "scheduler you are given prepared for this many steps; the initial noise drawn from "
+       "the generator and scaled to the scheduler's starting noise level (1 for DDIM, far "
+       "more for Euler); then one guided step per timestep of the scheduler")
 def _pipeline(outs, refs):
     worst, where = 0.0, ""
-    for name, (prompts, neg, steps, w, seed) in WANT.items():
-        p = {"euler": lambda: _other("EulerDiscreteScheduler"),
-             "dpm": lambda: _other("DPMSolverMultistepScheduler")}.get(name, probe_pipeline)()
-        want = p(prompts, negative_prompt=neg, num_inference_steps=steps, guidance_scale=w,
-                 generator=torch.Generator().manual_seed(seed), output_type="latent").images
+    for name, (want, words) in _pipeline_latents(draw()).items():
         diff = (outs[name].value - want).abs().max().item()
-        if diff >= worst:
-            worst, where = diff, f"{type(p.scheduler).__name__}, {steps} steps, w = {w}"
+        if not diff < worst:
+            worst, where = diff, words
     return worst < TOL, (f"max |your latents - StableDiffusionPipeline(output_type='latent')| "
                          f"= {worst:.1e}, allowed {TOL:.0e} (worst: {where})")
 
@@ -78,16 +127,32 @@ def _seed(outs, refs):
     return same, "the same seed gives the same latents" if same else "same seed, new latents"
 
 
+def _unscaled_step(unet, sch, lat, t, emb, w):  # guided_step without scale_model_input
+    eps_u, eps_c = unet(torch.cat([lat] * 2), t, encoder_hidden_states=emb).sample.chunk(2)
+    return sch.step(eps_u + w * (eps_c - eps_u), t, lat).prev_sample
+
+
+def _probe_ddim(scheduler):  # the probe's own DDIM settings, written into the loop
+    from diffusers import DDIMScheduler
+
+    return DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                         clip_sample=False, set_alpha_to_one=False, steps_offset=1)
+
+
 def _loop(pipe, prompts, neg, steps, w, gen, use_neg=True, use_gen=True, w_shift=0.0,
-          set_steps=True, init_sigma=True):
+          set_steps=True, init_sigma=True, w_fixed=None, steps_fixed=None, batch=None,
+          step=guided_step, scheduler=None, reseed=False):
     neg = (neg if use_neg else None) or [""] * len(prompts)
     emb = encode_prompt(pipe.tokenizer, pipe.text_encoder, prompts, neg)
+    sch = pipe.scheduler if scheduler is None else scheduler(pipe.scheduler)
     if set_steps:
-        pipe.scheduler.set_timesteps(steps)
-    lat = torch.randn((len(prompts), 4, 8, 8), generator=gen if use_gen else None)
-    lat = lat * pipe.scheduler.init_noise_sigma if init_sigma else lat
-    for t in pipe.scheduler.timesteps:
-        lat = guided_step(pipe.unet, pipe.scheduler, lat, t, emb, w + w_shift)
+        sch.set_timesteps(steps if steps_fixed is None else steps_fixed)
+    if reseed:
+        torch.manual_seed(0)
+    lat = torch.randn((batch or len(prompts), 4, 8, 8), generator=gen if use_gen else None)
+    lat = lat * sch.init_noise_sigma if init_sigma else lat
+    for t in sch.timesteps:
+        lat = step(pipe.unet, sch, lat, t, emb, (w if w_fixed is None else w_fixed) + w_shift)
     return lat
 
 
@@ -97,6 +162,14 @@ BUGS = {
     "guidance off by one": lambda *a: _loop(*a, w_shift=1.0),
     "never calls set_timesteps": lambda *a: _loop(*a, set_steps=False),
     "no init_noise_sigma (right for DDIM only)": lambda *a: _loop(*a, init_sigma=False),
+    "[held] no scale_model_input (right for DDIM only)":
+        lambda *a: _loop(*a, step=_unscaled_step),
+    "[held] a fresh DDIMScheduler with the probe's settings":
+        lambda *a: _loop(*a, scheduler=_probe_ddim),
+    "[held] guidance scale fixed at 7.5": lambda *a: _loop(*a, w_fixed=7.5),
+    "[held] 6 steps whatever steps says": lambda *a: _loop(*a, steps_fixed=6),
+    "[held] noise for a batch of two": lambda *a: _loop(*a, batch=2),
+    "[rng] reseeds torch's global RNG": lambda *a: _loop(*a, reseed=True),
 }
 
 def _pipeline_call() -> tuple:

@@ -2,7 +2,9 @@
 
 Built from configs (a character-level CLIP tokenizer, a small CLIPTextModel,
 UNet2DConditionModel and AutoencoderKL): matching the pipeline exactly does not depend on
-trained weights, and it builds in a fraction of a second.
+trained weights, and it builds in a fraction of a second. Its weights and the probes' prompts
+come from the probe draw (exercises/common.py): the notebook's in a notebook, fresh ones
+under the class grader's draw.
 """
 from __future__ import annotations
 
@@ -14,10 +16,45 @@ import tempfile
 
 import torch
 
+from course_lib.exercises.common import draw, gen, seeded
+
 PROMPTS = ["a small red circle at the top left", "a large blue square in the center"]
 # "Equal" means within TOL: the same float32 computation differs by up to ~2e-5 between thread
 # counts (the grader runs answers on one thread); real mistakes differ by 1e-2 or more.
 TOL = 1e-4
+# What probes may say instead of a prompt: none of the notebook's own prompts (a loop that
+# reads a notebook global instead of its argument must not pass by luck).
+_NOTEBOOK_PROMPTS = {"a large red circle in the center", "a small blue square at the top left",
+                     "a large yellow triangle at the bottom right",
+                     "a large blue triangle in the center", "a large circle in the center"}
+NEGATIVE_WORDS = ["green", "red", "blue", "yellow", "a square", "a small triangle", "blurry",
+                  "at the top right", "a large circle"]
+
+
+@functools.lru_cache(maxsize=1)
+def _captions() -> tuple[str, ...]:
+    from course_lib import shapes
+
+    return tuple(c for c in (a.caption for a in shapes.all_attributes())
+                 if c not in _NOTEBOOK_PROMPTS)
+
+
+def probe_prompts(n: int, k: int, notebook: list | None = None) -> list[str]:
+    """k different prompts for probe n: `notebook` in the notebook's draw when given, else
+    captions of the course's data set chosen by gen(n)."""
+    if notebook is not None and draw() == 0:
+        return list(notebook)
+    order = torch.randperm(len(_captions()), generator=gen(n))[:k]
+    return [_captions()[i] for i in order]
+
+
+def probe_negatives(n: int, k: int, notebook: list | None = None) -> list[str]:
+    """k negative prompts for probe n, the first one empty and the others different words:
+    `notebook` in the notebook's draw when given."""
+    if notebook is not None and draw() == 0:
+        return list(notebook)
+    order = torch.randperm(len(NEGATIVE_WORDS), generator=gen(n))[:k - 1]
+    return [""] + [NEGATIVE_WORDS[i] for i in order]
 
 
 def probe_pipeline_with(scheduler_class: str, **config):
@@ -31,21 +68,25 @@ def probe_pipeline_with(scheduler_class: str, **config):
 
 
 def probe_pipeline():
-    """The tiny random StableDiffusionPipeline every case uses: a fresh copy of one built once,
-    so that nothing a check (or an answer) does to it reaches the next check."""
-    return copy.deepcopy(_pristine_pipeline())
+    """The tiny random StableDiffusionPipeline every case uses: a fresh copy of one built once
+    per draw, so that nothing a check (or an answer) does to it reaches the next check."""
+    return copy.deepcopy(_pristine_pipeline(draw()))
+
+
+def probe_text():
+    """(tokenizer, text_encoder) of probe_pipeline(), copied without the rest (faster)."""
+    p = _pristine_pipeline(draw())
+    return copy.deepcopy((p.tokenizer, p.text_encoder))
+
+
+def probe_vae():
+    """The VAE of probe_pipeline(), copied without the rest (faster)."""
+    return copy.deepcopy(_pristine_pipeline(draw()).vae)
 
 
 @functools.lru_cache(maxsize=1)
-def _pristine_pipeline():
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from diffusers import (
-        AutoencoderKL,
-        DDIMScheduler,
-        StableDiffusionPipeline,
-        UNet2DConditionModel,
-    )
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+def _tokenizer():
+    from transformers import CLIPTokenizer
     from transformers.convert_slow_tokenizer import bytes_to_unicode
 
     folder = tempfile.mkdtemp(prefix="course_probe_tokenizer_")
@@ -56,12 +97,28 @@ def _pristine_pipeline():
         json.dump(vocab, f)
     with open(os.path.join(folder, "merges.txt"), "w", encoding="utf-8") as f:
         f.write("#version: 0.2\n")
-    tokenizer = CLIPTokenizer(os.path.join(folder, "vocab.json"),
-                              os.path.join(folder, "merges.txt"), model_max_length=77)
-    with torch.random.fork_rng():
-        torch.manual_seed(80)
+    return CLIPTokenizer(os.path.join(folder, "vocab.json"), os.path.join(folder, "merges.txt"),
+                         model_max_length=77)
+
+
+@functools.lru_cache(maxsize=4)
+def _pristine_pipeline(probe_draw: int):
+    """The pipeline of this draw (weights seeded by probe 80 of it), built once."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from diffusers import (
+        AutoencoderKL,
+        DDIMScheduler,
+        StableDiffusionPipeline,
+        UNet2DConditionModel,
+    )
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    assert probe_draw == draw()
+    tokenizer = copy.deepcopy(_tokenizer())
+    vocab_size = len(tokenizer.get_vocab())
+    with seeded(80):
         text_encoder = CLIPTextModel(CLIPTextConfig(
-            vocab_size=len(vocab), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+            vocab_size=vocab_size, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
             intermediate_size=64, max_position_embeddings=77, bos_token_id=tokenizer.bos_token_id,
             eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id))
         unet = UNet2DConditionModel(

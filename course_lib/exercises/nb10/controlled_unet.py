@@ -1,12 +1,15 @@
 """Exercise `controlled_unet` (notebook 10): a ControlNet's residuals added to the U-Net."""
 from __future__ import annotations
 
+import copy
+import functools
+
 import torch
 
 from course_lib import controlnet as cn_module
 from course_lib import shapes
 from course_lib.checking import Case, Props, close, exercise
-from course_lib.exercises.common import gen
+from course_lib.exercises.common import draw, gen, pick
 from course_lib.exercises.nb10.probes import probe_models
 
 
@@ -23,66 +26,87 @@ def controlled_unet(unet, controlnet, latents, t, text, control, scale: float = 
 # </solution cell>
 
 
+def _controls(n: int, k: int, notebook: list | None = None) -> torch.Tensor:
+    """Layout masks of k shapes images: the notebook draw's given ones, or drawn by gen(n)."""
+    if notebook is None or draw():
+        combos = shapes.all_attributes(include_held_out=True)
+        notebook = [combos[i] for i in torch.randint(len(combos), (k,), generator=gen(n))]
+    return cn_module.layout_mask(torch.stack([shapes.render(a) for a in notebook]))
+
+
 def _inputs():
     g = gen(106)
     latents, text = torch.randn(2, 4, 8, 8, generator=g), torch.randn(2, 7, 32, generator=g)
-    images = torch.stack([shapes.render(shapes.Attributes("circle", "red", "top left", "large")),
-                          shapes.render(shapes.Attributes("square", "blue", "center", "small"))])
-    return latents, torch.tensor([500, 120]), text, cn_module.layout_mask(images)
+    t = torch.tensor(pick(134, [500, 120], [999, 1], [250, 750], [40, 610]))
+    control = _controls(135, 2, [shapes.Attributes("circle", "red", "top left", "large"),
+                                 shapes.Attributes("square", "blue", "center", "small")])
+    return latents, t, text, control
 
 
 def cases() -> dict[str, Case]:
     unet, fresh, trained = probe_models()
     latents, t, text, control = _inputs()
+    frozen = copy.deepcopy(unet).requires_grad_(False)  # as in training: the ControlNet learns
+    g = gen(136)
+    lat3, txt3 = torch.randn(3, 4, 8, 8, generator=g), torch.randn(3, 9, 32, generator=g)
     return {"scale1": Case((unet, trained, latents, t, text, control, 1.0)),
-            "scale_half": Case((unet, trained, latents, t, text, control, 0.5)),
+            "scale_half": Case((unet, trained, latents, t, text, control,
+                                pick(137, 0.5, 0.3, 0.8, 1.7))),
             "fresh": Case((unet, fresh, latents, t, text, control, 1.0)),
-            "scale0": Case((unet, trained, latents, t, text, control, 0.0))}
+            "scale0": Case((unet, trained, latents, t, text, control, 0.0)),
+            "three_frozen": Case((frozen, trained, lat3, pick(141, 300, 0, 880), txt3,
+                                  _controls(142, 3), pick(143, 1.5, 0.25, 0.7)))}
 
 
-def _plain_unet():
-    unet, _, _ = probe_models()
-    latents, t, text, _ = _inputs()
-    return unet(latents, t, encoder_hidden_states=text).sample.detach()
+@functools.lru_cache(maxsize=4)
+def _expected(probe_draw: int) -> dict[str, torch.Tensor]:
+    """The U-Net alone, and diffusers' ControlNet at the scale_half case's scale."""
+    unet, _, trained = probe_models()
+    latents, t, text, control = _inputs()
+    scale = cases()["scale_half"].args[-1]
+    with torch.no_grad():
+        down, mid = trained(latents, t, encoder_hidden_states=text, controlnet_cond=control,
+                            conditioning_scale=scale, return_dict=False)
+        return {"plain": unet(latents, t, encoder_hidden_states=text).sample,
+                "diffusers": unet(latents, t, encoder_hidden_states=text,
+                                  down_block_additional_residuals=down,
+                                  mid_block_additional_residual=mid).sample,
+                "scale": torch.tensor(scale)}
 
 
 PROPS = Props()
 
 
 @PROPS("a fresh ControlNet (zero convolutions), or scale 0, changes nothing",
-       "with scale 0 every residual must be 0: multiply all of them")
+       "with scale 0 every residual must be 0: the scale multiplies all of them")
 def _noop(outs, refs):
-    diff = max((outs[name].value - _plain_unet()).abs().max().item()
-               for name in ("fresh", "scale0"))
+    plain = _expected(draw())["plain"]
+    diff = max((outs[name].value - plain).abs().max().item() for name in ("fresh", "scale0"))
     return diff < 1e-5, (f"a fresh ControlNet, or scale 0: max |yours - the U-Net alone| = "
                          f"{diff:.1e}")
 
 
-@PROPS("equals diffusers' ControlNet at scale 0.5",
-       "scale every down residual and the mid residual; pass them as "
-       "down_block_additional_residuals and mid_block_additional_residual")
+@PROPS("equals diffusers' ControlNet at another scale",
+       "scale every down residual and the mid residual; pass them to the U-Net as its "
+       "additional residuals, down and mid")
 def _diffusers(outs, refs):
-    unet, _, trained = probe_models()
-    latents, t, text, control = _inputs()
-    with torch.no_grad():
-        down, mid = trained(latents, t, encoder_hidden_states=text, controlnet_cond=control,
-                            conditioning_scale=0.5, return_dict=False)
-        want = unet(latents, t, encoder_hidden_states=text, down_block_additional_residuals=down,
-                    mid_block_additional_residual=mid).sample
-    diff = (outs["scale_half"].value - want).abs().max().item()
-    return diff < 1e-5, (f"scale 0.5: max |yours - ControlNetModel(conditioning_scale=0.5) "
-                         f"into the U-Net| = {diff:.1e}")
+    want = _expected(draw())
+    diff = (outs["scale_half"].value - want["diffusers"]).abs().max().item()
+    return diff < 1e-5, (f"scale {float(want['scale']):g}: max |yours - "
+                         f"ControlNetModel(conditioning_scale=...) into the U-Net| = {diff:.1e}")
 
 
 def _ctrl(unet, cn, lat, t, txt, ctrl, s, mid=True, scale_down=True, scale_mid=True,
-          use=True):
-    down, m = cn(lat, t, encoder_hidden_states=txt, controlnet_cond=ctrl, return_dict=False)
+          use=True, no_grad=False, dtype=None):
+    with torch.set_grad_enabled(torch.is_grad_enabled() and not no_grad):
+        down, m = cn(lat, t, encoder_hidden_states=txt, controlnet_cond=ctrl, return_dict=False)
     if not use:
         return unet(lat, t, encoder_hidden_states=txt).sample
     down = [d * s for d in down] if scale_down else down
     m = m * s if scale_mid else m
-    return unet(lat, t, encoder_hidden_states=txt, down_block_additional_residuals=down,
-                mid_block_additional_residual=m if mid else None).sample
+    out = unet(lat, t, encoder_hidden_states=txt, down_block_additional_residuals=down,
+               mid_block_additional_residual=m if mid else None).sample
+    return out if dtype is None else out.to(dtype)
 
 
 def _conditioning_scale(unet, cn, lat, t, txt, c, s):
@@ -92,17 +116,33 @@ def _conditioning_scale(unet, cn, lat, t, txt, c, s):
                 mid_block_additional_residual=mid).sample
 
 
+def _scales_zero_convs(unet, cn, lat, t, txt, c, s):
+    """The right values, by scaling the ControlNet's output convolutions in place."""
+    with torch.no_grad():
+        for conv in [*cn.controlnet_down_blocks, cn.controlnet_mid_block]:
+            conv.weight.mul_(s)
+            conv.bias.mul_(s)
+    return _ctrl(unet, cn, lat, t, txt, c, 1.0)
+
+
 BUGS = {
     "forgets the mid-block residual": lambda *a: _ctrl(*a, mid=False),
     "scale not applied": lambda *a: _ctrl(*a, scale_down=False, scale_mid=False),
     "scales only the mid residual": lambda *a: _ctrl(*a, scale_down=False),
     "ignores the ControlNet": lambda *a: _ctrl(*a, use=False),
+    "[grad] the ControlNet run without gradients": lambda *a: _ctrl(*a, no_grad=True),
+    "[mutates] scales the ControlNet's zero convolutions in place": _scales_zero_convs,
+    "[dtype] the result cast to float32": lambda *a: _ctrl(*a, dtype=torch.float32),
 }
 ALTERNATIVES = {"conditioning_scale argument": _conditioning_scale}
 
 PROPS("matches the reference at scale 1",
-      "controlnet(latents, t, encoder_hidden_states=text, controlnet_cond=control, "
-      "return_dict=False) returns (down residuals, mid residual)",
+      "the ControlNet, called like the U-Net plus the control image, returns the down "
+      "residuals and the mid residual",
       close("scale1", atol=1e-4))
+
+PROPS("matches the reference for an odd batch of three at another scale, one timestep for all",
+      "nothing depends on the batch size; the timestep may be one number for the whole batch",
+      close("three_frozen", atol=1e-4))
 
 EXERCISE = exercise(globals(), points=2, summary="a ControlNet's residuals added to the U-Net")

@@ -1,5 +1,6 @@
 """Notebook 10's probes: peft's LoRA layer around given weights, and a tiny U-Net with two
-ControlNets, all from seeded random weights (no trained weights are needed)."""
+ControlNets, all from seeded random weights of the probe draw (no trained weights are
+needed)."""
 from __future__ import annotations
 
 import copy
@@ -9,6 +10,7 @@ import torch
 from torch import nn
 
 from course_lib import controlnet
+from course_lib.exercises.common import draw, seeded
 
 
 def peft_linear(base: nn.Linear, A, B, alpha):
@@ -17,8 +19,9 @@ def peft_linear(base: nn.Linear, A, B, alpha):
 
     holder = nn.Module()
     holder.lin = copy.deepcopy(base)
-    inject_adapter_in_model(LoraConfig(r=A.shape[0], lora_alpha=alpha, target_modules=["lin"]),
-                            holder)
+    with torch.random.fork_rng(devices=[]):  # peft initialises A with the global RNG
+        inject_adapter_in_model(LoraConfig(r=A.shape[0], lora_alpha=alpha,
+                                           target_modules=["lin"]), holder)
     with torch.no_grad():
         holder.lin.lora_A["default"].weight.copy_(A)
         holder.lin.lora_B["default"].weight.copy_(B)
@@ -28,16 +31,16 @@ def peft_linear(base: nn.Linear, A, B, alpha):
 def probe_models():
     """A tiny random U-Net, a fresh ControlNet copied from it (zero outputs) and a 'trained'
     one whose zero convolutions are given seeded random weights: a fresh copy of the ones
-    built once, so that nothing one check does to them reaches the next."""
-    return copy.deepcopy(_pristine_models())
+    built once per draw, so that nothing one check does to them reaches the next."""
+    return copy.deepcopy(_pristine_models(draw()))
 
 
-@functools.lru_cache(maxsize=1)
-def _pristine_models():
+@functools.lru_cache(maxsize=4)
+def _pristine_models(probe_draw: int):
     from diffusers import UNet2DConditionModel
 
-    with torch.random.fork_rng():
-        torch.manual_seed(105)
+    assert probe_draw == draw()
+    with seeded(105):
         unet = UNet2DConditionModel(
             sample_size=8, in_channels=4, out_channels=4, block_out_channels=(32, 64),
             layers_per_block=1, down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
