@@ -56,7 +56,7 @@ def trained(loop):
         moved = any(not torch.equal(b, p.detach()) for b, p in zip(before, model.parameters()))
         with torch.no_grad(), torch.random.fork_rng(devices=[]):
             x = schedule.sigma_max * torch.randn(400, 2, generator=gen(9))
-            sigmas = diffusion.Schedule(schedule.sigma_min, schedule.sigma_max).levels(25)
+            sigmas = schedule.levels(25)
             for sigma, nxt in zip(sigmas[:-1], sigmas[1:]):
                 x = x - (sigma - nxt) * model(x, sigma.expand(len(x)))
         return [torch.tensor([float(v) for v in losses], dtype=torch.float64),
@@ -82,7 +82,7 @@ def cases() -> dict[str, Case]:
     }
 
 
-def _curve(outs_case):
+def _curve():
     data = cases()["budget"].args[1]
     scale = data.norm(dim=1).max() / spiral.make_spiral(300).norm(dim=1).max()
     return spiral.make_spiral(4000) * scale
@@ -153,7 +153,7 @@ def _falls(outs, refs):
        "the trained model is sampled on fixed noise; samples far from the curve mean it "
        "learned little: compare your loop with the steps above")
 def _samples(outs, refs):
-    curve = _curve(outs)
+    curve = _curve()
     from course_lib import metrics2d
 
     mine = metrics2d.dist_to_data(outs["budget"].value[4], curve)
@@ -163,7 +163,7 @@ def _samples(outs, refs):
 
 
 def _variant(zero_grad=True, step=True, sigma="log", rng=True, lr_fixed=None, batch=None,
-             course=False):
+             course=False, copy_loss=False):
     def loop(model, data, steps, batch_size, lr, schedule, generator=None):
         g = generator if rng else None
         opt = torch.optim.Adam(model.parameters(), lr=lr if lr_fixed is None else lr_fixed)
@@ -180,6 +180,8 @@ def _variant(zero_grad=True, step=True, sigma="log", rng=True, lr_fixed=None, ba
             else:
                 s = sched.sample(1, g).expand(b)
             loss = denoising_loss(model, x0, s, torch.randn(x0.shape, generator=g))
+            if copy_loss:  # a new leaf with the loss's value: backward reaches no weight
+                loss = torch.tensor(loss.item(), requires_grad=True)
             if zero_grad:
                 opt.zero_grad()
             loss.backward()
@@ -190,27 +192,12 @@ def _variant(zero_grad=True, step=True, sigma="log", rng=True, lr_fixed=None, ba
     return loop
 
 
-def _detached(model, data, steps, batch_size, lr, schedule, generator=None):
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    losses = []
-    for _ in range(steps):
-        x0 = data[torch.randint(len(data), (batch_size,), generator=generator)]
-        sigma = schedule.sample(batch_size, generator)
-        eps = torch.randn(x0.shape, generator=generator)
-        loss = torch.tensor(denoising_loss(model, x0, sigma, eps).item(), requires_grad=True)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    return losses
-
-
 BUGS = {
     "no zero_grad: gradients pile up": _variant(zero_grad=False),
     "never steps the optimiser": _variant(step=False),
     "sigma uniform, not log-uniform": _variant(sigma="uniform"),
     "one sigma for the whole batch": _variant(sigma="one"),
-    "[grad] backpropagates a copy of the loss": _detached,
+    "[grad] backpropagates a copy of the loss": _variant(copy_loss=True),
     "[rng] draws from the global RNG": _variant(rng=False),
     "[held] learning rate fixed at 3e-3": _variant(lr_fixed=3e-3),
     "[held] batch of 64 whatever batch_size says": _variant(batch=64),
