@@ -4,26 +4,14 @@ Introduced in notebook 00; every check cell calls `check(exercise_id, fn)`. Prob
 calling the function on seeded inputs) and judging (judge.py: comparing plain outputs with the
 reference) are separate steps, so the class grader can probe in a sandboxed process and judge
 in its own. The exercises themselves live one per file in course_lib/exercises/; registry.py
-lists them in course order.
+lists them in course order, and exercise.py says what each one declares.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from course_lib.checking.judge import (
-    FAIL,
-    PASS,
-    Exercise,
-    Line,
-    Prop,
-    Props,
-    Report,
-    close,
-    describe,
-    exercise,
-    form_problem,
-    judge,
-)
+from course_lib.checking.exercise import Exercise, Prop, Props, close, exercise
+from course_lib.checking.judge import FAIL, PASS, Line, Report, describe, form_problem, judge
 from course_lib.checking.probe import Case, Outcome, run_case, run_cases
 from course_lib.checking.reuse import failing_earlier_answers, swapped
 
@@ -58,8 +46,13 @@ def evaluate(ex: Exercise, fn: Callable, _seen: frozenset = frozenset()) -> Repo
     return report
 
 
+FAILED_RUNS: dict[str, int] = {}  # exercise id -> failed checks so far in this kernel
+
+
 def check(exercise_id: str, fn: Callable) -> None:
-    """Check a learner's function; print one line per property; raise if anything fails."""
+    """Check a learner's function; print one line per property; raise if anything fails.
+    Hints come in tiers: what a failed property means from the first failure, the code-level
+    hint from the third failed run of the same exercise in this kernel."""
     from course_lib.checking.registry import get_exercise
 
     ex = get_exercise(exercise_id)
@@ -67,7 +60,10 @@ def check(exercise_id: str, fn: Callable) -> None:
         raise CheckFailed(f"{exercise_id}: expected a function, got {type(fn).__name__}. "
                           f"Pass the function itself, e.g. check('{exercise_id}', my_function).")
     report = evaluate(ex, fn)
-    print(report.render())
+    failed_before = FAILED_RUNS.get(exercise_id, 0)
+    print(report.render(tier=2 if failed_before >= 2 else 1))
+    if not report.passed and not report.not_attempted:
+        FAILED_RUNS[exercise_id] = failed_before + 1
     if report.not_attempted:
         raise NotAttempted(f"{exercise_id} is not attempted yet")
     if not report.passed:

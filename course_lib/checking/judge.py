@@ -1,94 +1,19 @@
 """Judging: turn plain outcomes into one report line per property, with hints that teach.
 
-An Exercise bundles a reference, its probe cases and its properties; `judge` compares what
-the learner's function produced with what the reference produced on the same cases.
+`judge` compares what the learner's function produced with what the reference produced on the
+same cases (the Exercise of exercise.py says which cases and which properties).
 """
 from __future__ import annotations
 
-import functools
-import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-from course_lib.checking.probe import FLOAT64, Case, Outcome, with_float64_copy
+from course_lib.checking.exercise import Exercise
+from course_lib.checking.probe import FLOAT64, Outcome
 
 PASS, FAIL = "✓", "✗"
-
-
-@dataclass
-class Prop:
-    """A property of the outputs: `test(outs, refs) -> (ok, detail)`; `hint` is shown on failure."""
-    name: str
-    test: Callable[[dict[str, Outcome], dict[str, Outcome]], tuple[bool, str]]
-    hint: str
-
-
-@dataclass
-class Exercise:
-    """An exercise: where it lives, what it is worth, its reference and how to probe it."""
-    id: str
-    notebook: str
-    points: int
-    reference: Callable
-    cases: Callable[[], dict[str, Case]]
-    props: list[Prop]
-    summary: str = ""
-    # library functions that would do this exercise's work for the learner (a function that
-    # returns them, so that importing the registry loads no diffusers)
-    proxies: Callable[[], tuple] = tuple
-    bugs: dict[str, Callable] = field(default_factory=dict)          # wrong answers: must fail
-    alternatives: dict[str, Callable] = field(default_factory=dict)  # right answers: must pass
-    file: str | None = None  # the exercise's file, which holds its solution cell
-    # a loop graded by what it produces: harness(fn) calls fn and returns plain data (e.g.
-    # every state a sampling loop yields), and is what gets probed, for answer and reference
-    harness: Callable[[Callable], Callable] | None = None
-    float64: bool = True  # also probe a float64 copy of the first case (False: a training run)
-
-    def probed(self, fn: Callable) -> Callable:
-        """What is probed for fn: fn itself, or the harness around it."""
-        if self.harness is None:
-            return fn
-        return functools.wraps(fn)(self.harness(fn))  # __wrapped__: the tripwire sees fn
-
-    def probe_cases(self) -> dict[str, Case]:
-        """The cases answers are probed on: the file's own, and a float64 copy of the first."""
-        return with_float64_copy(self.cases()) if self.float64 else self.cases()
-
-    def watch(self) -> dict[str, Callable]:
-        """What an answer must not hand the work to: the course's own copy of this very
-        answer, and the library functions that compute the same thing."""
-        names = {f"course_lib's {self.id}": self.reference}
-        for f in self.proxies():
-            names[f"{getattr(f, '__module__', None) or 'torch'}.{f.__qualname__}"] = f
-        return names
-
-
-class Props(list):
-    """An exercise file's properties, in the order it declares them: `@PROPS(name, hint)` above
-    a test function, or `PROPS(name, hint, close("case"))` for a plain comparison."""
-
-    def __call__(self, name: str, hint: str, test: Callable | None = None):
-        def add(fn: Callable) -> Callable:
-            self.append(Prop(name, fn, hint))
-            return fn
-        return add if test is None else add(test)
-
-
-def exercise(module: dict, points: int, summary: str, proxies: Callable[[], tuple] = tuple,
-             harness: Callable[[Callable], Callable] | None = None, float64: bool = True
-             ) -> Exercise:
-    """The Exercise an exercise file declares, from that file's `globals()`: its id is the file's
-    name, its notebook the package's NOTEBOOK, its reference the function named like the file,
-    and its `cases`, `PROPS`, `BUGS` and `ALTERNATIVES` are the file's own."""
-    package, _, name = module["__name__"].rpartition(".")
-    return Exercise(
-        id=name, notebook=sys.modules[package].NOTEBOOK, points=points, reference=module[name],
-        cases=module["cases"], props=module["PROPS"], summary=summary, proxies=proxies,
-        bugs=module.get("BUGS", {}), alternatives=module.get("ALTERNATIVES", {}),
-        file=module["__file__"], harness=harness, float64=float64)
 
 
 @dataclass
@@ -96,14 +21,18 @@ class Line:
     ok: bool
     name: str
     detail: str = ""
-    hint: str = ""
+    hint: str = ""  # what the property means: shown with every failure
+    code: str = ""  # the code-level hint: shown from the third failed run (tier 2)
 
-    def render(self) -> str:
+    def render(self, tier: int = 1) -> str:
         text = f"  {PASS if self.ok else FAIL} {self.name}"
         if self.detail:
             text += f": {self.detail}"
-        if not self.ok and self.hint and not self.detail.startswith("not checked"):
-            text += f"\n      hint: {self.hint}"
+        if not self.ok and not self.detail.startswith("not checked"):
+            if self.hint:
+                text += f"\n      hint: {self.hint}"
+            if self.code and tier >= 2:
+                text += f"\n      code hint: {self.code}"
         return text
 
 
@@ -127,7 +56,9 @@ class Report:
             return ["not attempted yet"]
         return [f"{line.name}: {line.detail}".rstrip(": ") for line in self.lines if not line.ok]
 
-    def render(self) -> str:
+    def render(self, tier: int = 1) -> str:
+        """The report as the check cell prints it. Tier 1 explains each failed property; tier 2
+        (after two failed runs in the same kernel) adds the code-level hints."""
         ex = self.exercise
         if self.not_attempted:
             return (f"{ex.id}: not attempted yet (0/{ex.points} points). Replace "
@@ -135,7 +66,12 @@ class Report:
         verdict = "passed" if self.passed else "not yet"
         head = f"{ex.id}: {verdict} ({self.score}/{ex.points} points)"
         notes = [f"  note: {note}" for note in self.notes]
-        return "\n".join([head] + [line.render() for line in self.lines] + notes)
+        if not self.passed:
+            if ex.reread:
+                notes.append(f"  stuck? reread the section \"{ex.reread}\" above")
+            if tier < 2 and any(line.code for line in self.lines if not line.ok):
+                notes.append("  (code-level hints appear if this check fails twice more)")
+        return "\n".join([head] + [line.render(tier) for line in self.lines] + notes)
 
 
 def describe(value: Any) -> str:
@@ -207,6 +143,7 @@ def judge(ex: Exercise, outs: dict[str, Outcome], refs: dict[str, Outcome],
     mutated = [name for name, o in outs.items() if o.mutated and not refs[name].mutated]
     lines.append(Line(not mutated, "leaves its inputs unchanged",
                       f"changed an input in case '{mutated[0]}'" if mutated else "",
+                      "the caller's tensors must come back as they were given",
                       "use out-of-place operations (x = x + y), not x += y or x.add_(y)"))
     usable = _Usable({k: v for k, v in outs.items() if k not in errors and k not in forms})
     lines += generic_lines(usable, refs)
@@ -225,17 +162,19 @@ def judge(ex: Exercise, outs: dict[str, Outcome], refs: dict[str, Outcome],
             ok, detail = False, f"not checked: case '{skip.args[0]}' failed above"
         except Exception as exc:  # a value the property could not even compare
             ok, detail = False, f"could not compare ({type(exc).__name__}: {exc})"
-        lines.append(Line(bool(ok), prop.name, detail, prop.hint))
+        lines.append(Line(bool(ok), prop.name, detail, prop.hint, prop.code))
     return Report(ex, lines, notes=[proxy_note] if proxy_note and allow_proxies else [])
 
 
-GENERIC = [  # (what the line says, the Outcome flag that breaks it, the hint)
+GENERIC = [  # (what the line says, the Outcome flag that breaks it, the hint, the code hint)
     ("returns a new tensor, not one of its inputs", "aliased",
-     "build the result with out-of-place operations: returning an input, or a view of one "
-     "(x.view(...), x[...], x.reshape(...) often), ties the result to the caller's tensor"),
+     "the result must own its memory: a caller who changes it must not change an input",
+     "returning an input, or a view of one (x.view(...), x[...], x.reshape(...) often), ties "
+     "the result to the caller's tensor; build it with out-of-place operations"),
     ("leaves torch's global random state alone", "rng_touched",
-     "draw randomness from the generator you are given (generator=...); torch.randn or "
-     "torch.rand without one, or torch.manual_seed, use or reset the global RNG"),
+     "every random draw must come from the generator you are given, so a run can be repeated",
+     "pass generator=... to torch.randn / torch.rand; without it, or with torch.manual_seed, "
+     "they use or reset the global RNG"),
 ]
 
 
@@ -278,6 +217,7 @@ def dtype_line(outs: dict[str, Outcome], refs: dict[str, Outcome],
             detail = (f"max |yours - reference| = {gap:.1e} (relative) on float64 inputs: "
                       "float32 precision somewhere inside")
     return [Line(not detail, "follows the inputs' dtype (float64 in, float64 out)", detail,
+                 "float64 inputs must give a float64 result, computed in float64 throughout",
                  "build constants and intermediates in the inputs' dtype (torch.zeros_like, "
                  "x.new_tensor, dtype=x.dtype); a fresh torch.tensor or .float() is float32")]
 
@@ -287,32 +227,19 @@ def generic_lines(outs: dict[str, Outcome], refs: dict[str, Outcome]) -> list[Li
     (where the reference itself has them): no aliasing, no global RNG, gradients kept."""
     lines = []
     usable = {k: o for k, o in dict(outs).items() if k in refs}
-    for name, flag, hint in GENERIC:
+    for name, flag, hint, code in GENERIC:
         fair = [k for k, r in refs.items() if not getattr(r, flag)]
         if fair:
             bad = [k for k in fair if k in usable and getattr(usable[k], flag)]
-            lines.append(Line(not bad, name, f"not so in case '{bad[0]}'" if bad else "", hint))
+            lines.append(Line(not bad, name, f"not so in case '{bad[0]}'" if bad else "",
+                              hint, code))
     with_grad = [k for k, r in refs.items() if r.requires_grad]
     if with_grad:
         cut = [k for k in with_grad if k in usable and not usable[k].requires_grad]
         lines.append(Line(
             not cut, "keeps the graph: gradients reach the inputs and parameters",
             f"the result of case '{cut[0]}' has no gradient to backpropagate" if cut else "",
+            "training backpropagates through this result: it must stay connected to its inputs",
             "return the tensor itself: .item(), .detach(), .numpy(), torch.no_grad() or "
             "torch.tensor(...) of a result cut the graph that training needs"))
     return lines
-
-
-def close(*names: str, atol: float = 1e-5, rtol: float = 1e-4):
-    """A Prop test: the outputs of the named cases equal the reference's within tolerance."""
-    def test(outs, refs):
-        diffs = []
-        for name in names:
-            got = torch.as_tensor(outs[name].value, dtype=torch.float64)
-            want = torch.as_tensor(refs[name].value, dtype=torch.float64)
-            diff = (got - want).abs()
-            if not bool((diff <= atol + rtol * want.abs()).all()):
-                return False, f"case '{name}': max |yours - reference| = {diff.max():.2e}"
-            diffs.append(f"{diff.max():.1e}" if diff.numel() else "0")
-        return True, f"max |yours - reference| = {', '.join(diffs)}"
-    return test

@@ -5,7 +5,7 @@ planted bugs, alternatives); this list is the one place that names them all.
 """
 from __future__ import annotations
 
-from course_lib.checking.judge import Exercise
+from course_lib.checking.exercise import Exercise
 from course_lib.exercises.nb00 import mse
 from course_lib.exercises.nb01 import (
     add_noise,

@@ -1,0 +1,106 @@
+"""What an exercise is: its reference, probe cases, properties, planted bugs and correct
+alternatives, declared in one file of course_lib/exercises/ with `PROPS` and `exercise(...)`."""
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from course_lib.checking.probe import Case, Outcome, with_float64_copy
+
+
+@dataclass
+class Prop:
+    """A property of the outputs: `test(outs, refs) -> (ok, detail)`. On failure `hint` says what
+    the property means (the idea, never the code); `code`, a code-level hint, is shown only
+    after the learner's check of this exercise has failed twice (checking.check)."""
+    name: str
+    test: Callable[[dict[str, Outcome], dict[str, Outcome]], tuple[bool, str]]
+    hint: str
+    code: str = ""
+
+
+@dataclass
+class Exercise:
+    """An exercise: where it lives, what it is worth, its reference and how to probe it."""
+    id: str
+    notebook: str
+    points: int
+    reference: Callable
+    cases: Callable[[], dict[str, Case]]
+    props: list[Prop]
+    summary: str = ""
+    # library functions that would do this exercise's work for the learner (a function that
+    # returns them, so that importing the registry loads no diffusers)
+    proxies: Callable[[], tuple] = tuple
+    bugs: dict[str, Callable] = field(default_factory=dict)          # wrong answers: must fail
+    alternatives: dict[str, Callable] = field(default_factory=dict)  # right answers: must pass
+    file: str | None = None  # the exercise's file, which holds its solution cell
+    # a loop graded by what it produces: harness(fn) calls fn and returns plain data (e.g.
+    # every state a sampling loop yields), and is what gets probed, for answer and reference
+    harness: Callable[[Callable], Callable] | None = None
+    float64: bool = True  # also probe a float64 copy of the first case (False: a training run)
+    reread: str = ""  # the notebook section a stuck learner should read again (its heading)
+
+    def probed(self, fn: Callable) -> Callable:
+        """What is probed for fn: fn itself, or the harness around it."""
+        if self.harness is None:
+            return fn
+        return functools.wraps(fn)(self.harness(fn))  # __wrapped__: the tripwire sees fn
+
+    def probe_cases(self) -> dict[str, Case]:
+        """The cases answers are probed on: the file's own, and a float64 copy of the first."""
+        return with_float64_copy(self.cases()) if self.float64 else self.cases()
+
+    def watch(self) -> dict[str, Callable]:
+        """What an answer must not hand the work to: the course's own copy of this very
+        answer, and the library functions that compute the same thing."""
+        names = {f"course_lib's {self.id}": self.reference}
+        for f in self.proxies():
+            names[f"{getattr(f, '__module__', None) or 'torch'}.{f.__qualname__}"] = f
+        return names
+
+
+class Props(list):
+    """An exercise file's properties, in the order it declares them: `@PROPS(name, hint)` above
+    a test function, or `PROPS(name, hint, close("case"))` for a plain comparison; `code=` adds
+    the second-tier, code-level hint."""
+
+    def __call__(self, name: str, hint: str, test: Callable | None = None, code: str = ""):
+        def add(fn: Callable) -> Callable:
+            self.append(Prop(name, fn, hint, code))
+            return fn
+        return add if test is None else add(test)
+
+
+def exercise(module: dict, points: int, summary: str, proxies: Callable[[], tuple] = tuple,
+             harness: Callable[[Callable], Callable] | None = None, float64: bool = True,
+             reread: str = "") -> Exercise:
+    """The Exercise an exercise file declares, from that file's `globals()`: its id is the file's
+    name, its notebook the package's NOTEBOOK, its reference the function named like the file,
+    and its `cases`, `PROPS`, `BUGS` and `ALTERNATIVES` are the file's own. `reread` names the
+    heading of the notebook section that teaches it."""
+    package, _, name = module["__name__"].rpartition(".")
+    return Exercise(
+        id=name, notebook=sys.modules[package].NOTEBOOK, points=points, reference=module[name],
+        cases=module["cases"], props=module["PROPS"], summary=summary, proxies=proxies,
+        bugs=module.get("BUGS", {}), alternatives=module.get("ALTERNATIVES", {}),
+        file=module["__file__"], harness=harness, float64=float64, reread=reread)
+
+
+def close(*names: str, atol: float = 1e-5, rtol: float = 1e-4):
+    """A Prop test: the outputs of the named cases equal the reference's within tolerance."""
+    def test(outs, refs):
+        diffs = []
+        for name in names:
+            got = torch.as_tensor(outs[name].value, dtype=torch.float64)
+            want = torch.as_tensor(refs[name].value, dtype=torch.float64)
+            diff = (got - want).abs()
+            if not bool((diff <= atol + rtol * want.abs()).all()):
+                return False, f"case '{name}': max |yours - reference| = {diff.max():.2e}"
+            diffs.append(f"{diff.max():.1e}" if diff.numel() else "0")
+        return True, f"max |yours - reference| = {', '.join(diffs)}"
+    return test
