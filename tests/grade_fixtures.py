@@ -217,9 +217,9 @@ def expected(landlock: bool) -> dict[str, tuple[dict[str, int], dict[str, str]]]
     return {
         "complete": pts(),
         "blank": ({k: 0 for k in FULL}, {k: "not attempted yet" for k in FULL}),
-        "partly_right": pts(**missing_00, add_noise="matches x0 + sigma*eps",
+        "partly_right": pts(**missing_00, add_noise="matches the reference on an (8, 2) batch",
                             sigma_embedding="not attempted yet"),
-        "reuses_earlier": pts(add_noise="matches x0 + sigma*eps"),
+        "reuses_earlier": pts(add_noise="matches the reference on an (8, 2) batch"),
         "hands_off": pts(**missing_00, add_noise="calls course_lib's add_noise",
                          predict_x0="calls course_lib's predict_x0"),
         "invalid_json": ({k: 0 for k in FULL},

@@ -72,6 +72,41 @@ def test_a_module_changed_in_place_is_caught():
     assert evaluate(ex, functional).passed
 
 
+def test_a_module_left_in_train_mode_is_caught():
+    ex = get_exercise("resblock_forward")
+
+    def trains(block, x, emb):  # right values (no dropout), but the caller's block changes mode
+        block.train(not block.training)
+        return _resblock(block, x, emb)
+    report = evaluate(ex, trains)
+    assert _failed(report) == ["leaves its inputs unchanged"], report.render()
+    assert "changed an input (argument 1) in case" in report.render()
+
+
+def test_a_scheduler_or_pipeline_changed_beyond_the_reference_is_caught():
+    ex = get_exercise("guided_step")
+    w5 = ex.cases()["w5"].args
+    want = ex.reference(*w5)
+
+    def resets(unet, scheduler, latents, t, embeds, w):  # right values on a DDIM step
+        out = ex.reference(unet, scheduler, latents, t, embeds, w)
+        scheduler.set_timesteps(len(scheduler.timesteps) + 1)  # "tidies up" the caller's run
+        return out
+    assert torch.allclose(resets(*ex.cases()["w5"].args), want)
+    report = evaluate(ex, resets)
+    assert "leaves its inputs unchanged" in _failed(report), report.render()
+    # the reference advances a multistep scheduler, as documented: that is not a change
+    assert evaluate(ex, ex.reference).passed
+    gen_ex = get_exercise("generate_latents")
+
+    def casts(pipe, *args, **kwargs):
+        out = gen_ex.reference(pipe, *args, **kwargs)
+        pipe.vae.to(torch.float64)  # e.g. "more precision" for decoding, on the caller's pipe
+        return out
+    report = evaluate(gen_ex, casts)
+    assert "leaves its inputs unchanged" in _failed(report), report.render()
+
+
 def test_handing_the_work_to_the_reference_or_a_library_is_caught_however_it_is_reached():
     import importlib
 

@@ -140,9 +140,11 @@ def judge(ex: Exercise, outs: dict[str, Outcome], refs: dict[str, Outcome],
     lines.append(Line(not forms, f"returns the right type, shape and dtype (e.g. {example})",
                       f"case '{first_form[0]}': {first_form[1]}" if first_form else "",
                       "compare with the docstring: shapes and dtype of the result"))
-    mutated = [name for name, o in outs.items() if o.mutated and not refs[name].mutated]
+    mutated = [(name, sorted(set(o.changed) - set(refs[name].changed)))
+               for name, o in outs.items() if set(o.changed) - set(refs[name].changed)]
     lines.append(Line(not mutated, "leaves its inputs unchanged",
-                      f"changed an input in case '{mutated[0]}'" if mutated else "",
+                      f"changed an input ({', '.join(mutated[0][1])}) in case '{mutated[0][0]}'"
+                      if mutated else "",
                       "the caller's tensors must come back as they were given",
                       "use out-of-place operations (x = x + y), not x += y or x.add_(y)"))
     usable = _Usable({k: v for k, v in outs.items() if k not in errors and k not in forms})

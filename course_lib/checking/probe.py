@@ -34,6 +34,7 @@ class Outcome:
     error: str | None = None
     not_implemented: bool = False
     mutated: bool = False
+    changed: list = field(default_factory=list)  # labels of the arguments the call changed
     requires_grad: bool = False
     aliased: bool = False       # the result shares memory with an input tensor
     rng_touched: bool = False   # the call drew from (or reseeded) torch's global RNG
@@ -72,7 +73,51 @@ def _tensors(obj: Any) -> list[torch.Tensor]:
         return [t for o in obj for t in _tensors(o)]
     if isinstance(obj, dict):
         return [t for o in obj.values() for t in _tensors(o)]
+    if isinstance(getattr(obj, "components", None), dict):  # a diffusers pipeline
+        return _tensors(list(obj.components.values()))
+    if hasattr(obj, "config") and hasattr(obj, "set_timesteps"):  # a diffusers scheduler
+        return [v for v in vars(obj).values() if isinstance(v, torch.Tensor)]
     return []
+
+
+def _settings(obj: Any) -> list:
+    """The plain settings of an argument that a call could change besides its tensors: a
+    module's train/eval mode and dtype, a scheduler's step counters and stored outputs."""
+    if isinstance(obj, torch.nn.Module):
+        return [m.training for m in obj.modules()]
+    if isinstance(obj, (tuple, list)):
+        return [_settings(o) for o in obj]
+    if isinstance(getattr(obj, "components", None), dict):
+        return [_settings(v) for v in obj.components.values()]
+    if hasattr(obj, "config") and hasattr(obj, "set_timesteps"):
+        return [(k, v if not isinstance(v, list) else sum(o is not None for o in v))
+                for k, v in sorted(vars(obj).items())
+                if v is None or isinstance(v, (bool, int, float, str, list))]
+    return []
+
+
+def _parts(args: list) -> list[tuple[str, Any]]:
+    """The arguments as the mutation check sees them, each with a label: a pipeline counts
+    as its components (a loop may set its scheduler's timesteps and leave its VAE alone)."""
+    parts = []
+    for i, arg in enumerate(args, 1):
+        if isinstance(getattr(arg, "components", None), dict):
+            parts += [(f"argument {i}'s {k}", v) for k, v in arg.components.items()]
+        else:
+            parts.append((f"argument {i}", arg))
+    return parts
+
+
+def _state(arg: Any) -> tuple[list[torch.Tensor], list]:
+    """A snapshot of one argument: copies of its tensors, and its settings."""
+    return [t.detach().clone() for t in _tensors(arg)], _settings(arg)
+
+
+def _changed(arg: Any, before: tuple[list[torch.Tensor], list]) -> bool:
+    tensors, settings = _tensors(arg), _settings(arg)
+    return (len(tensors) != len(before[0]) or settings != before[1]
+            or any(t.shape != b.shape or t.dtype != b.dtype or not torch.equal(t.detach(), b)
+                   for t, b in zip(tensors, before[0])))
 
 
 _STDLIB = os.path.dirname(os.__file__)
@@ -129,11 +174,13 @@ class _Tripwire:
 
 
 def run_case(fn: Callable, case: Case, watch: dict[str, Callable] | None = None) -> Outcome:
-    """Call fn on one case, catching everything; notes a stub, any change to the inputs
-    (tensors, module parameters and buffers), a result that is an input's memory and any use
-    of the global RNG. The caller's global RNG state is restored afterwards."""
-    inputs = _tensors(case.args) + _tensors(case.kwargs)
-    before = [t.detach().clone() for t in inputs]
+    """Call fn on one case, catching everything; notes a stub, which arguments it changed
+    (tensors, module parameters, buffers and modes, pipelines, scheduler state), a result
+    that is an input's memory and any use of the global RNG. The caller's global RNG state is
+    restored afterwards."""
+    args = list(case.args) + [case.kwargs[k] for k in sorted(case.kwargs)]
+    inputs, parts = _tensors(args), _parts(args)
+    before = [_state(part) for _, part in parts]
     rng = torch.get_rng_state()
     me = inspect.unwrap(fn)  # the function under test may be the reference itself (tests)
     wire = _Tripwire({k: f for k, f in (watch or {}).items() if inspect.unwrap(f) is not me})
@@ -148,12 +195,10 @@ def run_case(fn: Callable, case: Case, watch: dict[str, Callable] | None = None)
     finally:
         rng_touched = not torch.equal(torch.get_rng_state(), rng)
         torch.set_rng_state(rng)
-    mutated = any(
-        t.shape != b.shape or not torch.equal(t.detach(), b) for t, b in zip(inputs, before)
-    )
+    changed = [label for (label, part), b in zip(parts, before) if _changed(part, b)]
     grad = isinstance(value, torch.Tensor) and value.requires_grad
-    return Outcome(value=_plain(value), type_name=type(value).__name__, mutated=mutated,
-                   requires_grad=grad, aliased=_shares_memory(value, inputs),
+    return Outcome(value=_plain(value), type_name=type(value).__name__, mutated=bool(changed),
+                   changed=changed, requires_grad=grad, aliased=_shares_memory(value, inputs),
                    rng_touched=rng_touched, proxies=wire.hits)
 
 

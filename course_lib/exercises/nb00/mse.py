@@ -34,7 +34,9 @@ PROPS = Props()
 
 
 @PROPS("is 0 when both inputs are equal",
-       "compare a with b itself: (a - b) is 0 everywhere when a equals b")
+       "the error is built from the element-wise differences between a and b: when the two "
+       "tensors are equal every difference is 0, and so is the mean of their squares",
+       code="start from the difference a - b itself, element by element, before squaring")
 def _zero_for_same(outs, refs):
     got = float(outs["same"].value)
     return got == 0.0, f"mse(a, a) = {got:.3g}, expected 0"
@@ -60,20 +62,32 @@ ALTERNATIVES = {
 }
 
 PROPS("matches the reference on an (8, 2) batch",
-      "square each difference, then average: mean, not sum; no square root",
-      close("batch"))
+      "square each element-wise difference, then average the squares: a mean, not a sum, and no "
+      "square root at the end",
+      close("batch"),
+      code="square with ** 2 and average with .mean(); .sum(), .abs() or .sqrt() compute another "
+           "quantity")
 
 PROPS("averages over every element of a (4, 3, 5) tensor",
-      "take .mean() over all elements, not over one dimension",
-      close("3d"))
+      "the mean runs over all N elements at once, not along one dimension: the result is a "
+      "single number, a 0-dim tensor",
+      close("3d"),
+      code=".mean() without a dim argument averages over every element; .mean(dim=0) leaves a "
+           "tensor")
 
 PROPS("averages over every element whatever the shape, a single row included",
-      "the mean is over all elements: divide by how many there are, not by a fixed number",
-      close("float64", "one", atol=1e-12, rtol=1e-10))
+      "N is the number of elements of the tensors you are given: divide by how many there are, "
+      "not by a count taken from the notebook's (B, 2) batches",
+      close("float64", "one", atol=1e-12, rtol=1e-10),
+      code="a.numel() counts the elements, or let .mean() count them; a fixed 2 * len(a) fits "
+           "2-d points only")
 
 PROPS("stays accurate when a and b are large and close (around 10^4)",
-      "subtract first, then square: squaring large values before subtracting loses the "
-      "small difference to rounding",
-      close("large_mean"))
+      "subtract first, then square: squaring two large values and subtracting afterwards loses "
+      "their small difference to rounding",
+      close("large_mean"),
+      code="form a - b before any ** 2; the expanded square a**2 - 2*a*b + b**2 cancels in "
+           "floating point")
 
-EXERCISE = exercise(globals(), points=1, summary="mean squared error between two tensors")
+EXERCISE = exercise(globals(), points=1, summary="mean squared error between two tensors",
+                    reread="Your first exercise")

@@ -44,7 +44,10 @@ PROPS = Props()
 
 
 @PROPS("sigma = 0 leaves x0 unchanged",
-       "the noise is scaled by sigma: x0 + sigma * eps")
+       "the added noise is proportional to the noise level: at sigma = 0 nothing is added and "
+       "x_sigma is x0 exactly",
+       code="multiply eps by the (reshaped) sigma and add the product to x0; nothing else may "
+            "change x0")
 def _zero_sigma_gives_x0(outs, refs):
     x0 = cases()["zero"].args[0]
     diff = (outs["zero"].value - x0).abs().max().item()
@@ -80,20 +83,28 @@ ALTERNATIVES = {
                                               ).movedim(-1, 0),
 }
 
-PROPS("matches x0 + sigma*eps on an (8, 2) batch, one sigma per row",
-      "sigma has shape (B,): reshape it to (B, 1) so row i gets sigma[i]; scale by "
-      "sigma, not sigma**2 (sigma is a standard deviation)",
-      close("batch"))
+PROPS("matches the reference on an (8, 2) batch, one sigma per row",
+      "each sample's noise is multiplied by that sample's own noise level, which is a standard "
+      "deviation (not a variance): row b of the batch gets the b-th sigma",
+      close("batch"),
+      code="sigma has shape (B,): sigma.reshape(-1, 1) gives (B, 1), so row i is scaled by "
+           "sigma[i]; multiply by sigma, not sigma ** 2 or its square root")
 
 PROPS("works for any shape after the batch: (3, 3, 4, 4) and (2, 3, 5)",
-      "give sigma one trailing size-1 dimension for every dimension of x0 after the batch, "
-      "however many there are, so that sample i gets sigma[i]",
-      close("images", "sequences"))
+      "whatever follows the batch dimension (coordinates, channels, pixels), every element of "
+      "sample b is scaled by the same b-th sigma",
+      close("images", "sequences"),
+      code="give sigma one trailing size-1 dimension per dimension of x0 after the batch, "
+           "x0.dim() - 1 of them: (B, 1, 1, 1) for images, (B, 1, 1) for (B, 3, 5); a fixed "
+           "[:, None] or view(-1, 1, 1, 1) fits one rank only")
 
 PROPS("works for a batch of one image, for (B,) points and in float64",
-      "nothing in the formula depends on the batch size, on how many dimensions follow the "
-      "batch (none at all is allowed) or on the dtype: keep the inputs' own dtype",
-      close("one_image", "scalars", "drawn", atol=1e-12, rtol=1e-12))
+      "nothing in the formula depends on the batch size, on how many dimensions follow the batch "
+      "(none at all is allowed) or on the dtype: keep the inputs' own dtype",
+      close("one_image", "scalars", "drawn", atol=1e-12, rtol=1e-12),
+      code="for (B,) points there is no trailing dimension to add and sigma keeps shape (B,); "
+           "don't rebuild sigma with torch.tensor (float32) or call .float()")
 
 EXERCISE = exercise(globals(), points=2,
-                    summary="x_sigma = x0 + sigma * eps with one sigma per sample")
+                    summary="x_sigma = x0 + sigma * eps with one sigma per sample",
+                    reread="3. Adding noise")

@@ -81,8 +81,10 @@ PROPS = Props()
 
 
 @PROPS("a perfect denoiser gets loss 0",
-       "the input is x0 + sigma*eps and the target is eps; square the error "
-       "(an absolute value or an unsquared norm is not the loss)")
+       "the denoiser sees the noisy points x_sigma and is scored against the noise eps that made "
+       "them, with a squared error: a denoiser that returns exactly that noise scores 0",
+       code="noise x0 with your add_noise, call the denoiser on the result and compare its "
+            "output with eps (not x0); square the error, no .abs() and no unsquared norm")
 def _oracle_zero(outs, refs):
     got = float(outs["oracle"].value)
     return abs(got) < 1e-6, f"loss of a perfect denoiser = {got:.3g}, expected 0"
@@ -129,18 +131,24 @@ ALTERNATIVES = {
 }
 
 PROPS("matches the reference on a batch of 16 and of 3",
-      "call denoiser(x_sigma, sigma) on the noised points, square the error and "
-      "average over batch and coordinates (.mean(), not .sum())",
-      close("probe", "small"))
+      "L is the mean of the squared error over the batch and the coordinates together, which is "
+      "what the 1/(2B) of the formula does for 2-d points: a mean, not a sum",
+      close("probe", "small"),
+      code="call denoiser(x_sigma, sigma) on the noised batch; one .mean() over all the squared "
+           "errors, not .sum() and not a sum over coordinates first")
 
 PROPS("works for images and for a batch of one",
-      "nothing in the loss depends on the data's shape or the batch size: noise every "
-      "sample with its own sigma, whatever follows the batch dimension",
-      close("images", "one"))
+      "nothing in the loss depends on the data's shape or the batch size: noise every sample "
+      "with its own sigma, whatever follows the batch dimension",
+      close("images", "one"),
+      code="use your add_noise, which broadcasts sigma for any rank, rather than sigma[:, None] "
+           "or sigma[0]")
 
 PROPS("keeps float64 precision",
       "no float32 step in between: stay in the inputs' dtype from the noising to the mean",
-      close("float64", atol=1e-12, rtol=1e-10))
+      close("float64", atol=1e-12, rtol=1e-10),
+      code="no .float() anywhere; .mean() and F.mse_loss keep float64")
 
 EXERCISE = exercise(globals(), points=2,
-                    summary="mean squared error between predicted and true noise")
+                    summary="mean squared error between predicted and true noise",
+                    reread="5. The denoiser and its loss")

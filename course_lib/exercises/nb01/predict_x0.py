@@ -43,7 +43,9 @@ PROPS = Props()
 
 
 @PROPS("recovers x0 exactly when eps_hat is the true noise",
-       "solve x = x0 + sigma*eps for x0")
+       "undo the noising: x was made by adding the noise, scaled by sigma, to x0, so remove that "
+       "same scaled noise from x",
+       code="subtract sigma times eps_hat from x, with sigma reshaped as in add_noise")
 def _recovers_x0(outs, refs):
     x0 = torch.randn(8, 2, generator=gen(3))
     diff = (outs["invert"].value - x0).abs().max().item()
@@ -68,12 +70,18 @@ ALTERNATIVES = {
 }
 
 PROPS("works for any shape after the batch, one sigma per sample",
-      "reshape sigma to broadcast over every dimension after the batch",
-      close("images", "sequences"))
+      "as in add_noise, every element of sample b uses that sample's own sigma, whatever "
+      "dimensions follow the batch",
+      close("images", "sequences"),
+      code="reshape sigma to (B, 1, ..., 1) with x.dim() - 1 trailing ones; a fixed [:, None] "
+           "fits 2-d points only")
 
 PROPS("works for a batch of one image, for (B,) points and in float64",
-      "nothing depends on the batch size or on how many dimensions follow the batch (none "
-      "is allowed); keep the inputs' own dtype",
-      close("one_image", "scalars", "drawn", atol=1e-12, rtol=1e-12))
+      "nothing depends on the batch size or on how many dimensions follow the batch "
+      "(none is allowed); keep the inputs' own dtype",
+      close("one_image", "scalars", "drawn", atol=1e-12, rtol=1e-12),
+      code="for (B,) points sigma keeps shape (B,); don't rebuild sigma with torch.tensor "
+           "(float32) or call .float()")
 
-EXERCISE = exercise(globals(), points=2, summary="the denoised guess x0_hat = x - sigma * eps_hat")
+EXERCISE = exercise(globals(), points=2, summary="the denoised guess x0_hat = x - sigma * eps_hat",
+                    reread="7. From a noise guess to a data guess")

@@ -33,8 +33,10 @@ PROPS = Props()
 
 
 @PROPS("at sigma = 1: sines are 0 and cosines are 1 (sines first)",
-       "embed the natural log, torch.log(sigma) (log 1 = 0), not sigma; put the sin "
-       "block before the cos block")
+       "the features are sines and cosines of the natural logarithm of sigma, which is 0 at "
+       "sigma = 1; the block of sines comes before the block of cosines",
+       code="embed torch.log(sigma), not sigma or torch.log10(sigma); "
+            "torch.cat([sines, cosines], dim=1)")
 def _sigma_one(outs, refs):
     e = outs["one"].value
     sines, cosines = e[:, :4], e[:, 4:]
@@ -75,13 +77,20 @@ ALTERNATIVES = {
 }
 
 PROPS("matches the reference for dim 16 and 32",
-      "dim // 2 frequencies spaced geometrically from 1/4 to 8, both ends included; "
-      "each angle is log(sigma) of one row times one frequency",
-      close("range", "wide"))
+      "half of dim is the number h of frequencies, spaced geometrically from 1/4 to 8 with both "
+      "ends included; each feature is one row's log sigma times one frequency, through a sine or "
+      "a cosine",
+      close("range", "wide"),
+      code="torch.logspace(-2, 3, h, base=2.0) gives the frequencies; all (B, h) angles at once "
+           "are an outer product: index the log sigmas with [:, None] and the frequencies with "
+           "[None, :]")
 
 PROPS("works for any even dim, a batch of one and float64 sigmas",
-      "the number of frequencies follows dim; keep the batch dimension even for one sigma; "
-      "build the frequencies in sigma's own dtype",
-      close("drawn", "one_row", atol=1e-12, rtol=1e-10))
+      "the number of frequencies follows the dim asked for; one sigma still gives one row; and "
+      "the frequencies share sigma's dtype",
+      close("drawn", "one_row", atol=1e-12, rtol=1e-10),
+      code="compute h from dim, never a fixed 8; don't .squeeze() the batch dimension away; pass "
+           "dtype=sigma.dtype to torch.logspace")
 
-EXERCISE = exercise(globals(), points=2, summary="sinusoidal features of log sigma")
+EXERCISE = exercise(globals(), points=2, summary="sinusoidal features of log sigma",
+                    reread="4. Telling the network the noise level")

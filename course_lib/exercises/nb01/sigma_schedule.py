@@ -34,7 +34,9 @@ PROPS = Props()
 
 
 @PROPS("starts at sigma_max and ends at sigma_min",
-       "the schedule runs from the most noise to the least: sigma_max first")
+       "the schedule runs from the most noise to the least, the order a sampler walks it: "
+       "sigma_max comes first and sigma_min last",
+       code="torch.linspace(a, b, n) starts at a and ends at b: put the sigma_max end first")
 def _endpoints(outs, refs):
     lo, hi, _ = cases()["small"].args
     s = outs["small"].value
@@ -45,8 +47,10 @@ def _endpoints(outs, refs):
 
 
 @PROPS("constant ratio between neighbours (even in log sigma)",
-       "space log(sigma) evenly, not sigma itself: each level is the previous one times "
-       "the same factor")
+       "space the logarithms of the levels evenly, not the levels themselves: then each level is "
+       "the previous one times the same factor",
+       code="torch.linspace between math.log of the two ends, then torch.exp; a torch.linspace "
+            "over sigma itself is linear spacing")
 def _constant_ratio(outs, refs):
     s = outs["edm"].value.double()
     ratio = s[1:] / s[:-1]
@@ -73,8 +77,12 @@ ALTERNATIVES = {
 }
 
 PROPS("matches the reference for 8, 50 and 2 levels (and other n, odd ones included)",
-      "n levels include both ends, sigma_max and sigma_min: n points, n - 1 steps between",
-      close("small", "edm", "two", "odd", "drawn"))
+      "n levels include both ends, sigma_max and sigma_min: n points with n - 1 equal steps in "
+      "log sigma between them",
+      close("small", "edm", "two", "odd", "drawn"),
+      code="torch.linspace(start, end, n) already includes both ends; torch.arange(n) / n stops "
+           "one step short of sigma_min")
 
 EXERCISE = exercise(globals(), points=2,
-                    summary="log-linear noise levels from sigma_max to sigma_min")
+                    summary="log-linear noise levels from sigma_max to sigma_min",
+                    reread="2. Noise levels")

@@ -92,7 +92,9 @@ PROPS = Props()
 
 
 @PROPS("returns one loss per step",
-       "append the loss of every step (a float: loss.item()) and return the list")
+       "the loop reports how training went: one number per step, the loss of that step as a "
+       "plain Python float, all of them in a list",
+       code="losses.append(loss.item()) inside the loop, return losses after it")
 def _one_loss(outs, refs):
     got = [len(outs[k].value[0]) for k in ("budget", "lr 0", "no steps")]
     want = [len(refs[k].value[0]) for k in ("budget", "lr 0", "no steps")]
@@ -100,7 +102,10 @@ def _one_loss(outs, refs):
 
 
 @PROPS("calls the model once per step, on batch_size points",
-       "one batch per step, of exactly batch_size points drawn from data, and one forward pass")
+       "each step draws exactly batch_size data points, with replacement, and makes one forward "
+       "pass of the model on them",
+       code="pick rows of data with torch.randint over len(data), batch_size of them, "
+            "generator=generator; call denoising_loss once per step")
 def _calls(outs, refs):
     sizes, want = outs["budget"].value[1], refs["budget"].value[1]
     ok = len(sizes) == len(want) and bool((sizes == want[0]).all())
@@ -109,8 +114,11 @@ def _calls(outs, refs):
 
 
 @PROPS("draws one noise level per point, log-uniform over the schedule's range",
-       "schedule.sample(batch_size, generator) gives each point its own sigma between "
-       "sigma_min and sigma_max, evenly spread in log sigma")
+       "each point gets its own noise level, with log sigma uniform between the log of the "
+       "schedule's sigma_min and the log of its sigma_max; the schedule given knows how to draw "
+       "them",
+       code="schedule.sample(batch_size, generator) returns one sigma per point; not uniform in "
+            "sigma, not one sigma for the whole batch")
 def _sigmas(outs, refs):
     log_s = outs["budget"].value[2]
     if not len(log_s):
@@ -128,8 +136,11 @@ def _sigmas(outs, refs):
 
 
 @PROPS("steps the optimiser: the weights move, but not with lr = 0",
-       "create Adam once, before the loop, on model.parameters() with lr; zero the gradients, "
-       "backpropagate and step inside it")
+       "one Adam optimiser over the model's weights with the learning rate given, created once "
+       "before the loop; every step clears the old gradients, backpropagates the loss and "
+       "updates the weights",
+       code="opt = torch.optim.Adam(model.parameters(), lr=lr) before the loop; opt.zero_grad(), "
+            "loss.backward() and opt.step() inside it")
 def _moves(outs, refs):
     moved, frozen = outs["budget"].value[3].item(), outs["lr 0"].value[3].item()
     return moved == 1 and frozen == 0, (f"weights {'moved' if moved else 'did not move'} in "
@@ -137,8 +148,11 @@ def _moves(outs, refs):
 
 
 @PROPS("the loss falls within the budget",
-       "a loss that rises or stays flat: are the gradients zeroed every step, is the loss "
-       "the one that is backpropagated?")
+       "a loss that rises or stays flat means the updates do not follow this step's gradient: "
+       "are the old gradients cleared every step, and is the loss you backpropagate the one "
+       "computed from the model?",
+       code="call opt.zero_grad() every step; backpropagate the tensor denoising_loss returns, "
+            "not torch.tensor(loss.item())")
 def _falls(outs, refs):
     loss = outs["budget"].value[0]
     n = len(loss)
@@ -150,8 +164,10 @@ def _falls(outs, refs):
 
 
 @PROPS("the trained model's samples reach the spiral",
-       "the trained model is sampled on fixed noise; samples far from the curve mean it "
-       "learned little: compare your loop with the steps above")
+       "the trained model is sampled on fixed noise; samples far from the curve mean it learned "
+       "little: compare your loop with the steps of section 6",
+       code="check the rows drawn from data, one sigma per point from schedule.sample, noise "
+            "drawn from generator in x0's shape and dtype, and the lr given")
 def _samples(outs, refs):
     curve = _curve()
     from course_lib import metrics2d
@@ -213,4 +229,5 @@ def _proxies() -> tuple:
 
 EXERCISE = exercise(globals(), points=4,
                     summary="the training loop, graded by what it does to a fresh model",
-                    proxies=_proxies, harness=trained, float64=False)
+                    proxies=_proxies, harness=trained, float64=False,
+                    reread="6. Training")

@@ -35,7 +35,11 @@ PROPS = Props()
 
 
 @PROPS("alpha_bar_0 = 1 - beta_0, then a running product",
-       "alpha_bar_t multiplies 1 - beta_s over every step s up to and including t")
+       "alpha_bar_t multiplies the kept fractions alpha_s of every step s up to and including t: "
+       "the first entry is already one such factor, and each next entry is the previous one "
+       "times one more",
+       code="torch.cumprod(..., dim=0) keeps every partial product, the first one included; "
+            "don't prepend a 1 or shift by one")
 def _first(outs, refs):
     got = outs["tiny"].value
     return abs(got[0].item() - 0.9) < 1e-6, (f"betas [0.1, 0.2, 0.5] give "
@@ -44,7 +48,9 @@ def _first(outs, refs):
 
 
 @PROPS("equals DDPMScheduler.alphas_cumprod (linear, cosine and scaled-linear)",
-       "a product, not a sum; of alpha = 1 - beta, not of beta; as long as the betas given")
+       "a product, not a sum; of the kept fractions alpha, not of beta; one value per beta given",
+       code="torch.cumprod multiplies cumulatively along dim=0: apply it to the alphas, not to "
+            "betas, and not torch.cumsum")
 def _diffusers(outs, refs):
     worst = 0.0
     for kind, name, T in (("linear", "linear", 1000), ("squaredcos_cap_v2", "cosine", 1000),
@@ -78,11 +84,16 @@ ALTERNATIVES = {
 }
 
 PROPS("matches the reference for other lengths and a single step",
-      "nothing depends on T: one alpha_bar per beta given",
-      close("scaled_linear", "one_step"))
+      "nothing depends on T: one alpha_bar per beta given, whatever the schedule and its length, "
+      "a single step included",
+      close("scaled_linear", "one_step"),
+      code="work on the betas argument only: don't rebuild ddpm.linear_betas() or assume 1000 "
+           "steps")
 
 PROPS("keeps float64 precision",
       "stay in the betas' own dtype all along: a float32 step loses the small betas' digits",
-      close("float64", atol=1e-12, rtol=1e-9))
+      close("float64", atol=1e-12, rtol=1e-9),
+      code="no .float(): arithmetic with plain numbers such as 1 keeps the betas' dtype")
 
-EXERCISE = exercise(globals(), points=2, summary="cumulative product of 1 - beta")
+EXERCISE = exercise(globals(), points=2, summary="cumulative product of 1 - beta",
+                    reread=r"2. $\bar\alpha_t$: how much signal is left after $t$ steps")

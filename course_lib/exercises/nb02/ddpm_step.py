@@ -65,9 +65,12 @@ PROPS = Props()
 
 
 @PROPS("equals DDPMScheduler.step",
-       "guess x0 by undoing the closed-form noising with eps_hat, take the posterior mean "
-       "at that guess, then add the given noise scaled by a standard deviation: the square "
-       "root of the posterior variance beta_tilde_t, not of beta_t")
+       "guess x0 by undoing the closed-form noising with eps_hat, take the posterior mean at "
+       "that guess, then add the given noise scaled by a standard deviation: the square root of "
+       "the posterior variance beta_tilde_t, not of beta_t",
+       code="x0_hat divides by alpha_bar_t.sqrt() after removing (1 - alpha_bar_t).sqrt() times "
+            "eps_hat; then your posterior_mean(x0_hat, x_t, t, alpha_bar); noise times "
+            "beta_tilde_t.sqrt()")
 def _diffusers(outs, refs):
     all_cases, worst = cases(), 0.0
     for name, kind, T, n in [(name, "linear", 1000, 12) for name in ("t999", "t500", "t1", "t0")
@@ -85,7 +88,8 @@ def _diffusers(outs, refs):
 
 
 @PROPS("adds no noise at t = 0",
-       "the last step returns the mean: if t == 0, skip the noise")
+       "the last step returns the posterior mean itself: the given noise must not enter at t = 0",
+       code="if t == 0: return the mean before adding anything")
 def _t0(outs, refs):
     same = torch.equal(outs["t0"].value, outs["t0_other_noise"].value)
     return same, "t = 0 ignores the noise" if same else "the result at t = 0 depends on noise"
@@ -131,8 +135,9 @@ BUGS = {
 ALTERNATIVES = {"Algorithm 2 literally": _algorithm2}
 
 PROPS("keeps float64 precision, t = 0 included",
-      "stay in the inputs' dtype: no float32 step in between (alpha_bar_(-1) = 1 as well)",
-      close("float64", "float64_t0", atol=1e-12, rtol=1e-10))
+      "stay in the inputs' dtype, the t = 0 case included: no float32 step in between",
+      close("float64", "float64_t0", atol=1e-12, rtol=1e-10),
+      code="no .float(); at t = 0 a plain 1.0 can stand in for the previous alpha_bar")
 
 
 def _schedulers_step() -> tuple:
@@ -142,4 +147,5 @@ def _schedulers_step() -> tuple:
 
 
 EXERCISE = exercise(globals(), points=3,
-                    summary="one ancestral sampling step", proxies=_schedulers_step)
+                    summary="one ancestral sampling step", proxies=_schedulers_step,
+                    reread="7. Ancestral sampling")

@@ -51,8 +51,10 @@ PROPS = Props()
 
 
 @PROPS("equals DDPMScheduler.add_noise",
-       "the signal keeps the weight sqrt(alpha_bar_t) and the noise gets sqrt(1 - alpha_bar_t): "
-       "both are square roots, and each sample uses the alpha_bar of its own t")
+       "the signal is weighted by the square root of alpha_bar_t and the noise by the square "
+       "root of what is left, one minus alpha_bar_t; each sample uses the alpha_bar of its own t",
+       code="a = alpha_bar[t] (one value per sample), reshaped to broadcast; a.sqrt() weighs x0 "
+            "and (1 - a).sqrt() weighs eps")
 def _diffusers(outs, refs):
     all_cases, worst = cases(), 0.0
     for name, kind, T in (("batch", "linear", 1000), ("cosine", "squaredcos_cap_v2", 1000),
@@ -65,7 +67,10 @@ def _diffusers(outs, refs):
 
 
 @PROPS("keeps unit variance (variance preserving)",
-       "the two weights' squares add to 1 only with the square roots in place")
+       "the squares of the two weights must add to 1, which holds only with both square roots in "
+       "place",
+       code="take .sqrt() of both alpha_bar and one minus it: without them the weights "
+            "themselves, not their squares, add to 1")
 def _variance(outs, refs):
     t = int(cases()["variance"].args[1][0])
     var = outs["variance"].value.var().item()
@@ -116,18 +121,24 @@ def _schedulers_add_noise() -> tuple:
 
 
 PROPS("works for image batches, one t per image",
-      "one alpha_bar per image, picked by its t, with size-1 dimensions added so that it "
-      "broadcasts over the whole image",
-      close("images"))
+      "one alpha_bar per image, picked by that image's own t, applied to every channel and pixel "
+      "of that image",
+      close("images"),
+      code="alpha_bar[t] has shape (B,): reshape it to (B, 1, 1, 1) for images, as in notebook "
+           "01's add_noise")
 
 PROPS("works for every schedule given, a batch of one and (B,) points",
-      "take alpha_bar from the argument (any schedule, any length), one per sample, "
-      "whatever follows the batch dimension",
-      close("cosine", "scaled_linear", "points"))
+      "read alpha_bar from the argument (any schedule, any length), one value per sample, "
+      "whatever follows the batch dimension (nothing at all for points)",
+      close("cosine", "scaled_linear", "points"),
+      code="index the alpha_bar argument with t; reshape with x0.dim() - 1 trailing ones "
+           "(none for (B,) points), never a fixed [:, None] or the first t only")
 
 PROPS("keeps float64 precision",
       "stay in the inputs' dtype: no float32 step in between",
-      close("float64", atol=1e-12, rtol=1e-10))
+      close("float64", atol=1e-12, rtol=1e-10),
+      code="no .float() on alpha_bar or on x0")
 
 EXERCISE = exercise(globals(), points=2,
-                    summary="closed-form x_t from x0", proxies=_schedulers_add_noise)
+                    summary="closed-form x_t from x0", proxies=_schedulers_add_noise,
+                    reread="3. Jumping straight to step $t$")

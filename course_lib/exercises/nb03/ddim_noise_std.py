@@ -40,15 +40,18 @@ PROPS = Props()
 
 
 @PROPS("eta = 0 gives no noise",
-       "the whole expression is scaled by eta")
+       "eta scales the whole standard deviation: at eta = 0 there is no fresh noise at all",
+       code="multiply by eta outside the square root")
 def _zero(outs, refs):
     got = outs["eta0"].value.abs().max().item()
     return got == 0.0, f"max std at eta = 0: {got:.2e}, expected 0"
 
 
 @PROPS("eta = 1 gives DDPM's posterior std sqrt(beta_tilde)",
-       "sqrt((1 - a_prev) / (1 - a_t)) * sqrt(1 - a_t / a_prev): two square roots, "
-       "and the ratio is a_t / a_prev (the alpha of that jump)")
+       "at eta = 1 the std is DDPM's posterior std for this jump: the noise variance left after "
+       "the jump over the one before it, times the jump's own beta, all under one square root",
+       code="two factors under one square root: (1 - a_prev) / (1 - a_t), and the jump's beta, "
+            "one minus a_t / a_prev (a_t over a_prev, not the other way round)")
 def _ddpm(outs, refs):
     a_t, a_prev, _ = cases()["eta1"].args
     want = ((1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev)).sqrt()
@@ -57,7 +60,9 @@ def _ddpm(outs, refs):
 
 
 @PROPS("a last step to alpha_bar = 1 adds no noise",
-       "at alpha_bar_prev = 1 the jump lands on x0 itself: (1 - a_prev) makes the std 0")
+       "at alpha_bar_prev = 1 the jump lands on x0 itself: the noise variance left after the "
+       "jump is 0, and the std with it",
+       code="the factor (1 - a_prev) is 0 there: keep it multiplied inside the square root")
 def _last(outs, refs):
     got = outs["last_step"].value.abs().item()
     return got == 0.0, f"std from alpha_bar_t to alpha_bar_prev = 1: {got:.2e}, expected 0"
@@ -87,11 +92,17 @@ ALTERNATIVES = {
 }
 
 PROPS("matches the reference at other eta, on the cosine and scaled-linear schedules",
-      "scale linearly by eta; the formula holds for any alpha_bar values, of any shape",
-      close("eta_half", "cosine", "one_step"))
+      "the std grows linearly with eta, and the formula holds for any alpha_bar values of any "
+      "shape, a single jump's 0-dim values included",
+      close("eta_half", "cosine", "one_step"),
+      code="work on the tensors as a whole (no loop over len(alpha_bar_t)); multiply by eta as "
+           "the plain number it is")
 
 PROPS("keeps float64 inputs in float64, to full precision",
-      "compute with the tensors you are given; a float32 constant or cast loses digits",
-      close("scaled_linear_f64", atol=1e-12, rtol=1e-10))
+      "compute with the tensors you are given: a float32 constant or cast loses digits",
+      close("scaled_linear_f64", atol=1e-12, rtol=1e-10),
+      code="don't wrap eta in torch.tensor (float32) or call .float(); a Python float keeps the "
+           "dtype")
 
-EXERCISE = exercise(globals(), points=2, summary="the noise std of the DDIM update (eq. 16)")
+EXERCISE = exercise(globals(), points=2, summary="the noise std of the DDIM update (eq. 16)",
+                    reread="2. The DDIM update")

@@ -41,8 +41,9 @@ PROPS = Props()
 
 
 @PROPS("decreasing and ending at 0",
-       "append a final 0 after the sigmas of the timesteps: the last step lands on "
-       "x0_hat")
+       "after the noise levels of the visited timesteps comes a final 0: the last step lands on "
+       "the model's guess of x0",
+       code="append one zero with torch.cat and torch.zeros(1)")
 def _shape(outs, refs):
     for name in cases():
         s = outs[name].value
@@ -80,13 +81,17 @@ ALTERNATIVES = {
 }
 
 PROPS("matches the reference on the linear, cosine and scaled-linear schedules",
-      "sigma_t = sqrt(1 / alpha_bar[t] - 1) for each t in timesteps, in their order, "
-      "with the alpha_bar you are given",
-      close("n10", "n4", "cosine", "one_step", rtol=1e-4))
+      "each visited timestep's noise level is the sigma of notebook 02's bridge, read from the "
+      "alpha_bar you are given at that timestep, in the order the timesteps come",
+      close("n10", "n4", "cosine", "one_step", rtol=1e-4),
+      code="alpha_bar[timesteps] picks them all at once; ddpm.alpha_bar_to_sigma (or yours) "
+           "converts them; don't rebuild the timesteps")
 
 PROPS("keeps float64 inputs in float64, to full precision",
-      "compute with the tensors you are given; a float32 buffer or cast loses digits",
-      close("scaled_linear_f64", atol=1e-12, rtol=1e-10))
+      "compute with the tensors you are given: a float32 buffer or cast loses digits",
+      close("scaled_linear_f64", atol=1e-12, rtol=1e-10),
+      code="don't fill a preallocated torch.zeros(n + 1) (float32): concatenate instead")
 
 EXERCISE = exercise(globals(), points=2,
-                    summary="the sigma-view schedule of a timestep subsequence")
+                    summary="the sigma-view schedule of a timestep subsequence",
+                    reread=r"5. DDIM in the $\sigma$ view: notebook 01's sampler")

@@ -33,8 +33,11 @@ PROPS = Props()
 
 
 @PROPS("equals diffusers' DDIMScheduler timesteps, for any T and n",
-       "diffusers' leading spacing: the step is T // n (an integer: floor, not rounding, "
-       "and T is an argument, not 1000), n multiples of it counted down to 0")
+       "diffusers' leading spacing: n timesteps on an even stride that is T divided by n rounded "
+       "down (T is the argument, not 1000), counted down to 0, largest first, as integers",
+       code="the stride is T // n (floor division, not round(T / n)); torch.arange(n) times the "
+            "stride, then .flip(0); torch.arange(0, T, stride) gives too many values when n does "
+            "not divide T")
 def _diffusers(outs, refs):
     for name, case in cases().items():
         T, n = case.args
@@ -61,4 +64,5 @@ BUGS = {
 }
 
 EXERCISE = exercise(globals(), points=1,
-                    summary="the timestep subsequence, diffusers' leading spacing")
+                    summary="the timestep subsequence, diffusers' leading spacing",
+                    reread="1. A subsequence of timesteps")

@@ -25,7 +25,9 @@ PROPS = Props()
 
 
 @PROPS("points of K are at distance 0",
-       "take the minimum over K of the distances")
+       "the distance to a set is the distance to its nearest point: a point of the set is at "
+       "distance 0 from itself",
+       code="take .min(dim=1) over the (B, N) distances, not .mean() or .max()")
 def _on_K(outs, refs):
     got = outs["on_K"].value.abs().max().item()
     return got < 1e-6, f"max dist_K of points of K: {got:.1e}, expected 0"
@@ -55,21 +57,29 @@ ALTERNATIVES = {
 }
 
 PROPS("matches the reference in 2-d, 3-d and 4-d, for a batch of 1",
-      "Euclidean distance (with the square root) to the nearest point: a min over K, "
-      "one value per row of x, over all coordinates",
-      close("points", "3d", "batch1"))
+      "the Euclidean distance, square root included, to the nearest point of K: a minimum over "
+      "K, one value per row of x, using every coordinate",
+      close("points", "3d", "batch1"),
+      code="x[:, None, :] - K[None, :, :] is (B, N, D): sum the squares over the last dim, take "
+           "the min over dim 1, then .sqrt(); no .squeeze() for a batch of 1")
 
 PROPS("Euclidean, not L1: the nearest point on a diagonal wins",
-      "the distance is the square root of the sum of squared differences",
-      close("euclid"))
+      "the distance is the square root of the sum of squared coordinate differences, not the sum "
+      "of their absolute values",
+      close("euclid"),
+      code="** 2, .sum(-1), then .sqrt(); or torch.cdist, or .norm(dim=-1)")
 
 PROPS("accurate far from the origin (coordinates near 10^4)",
-      "subtract first, then square: expanding |x - k|^2 = |x|^2 - 2 x.k + |k|^2 cancels "
-      "large numbers against each other",
-      close("far", atol=1e-4, rtol=1e-4))
+      "subtract first, then square: expanding the squared distance into two squared norms and a "
+      "dot product cancels large numbers against each other",
+      close("far", atol=1e-4, rtol=1e-4),
+      code="form the differences x[:, None] - K[None] before squaring; avoid |x|^2 - 2 x @ K.T + "
+           "|k|^2")
 
 PROPS("keeps float64 inputs in float64",
       "compute with the tensors you are given, without casts",
-      close("f64", atol=1e-10, rtol=1e-10))
+      close("f64", atol=1e-10, rtol=1e-10),
+      code="no .float() on x or K")
 
-EXERCISE = exercise(globals(), points=1, summary="distance to a finite set")
+EXERCISE = exercise(globals(), points=1, summary="distance to a finite set",
+                    reread="1. Distance and projection to a finite set")

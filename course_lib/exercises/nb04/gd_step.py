@@ -32,7 +32,9 @@ PROPS = Props()
 
 
 @PROPS("a full step (size 1) lands on the projection",
-       "the gradient of 1/2 dist_K(x)^2 is x - proj_K(x); step against it")
+       "the gradient of half the squared distance points from the projection to x; a descent "
+       "step goes against it, and a step of size 1 goes all the way to the projection",
+       code="grad f is x minus proj_K(x, K); subtract step times it from x")
 def _full(outs, refs):
     K, x = probe_K(), probe_x()
     diff = (outs["full"].value - proj_K(x, K)).abs().max().item()
@@ -59,12 +61,15 @@ ALTERNATIVES = {
 }
 
 PROPS("matches the reference for other step sizes, in 3-d and for a batch of 1",
-      "move a fraction `step` of the way from x to its projection (the minus gradient "
-      "points there)",
-      close("half", "zero", "batch1"))
+      "a step of size s moves x the fraction s of the way towards its projection, for any s, in "
+      "any dimension, for any batch",
+      close("half", "zero", "batch1"),
+      code="use your proj_K with the K given; torch.lerp(x, proj_K(x, K), step) is one way")
 
 PROPS("keeps float64 inputs in float64",
       "compute with the tensors you are given, without casts",
-      close("3d_f64", atol=1e-12, rtol=1e-12))
+      close("3d_f64", atol=1e-12, rtol=1e-12),
+      code="no .float() on x or on the projection")
 
-EXERCISE = exercise(globals(), points=1, summary="a gradient step on 1/2 dist_K(x)^2")
+EXERCISE = exercise(globals(), points=1, summary="a gradient step on 1/2 dist_K(x)^2",
+                    reread=r"4. DDIM is gradient descent on $\tfrac12\,\text{dist}_K^2$")

@@ -34,15 +34,21 @@ PROPS = Props()
 
 
 @PROPS("first step (no eps_prev) returns eps_hat",
-       "with no previous prediction there is nothing to mix: the direction is eps_hat")
+       "with no previous prediction there is nothing to mix: the direction is the current "
+       "prediction",
+       code="if eps_prev is None: return eps_hat")
 def _first(outs, refs):
     e = cases()["first"].args[0]
     ok = torch.equal(outs["first"].value, e)
     return ok, "with no previous eps_hat, returns eps_hat" if ok else "first step changed eps_hat"
 
 
-@PROPS("gam = 2 extrapolates: 2 eps_hat - eps_prev",
-       "gam multiplies the current eps_hat, 1 - gam the previous one")
+@PROPS("gam = 2 extrapolates past eps_hat, away from eps_prev",
+       "gam weighs the current prediction and one minus gam the previous one, so with gam = 2 "
+       "the previous prediction gets a negative weight and the direction overshoots the current "
+       "one",
+       code="the weight gam goes with eps_hat and (1 - gam) with eps_prev, not the other way "
+            "round")
 def _extrapolates(outs, refs):
     e, p = cases()["g2"].args[:2]
     diff = (outs["g2"].value - (2 * e - p)).abs().max().item()
@@ -67,12 +73,15 @@ ALTERNATIVES = {
 }
 
 PROPS("matches the reference at other gam, and for an image batch of 1",
-      "mix the two predictions: weight gam on the current one, the remaining 1 - gam on "
-      "the previous one, for tensors of any shape",
-      close("g1", "g_half", "image"))
+      "mix the two predictions with weights that add up to 1: gam on the current one, the rest "
+      "on the previous one, for tensors of any shape",
+      close("g1", "g_half", "image"),
+      code="torch.lerp(eps_prev, eps_hat, gam) is one way; no hard-coded 2")
 
 PROPS("keeps float64 inputs in float64",
       "compute with the tensors you are given, without casts",
-      close("f64", atol=1e-12, rtol=1e-12))
+      close("f64", atol=1e-12, rtol=1e-12),
+      code="no .float()")
 
-EXERCISE = exercise(globals(), points=2, summary="the gradient-estimation direction")
+EXERCISE = exercise(globals(), points=2, summary="the gradient-estimation direction",
+                    reread="5. A better sampler: estimate the gradient from two steps")

@@ -42,7 +42,11 @@ PROPS = Props()
 
 
 @PROPS("tiny sigma: x - sigma*eps_hat is the projection",
-       "the softmax weights concentrate on the nearest point as sigma -> 0")
+       "as sigma shrinks, the weights concentrate on the nearest point of K and the guess of x0 "
+       "becomes the projection; if not, check the exponent of the weights, and that eps is "
+       "measured in units of sigma",
+       code="the logits are minus the squared distances over 2 * sigma**2; divide x - x0_hat by "
+            "sigma once, not by sigma**2")
 def _tiny(outs, refs):
     x, sigma, K = cases()["tiny"].args
     x0_hat = x - sigma * outs["tiny"].value
@@ -51,7 +55,9 @@ def _tiny(outs, refs):
 
 
 @PROPS("huge sigma: x - sigma*eps_hat is the mean of K",
-       "normalise the weights over K (dim=1), not over the batch")
+       "as sigma grows, every point of K gets the same weight and the guess of x0 is the mean of "
+       "K: the weights of one row of x must sum to 1 over K",
+       code="torch.softmax(..., dim=1) normalises over K; dim=0 normalises over the batch")
 def _huge(outs, refs):
     x, sigma, K = cases()["huge"].args
     x0_hat = x - sigma * outs["huge"].value
@@ -107,18 +113,24 @@ ALTERNATIVES = {"logsumexp weights": _logsumexp_weights,
                 "weighted differences": _weighted_differences}
 
 PROPS("matches the reference at one sigma and a batch of sigmas, in 3-d, for a batch of 1",
-      "weights: a softmax over the points of K of -||x - k||^2 / (2 sigma^2); x0_hat: the "
-      "weighted average of K; eps: what separates x from x0_hat, in units of sigma; sigma "
-      "is a number or one per row of x (a column then)",
-      close("s1", "s_batch", "3d", "batch1", atol=1e-5))
+      "the weights are a softmax over K of minus the squared distance over twice sigma squared; "
+      "x0_hat is the weighted average of K; eps is what separates x from x0_hat, in units of "
+      "sigma; sigma is one number or one per row of x",
+      close("s1", "s_batch", "3d", "batch1", atol=1e-5),
+      code="make sigma a (B, 1) column that works for both: "
+           "torch.as_tensor(sigma, dtype=x.dtype).expand(x.shape[0])[:, None]; w @ K gives "
+           "x0_hat, shape (B, D)")
 
 PROPS("stable far from K (exp(-d^2 / 2 sigma^2) underflows there)",
-      "a softmax subtracts the largest logit before exponentiating; exp of the raw "
-      "logits gives 0 / 0 when every point of K is far",
-      close("far", atol=1e-4))
+      "far from K every exponential underflows to 0 and normalising them by hand divides 0 by 0; "
+      "a softmax subtracts the largest logit before exponentiating",
+      close("far", atol=1e-4),
+      code="use torch.softmax (or logsumexp), not exp(logits) / exp(logits).sum()")
 
 PROPS("keeps float64 inputs in float64, to full precision",
-      "compute with the tensors you are given; a float32 sigma or cast loses digits",
-      close("f64", atol=1e-10, rtol=1e-10))
+      "compute with the tensors you are given: a float32 sigma or cast loses digits",
+      close("f64", atol=1e-10, rtol=1e-10),
+      code="build the sigma column with dtype=x.dtype; no .float()")
 
-EXERCISE = exercise(globals(), points=3, summary="the ideal denoiser for a finite data set")
+EXERCISE = exercise(globals(), points=3, summary="the ideal denoiser for a finite data set",
+                    reread="2. The ideal denoiser")

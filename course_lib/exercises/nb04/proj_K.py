@@ -25,7 +25,9 @@ PROPS = Props()
 
 
 @PROPS("points of K project to themselves",
-       "the nearest point is the one at the smallest distance")
+       "the projection is the nearest point of K, the one at the smallest distance; a point of K "
+       "is its own nearest point",
+       code="argmin, not argmax, over dim 1 of the (B, N) distances")
 def _on_K(outs, refs):
     K = probe_K()
     ok = torch.equal(outs["on_K"].value, K[[3, 0, 6]])
@@ -33,7 +35,8 @@ def _on_K(outs, refs):
 
 
 @PROPS("returns points of K",
-       "pick, for each row of x, a row of K: the one with the smallest distance")
+       "the result is made of rows of K, one per row of x: not a blend of them, and not x itself",
+       code="index K with the (B,) indices of the nearest points: K[idx]")
 def _in_K(outs, refs):
     for name, case in cases().items():
         got, K = outs[name].value, case.args[1].to(outs[name].value.dtype)
@@ -62,16 +65,22 @@ ALTERNATIVES = {
 }
 
 PROPS("matches the reference in 2-d, 3-d and 4-d, for a batch of 1, far from the origin",
-      "one row of K per row of x: index K with the position of the smallest distance, "
-      "taken over all coordinates",
-      close("points", "3d", "batch1", "far"))
+      "one row of K per row of x, the one at the smallest distance, measured over every "
+      "coordinate",
+      close("points", "3d", "batch1", "far"),
+      code="sum the squared differences of the (B, N, D) broadcast over the last dim, argmin "
+           "over dim 1, index K with it; no .squeeze() for a batch of 1")
 
 PROPS("Euclidean, not L1: the nearest point on a diagonal wins",
-      "the distance is the square root of the sum of squared differences",
-      close("euclid"))
+      "the distance is the square root of the sum of squared coordinate differences, not the sum "
+      "of their absolute values",
+      close("euclid"),
+      code="squared differences summed with .sum(-1) (or torch.cdist), not .abs().sum(-1)")
 
 PROPS("keeps float64 inputs in float64",
-      "index the K you are given, without casts",
-      close("f64", atol=0, rtol=0))
+      "the result is made of K's own rows, in K's own dtype",
+      close("f64", atol=0, rtol=0),
+      code="no .float() on K: index the K you are given")
 
-EXERCISE = exercise(globals(), points=1, summary="nearest point of a finite set")
+EXERCISE = exercise(globals(), points=1, summary="nearest point of a finite set",
+                    reread="1. Distance and projection to a finite set")

@@ -56,7 +56,10 @@ PROPS = Props()
 
 
 @PROPS("1 for points on the target arm, 0 for another target",
-       "look up the label of each sample's nearest data point and compare with target")
+       "a sample counts as a hit when its nearest data point carries the label target; adherence "
+       "is the share of hits among the samples",
+       code="torch.cdist(samples, data).argmin(dim=1) gives each sample's nearest point; compare "
+            "labels at those indices with target")
 def _adh_extremes(outs, refs):
     a, b = float(outs["on_arm"].value), float(outs["wrong_arm"].value)
     return a == 1.0 and b == 0.0, (f"points on the target arm: adherence to it = {a:.2f} "
@@ -64,8 +67,10 @@ def _adh_extremes(outs, refs):
 
 
 @PROPS("uses the data and labels it is given (a set that is not the notebook's)",
-       "take the nearest point among `data`, its label from `labels`: the arguments, not "
-       "the notebook's variables")
+       "take the nearest point among the data argument and its label from the labels argument, "
+       "not from the notebook's variables",
+       code="use the parameters data and labels, not guidance.labelled_spiral() or the "
+            "notebook's globals")
 def _other(outs, refs):
     a = float(outs["other_set"].value)
     return a == 1.0, f"samples next to points labelled {cases()['other_set'].args[1]}: " \
@@ -98,7 +103,10 @@ ALTERNATIVES = {
 }
 
 PROPS("matches the reference on mixed clouds, and for one float64 sample",
-      "a fraction between 0 and 1 (a mean of 0/1 values), returned as a float",
-      close("mixed", "other_set_cloud", "one_sample_f64"))
+      "a fraction between 0 and 1, the mean of the 0/1 hits, returned as a Python float",
+      close("mixed", "other_set_cloud", "one_sample_f64"),
+      code=".float().mean().item() of the comparison; argmin needs dim=1 "
+           "(without it the index is one flat number)")
 
-EXERCISE = exercise(globals(), points=1, summary="how often samples land on the requested arm")
+EXERCISE = exercise(globals(), points=1, summary="how often samples land on the requested arm",
+                    reread="8. Measuring adherence and diversity")

@@ -59,7 +59,10 @@ PROPS = Props()
 
 
 @PROPS("w = 1 equals the conditional denoiser",
-       "the conditional half uses cond; combine with cfg_eps")
+       "the conditional half of the doubled batch carries the labels cond, and at w = 1 the "
+       "guided combination must give exactly its prediction",
+       code="split the output with .chunk(2) in the order you stacked it, then "
+            "cfg_eps(eps_uncond, eps_cond, w), unconditional first")
 def _den_w1(outs, refs):
     model, x, sigma, cond, _ = cases()["w1"].args
     with torch.no_grad():
@@ -69,8 +72,8 @@ def _den_w1(outs, refs):
 
 
 @PROPS("w = 0 equals the denoiser with the NULL label",
-       "the unconditional half carries the NULL label, one per sample like cond, "
-       "not label 0")
+       "the unconditional half carries the NULL label, one per sample like cond, not label 0",
+       code="torch.full_like(cond, NULL) for the unconditional half of the labels")
 def _den_w0(outs, refs):
     model, x, sigma, cond, _ = cases()["w0"].args
     with torch.no_grad():
@@ -133,12 +136,16 @@ ALTERNATIVES = {
 }
 
 PROPS("matches the reference at other w, with a number sigma, for a batch of 1",
-      "sigma may be one number for the batch or one per sample: make it one per sample "
+      "sigma may be one number for the whole batch or one per sample: make it one per sample "
       "before doubling the batch",
-      close("w3", "scalar_sigma", "batch1"))
+      close("w3", "scalar_sigma", "batch1"),
+      code="torch.as_tensor(sigma, dtype=x.dtype).expand(x.shape[0]), then torch.cat of it with "
+           "itself")
 
 PROPS("keeps float64 inputs (and a float64 network) in float64, to full precision",
-      "build sigma in x's dtype; a float32 sigma or cast loses digits",
-      close("odd_f64", atol=1e-10, rtol=1e-10))
+      "sigma must follow x's dtype: a float32 sigma or cast loses digits",
+      close("odd_f64", atol=1e-10, rtol=1e-10),
+      code="pass dtype=x.dtype when you make sigma a tensor")
 
-EXERCISE = exercise(globals(), points=3, summary="guidance with one batched denoiser call")
+EXERCISE = exercise(globals(), points=3, summary="guidance with one batched denoiser call",
+                    reread="6. The guided prediction")

@@ -32,8 +32,11 @@ PROPS = Props()
 
 
 @PROPS("w = 1 gives the conditional prediction",
-       "diffusers' convention: w = 1 is no guidance, the conditional prediction itself "
-       "(not eps_c + w * (eps_c - eps_u))")
+       "the guided prediction starts from the unconditional one and moves w times the gap "
+       "towards the conditional one: at w = 1 it is exactly the conditional prediction "
+       "(diffusers' convention, not the one that scales the gap by one plus w)",
+       code="start from eps_uncond and add w times the difference; a factor (1 + w) belongs to "
+            "the other convention")
 def _cfg_w1(outs, refs):
     c = cases()["w1"].args[1]
     diff = (outs["w1"].value - c).abs().max().item()
@@ -41,7 +44,9 @@ def _cfg_w1(outs, refs):
 
 
 @PROPS("w = 0 gives the unconditional prediction",
-       "start from eps_uncond and add w times the difference")
+       "the guided prediction starts from the unconditional one and adds w times the gap between "
+       "the two: at w = 0 nothing is added",
+       code="start from eps_uncond, not from eps_cond or from 0")
 def _cfg_w0(outs, refs):
     u = cases()["w0"].args[0]
     diff = (outs["w0"].value - u).abs().max().item()
@@ -68,11 +73,15 @@ ALTERNATIVES = {
 }
 
 PROPS("matches the reference at other, non-integer w, and for a batch of 1",
-      "the difference is eps_cond - eps_uncond, in that order, scaled by w as it is",
-      close("w7", "batch1"))
+      "the gap points from the unconditional prediction to the conditional one, and is scaled by "
+      "w exactly as given, fractions included",
+      close("w7", "batch1"),
+      code="eps_cond - eps_uncond, in that order; no int(w)")
 
 PROPS("keeps float64 inputs in float64, for image-shaped predictions",
       "compute with the tensors you are given, without casts",
-      close("images_f64", atol=1e-12, rtol=1e-12))
+      close("images_f64", atol=1e-12, rtol=1e-12),
+      code="no .float()")
 
-EXERCISE = exercise(globals(), points=2, summary="the guided prediction")
+EXERCISE = exercise(globals(), points=2, summary="the guided prediction",
+                    reread="6. The guided prediction")

@@ -50,8 +50,11 @@ PROPS = Props()
 
 
 @PROPS("equals F.scaled_dot_product_attention (with and without a mask)",
-       "scale the scores by 1 / sqrt(d), d the size of a query vector; a masked key gets "
-       "score -inf before the softmax, so its weight is 0 for every query")
+       "the scores are the query-key dot products divided by the square root of d, the "
+       "length of one query vector; a masked key's score is minus infinity before the "
+       "softmax, so its weight is 0 for every query",
+       code="d is q.shape[-1] and the scale is its square root (not d); masked_fill the "
+            "scores with float('-inf') where mask[:, None, None, :] is False")
 def _attn_torch(outs, refs):
     c = cases()
     q, k, v = c["plain"].args
@@ -63,7 +66,10 @@ def _attn_torch(outs, refs):
 
 
 @PROPS("identical keys give the average of the values",
-       "softmax over the keys (the last axis of q @ k^T), then weights @ v")
+       "each query's weights over the keys sum to 1 (a softmax across the keys); identical "
+       "keys get equal weights, so the output is the plain mean of the values",
+       code="torch.softmax(scores, dim=-1): the scores are (..., T_q, T_k), keys last; then "
+            "multiply the weights by v with @")
 def _attn_same_keys(outs, refs):
     v = cases()["same_keys"].args[2]
     want = v.mean(-2, keepdim=True).expand_as(v)
@@ -129,23 +135,33 @@ ALTERNATIVES = {
 }
 
 PROPS("works with fewer keys than queries",
-      "k and v may have a different length from q (cross-attention)",
-      close("cross"))
+      "k and v may have another length than q (cross-attention): the weights form a table "
+      "of T_q rows by T_k columns, and the output has one row per query",
+      close("cross"),
+      code="the scores are (..., T_q, T_k); nothing may assume T_q == T_k")
 
 PROPS("works without a heads axis, for any d, odd lengths, values of another width",
-      "q @ k^T over the last two axes (whatever comes before them); d is the query size",
-      close("no_heads"))
+      "attention acts on the last two axes, tokens and features, whatever leading axes come "
+      "before them; d is the query size, and the values may be wider or narrower",
+      close("no_heads"),
+      code="transpose k with .transpose(-2, -1) or .mT, not axes 2 and 3; read d from "
+           "q.shape[-1], not a constant")
 
 PROPS("stays finite and right for large scores (a few hundred)",
-      "exp of a score above ~88 overflows float32: subtract each row's largest score "
-      "before exp, or use torch.softmax, which does",
-      close("large", atol=3e-4))
+      "the exponential of a score above about 88 overflows float32; a softmax does not "
+      "change when one number is subtracted from a whole row, so subtract the row's largest",
+      close("large", atol=3e-4),
+      code="torch.softmax(scores, dim=-1) does it for you; by hand, subtract "
+           "scores.amax(-1, keepdim=True) before .exp()")
 
 PROPS("works for a batch of one with a mask, in float64",
-      "the mask has one row per batch element and one entry per key",
-      close("one", atol=1e-10, rtol=1e-8))
+      "the mask has one row per batch element and one entry per key, shared by every head "
+      "and every query; compute in the inputs' dtype",
+      close("one", atol=1e-10, rtol=1e-8),
+      code="broadcast the (B, T_k) mask as mask[:, None, None, :]; no .float() casts")
 
 EXERCISE = exercise(
     globals(), points=2,
     summary="scaled dot-product attention",
-    proxies=lambda: (F.scaled_dot_product_attention,))
+    proxies=lambda: (F.scaled_dot_product_attention,),
+    reread="4. Attention")

@@ -41,8 +41,10 @@ PROPS = Props()
 
 
 @PROPS("equals torch.nn.functional.group_norm, for the default eps and for a given one",
-       "divide by sqrt(var + eps), with eps inside the square root, and use the eps you "
-       "are given")
+       "epsilon is added to the group's variance, under the square root, and it is the eps "
+       "you are given, not the default; where the variance is tiny, epsilon decides the result",
+       code="divide by torch.sqrt of (variance plus eps), eps inside the root; the eps "
+            "argument, not a 1e-5 written in")
 def _gn_torch(outs, refs):
     c = cases()
     diff = 0.0
@@ -55,8 +57,11 @@ def _gn_torch(outs, refs):
 
 
 @PROPS("each group has mean 0 and variance 1",
-       "normalise each group of consecutive channels of one sample over all its values; "
-       "use the biased variance (divide by the count, not count - 1), as GroupNorm does")
+       "each group (consecutive channels of one sample, all their positions) is standardised "
+       "by its own mean and spread; the spread is the population variance, the mean squared "
+       "deviation (over the count, not the count minus one), as GroupNorm uses",
+       code="reshape to (B, groups, -1), then .mean(-1, keepdim=True) and "
+            ".var(-1, unbiased=False, keepdim=True): torch's .var is unbiased by default")
 def _gn_stats(outs, refs):
     x, groups = cases()["g4"].args
     y = outs["g4"].value.reshape(len(x), groups, -1)
@@ -124,14 +129,19 @@ BUGS = {
 ALTERNATIVES = {"groups unflattened, torch.var_mean and rsqrt": _unflatten}
 
 PROPS("works for 1 group, one group per channel, (B, C, L) and (1, C, D, H, W) input",
-      "a group is a run of consecutive channels of one sample, with all their positions; "
-      "the result has the input's shape",
-      close("g1", "g8", "2d", "one"))
+      "a group is a run of consecutive channels of one sample with all their positions, "
+      "whatever the number of spatial axes; the result has the input's shape",
+      close("g1", "g8", "2d", "one"),
+      code="x.reshape(B, groups, -1) fits every rank (a 5-d reshape fits 4-d input only); "
+           "reshape the result back to x.shape")
 
 PROPS("stays accurate for large means (around 1000)",
-      "subtract the group mean before squaring: E[x^2] - E[x]^2 loses the variance to "
-      "rounding when the mean is large",
-      close("large_mean", atol=2e-3))
+      "with values around 1000, the mean square minus the squared mean loses the variance "
+      "to rounding: measure the spread around the group's mean instead",
+      close("large_mean", atol=2e-3),
+      code="subtract the mean before squaring (or use .var(unbiased=False)), rather than "
+           "(g * g).mean() minus mean ** 2")
 
 EXERCISE = exercise(globals(), points=2,
-                    summary="GroupNorm without the affine part", proxies=lambda: (F.group_norm,))
+                    summary="GroupNorm without the affine part", proxies=lambda: (F.group_norm,),
+                    reread="2. Normalisation: GroupNorm")

@@ -44,7 +44,9 @@ PROPS = Props()
 
 
 @PROPS("stays within [-1, 1]",
-       "clamp the decoded image to [-1, 1]")
+       "the decoder can overshoot the image range; the result is limited to [-1, 1], the "
+       "range of the course's images",
+       code=".clamp(-1, 1) on the decoded image")
 def _dec_range(outs, refs):
     got = outs["one"].value
     lo, hi = got.min().item(), got.max().item()
@@ -69,11 +71,17 @@ ALTERNATIVES = {"torch.clamp of decoder(latents * (1 / scale))":
                 lambda d, z, s: torch.clamp(d(z * (1 / s)), min=-1, max=1)}
 
 PROPS("matches the reference for a scale other than 1",
-      "diffusion latents are z * scale: divide by the scale you are given before decoding",
-      close("scale"))
+      "diffusion works on the VAE's latents multiplied by scale; decoding first undoes that "
+      "multiplication, with the scale you are given",
+      close("scale"),
+      code="divide the latents by scale before calling decoder (not multiply; not "
+           "Stable Diffusion's 0.18215 written in)")
 
 PROPS("matches the reference for one latent of another size, in float64",
-      "the decoder takes latents of any size; the result keeps their dtype",
-      close("float64", atol=1e-12, rtol=1e-10))
+      "the decoder takes latents of any size; the result keeps their dtype, and the "
+      "latents you are given stay as they were",
+      close("float64", atol=1e-12, rtol=1e-10),
+      code="no .float(); no in-place /= on latents (it changes the caller's tensor)")
 
-EXERCISE = exercise(globals(), points=1, summary="undo the latent scale, decode, clamp")
+EXERCISE = exercise(globals(), points=1, summary="undo the latent scale, decode, clamp",
+                    reread="2. Scaling the latents")

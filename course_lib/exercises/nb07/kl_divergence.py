@@ -40,7 +40,10 @@ PROPS = Props()
 
 
 @PROPS("is 0 for mean 0, logvar 0",
-       "each value contributes 1/2 (mean^2 + exp(logvar) - 1 - logvar)")
+       "a Gaussian of mean 0 and variance 1 is the prior itself, so its divergence is 0: "
+       "every latent value's term of the markdown's sum must vanish there",
+       code="with mean 0 and logvar 0 (variance logvar.exp() = 1), the four terms in the "
+            "bracket are 0, 1, minus 1 and minus 0: is the minus 1 there?")
 def _kl_prior(outs, refs):
     got = float(outs["prior"].value)
     return abs(got) < 1e-7, f"KL of N(0, 1) to N(0, 1) = {got:.2e}, expected 0"
@@ -53,8 +56,11 @@ def _per_sample_kl(m, lv):
 
 
 @PROPS("equals torch.distributions' KL, summed per sample, averaged over the batch",
-       "add up the contributions of every latent value of one sample (all axes but the "
-       "first), then average those sums over the batch; exp(logvar) is the variance")
+       "the terms are summed over all of one sample's latent values (every axis but the "
+       "batch axis, whatever the rank), then averaged over the samples; the variance is the "
+       "exponential of logvar, and a factor one half stands in front",
+       code="flatten every axis after the first (.flatten(1)) and sum along it, then .mean() "
+            "over the batch: a sum over dims (1, 2, 3) fits image latents only")
 def _kl_torch(outs, refs):
     diff = 0.0
     for name in ("random", "vectors", "sequences", "one"):
@@ -105,4 +111,5 @@ ALTERNATIVES = {
 EXERCISE = exercise(
     globals(), points=2,
     summary="KL between the encoder's Gaussian and N(0, I)",
-    proxies=lambda: (torch.distributions.kl.kl_divergence,))
+    proxies=lambda: (torch.distributions.kl.kl_divergence,),
+    reread="1. The VAE: an encoder that outputs a distribution")

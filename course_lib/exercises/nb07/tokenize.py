@@ -87,8 +87,10 @@ PROPS = Props()
 
 
 @PROPS("<bos> words <eos> then <pad>",
-       f"start with BOS = {text.BOS}, end the words with EOS = {text.EOS}, pad with "
-       f"PAD = {text.PAD} up to max_len")
+       "a caption becomes the start token, one id per word, the end token, then padding up "
+       "to max_len; the detail shows your ids for the caption",
+       code=f"text.BOS = {text.BOS}, text.EOS = {text.EOS}, text.PAD = {text.PAD}; build a "
+            "list of ids and return it as a torch.long tensor")
 def _tok_frame(outs, refs):
     caption = cases()["caption"].args[0]
     n = len(caption.split())
@@ -98,7 +100,10 @@ def _tok_frame(outs, refs):
 
 
 @PROPS("the empty prompt is <bos> <eos>",
-       "an empty caption (or one of only spaces) has no words")
+       "an empty caption, or one of only whitespace, has no words: the start and end "
+       "tokens, then padding",
+       code="str.split() without an argument returns no words for a blank caption; "
+            "split(' ') returns empty strings")
 def _tok_empty(outs, refs):
     caption = cases()["empty"].args[0]
     got = outs["empty"].value.tolist()
@@ -106,7 +111,10 @@ def _tok_empty(outs, refs):
 
 
 @PROPS("a long caption keeps its first max_len - 2 words, then <eos>",
-       "keep the first max_len - 2 words, then add <eos>")
+       "only max_len minus two words fit between the start and end tokens: keep the first "
+       "ones, drop the rest, and still end with <eos>",
+       code="slice the list of word ids to its first max_len - 2 entries before framing it, "
+            "not the framed sequence after")
 def _tok_long(outs, refs):
     got, want = outs["long"].value.tolist(), refs["long"].value.tolist()
     return got == want, f"a 20-word caption -> {got}, expected {want} (its first 10 words)"
@@ -156,16 +164,22 @@ BUGS = {
 ALTERNATIVES = {"filled into torch.full": _filled}
 
 PROPS("matches the reference (upper case, unknown words, max_len 6)",
-      "lower-case the words; a word the vocabulary does not have becomes UNK",
-      close("upper", "unknown", "short_max"))
+      "words are looked up in lower case, a word the vocabulary lacks becomes the unknown "
+      "token, and max_len is the one given",
+      close("upper", "unknown", "short_max"),
+      code="caption.lower(); vocab.get(word, text.UNK)")
 
 PROPS("uses the vocabulary it is given, whatever its ids",
-      "look each word up in the vocab argument, not in a vocabulary of your own",
-      close("vocab"))
+      "the ids come from the vocabulary passed in, which may differ from the notebook's",
+      close("vocab"),
+      code="look words up in the vocab parameter, not in the notebook's global vocab")
 
 PROPS("max_len edge cases: 2, exactly max_len - 2 words, one word too many; runs of "
       "whitespace",
-      "at most max_len - 2 words fit between <bos> and <eos>; split on any whitespace",
-      close("max_len2", "exact", "one_over", "spaces"))
+      "at most max_len minus two words fit between <bos> and <eos> (none for max_len 2, and "
+      "no padding when exactly that many); words are separated by any run of whitespace",
+      close("max_len2", "exact", "one_over", "spaces"),
+      code="caption.lower().split() with no argument splits on spaces, tabs and newlines")
 
-EXERCISE = exercise(globals(), points=2, summary="caption -> fixed-length token ids")
+EXERCISE = exercise(globals(), points=2, summary="caption -> fixed-length token ids",
+                    reread="3. Text: tokens and a text encoder")

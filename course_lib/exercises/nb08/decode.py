@@ -55,8 +55,10 @@ PROPS = Props()
 
 
 @PROPS("equals the pipeline's decoding, for 1, 2 and 3 latents and another VAE's scale",
-       "the latents are the VAE's latents times its config's scaling factor: undo that "
-       "before decoding")
+       "the latents are the VAE's own latents times the scaling factor of that VAE's config "
+       "(it differs between VAEs): decoding first undoes that multiplication",
+       code="divide by vae.config.scaling_factor (not 0.18215 written in, not a "
+            "multiplication); vae.decode(...).sample gives images in [-1, 1]")
 def _pipeline(outs, refs):
     worst, where = 0.0, ""
     for name, want in _pipeline_images(draw()).items():
@@ -68,8 +70,9 @@ def _pipeline(outs, refs):
 
 
 @PROPS("images lie in [0, 1]",
-       "the decoder's images lie in [-1, 1]: map that interval onto [0, 1], and clip what "
-       "falls outside")
+       "the decoder's images lie in [-1, 1]: map that interval linearly onto [0, 1], then "
+       "clip what still falls outside",
+       code="halve the images and add 0.5, then .clamp(0, 1)")
 def _range(outs, refs):
     x = torch.cat([outs[name].value.flatten() for name in ("z", "one", "three")])
     return bool(x.min() >= 0 and x.max() <= 1), f"range [{x.min():.2f}, {x.max():.2f}]"
@@ -100,7 +103,10 @@ ALTERNATIVES = {
 }
 
 PROPS("matches the reference for one latent and for an odd batch",
-      "decode the whole batch, and keep its batch dimension even for one image",
-      close("one", "three", atol=TOL))
+      "the whole batch is decoded at once and keeps its batch dimension, even for one "
+      "image; the images keep the VAE's dtype",
+      close("one", "three", atol=TOL),
+      code="no .squeeze() and no .float() on the result")
 
-EXERCISE = exercise(globals(), points=1, summary="latents -> images in [0, 1]")
+EXERCISE = exercise(globals(), points=1, summary="latents -> images in [0, 1]",
+                    reread="5. Decoding")

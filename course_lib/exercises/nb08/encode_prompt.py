@@ -59,8 +59,12 @@ PROPS = Props()
 
 
 @PROPS("equals StableDiffusionPipeline.encode_prompt for 1, 2 and 3 prompts",
-       "pad every text to the tokenizer's full length (the pipeline always does), truncate "
-       "longer ones, and keep the text encoder's last hidden state: one vector per token")
+       "every text is padded to the tokenizer's full length (77 for CLIP) and longer ones "
+       "cut, as the pipeline always does; the embedding is the text encoder's last hidden "
+       "state, one vector per token. The detail names the worst case",
+       code="tokenizer(texts, padding='max_length', max_length=tokenizer.model_max_length, "
+            "truncation=True, return_tensors='pt'); the text encoder's first output on the "
+            "input_ids, with no attention_mask (the pipeline passes none)")
 def _pipeline(outs, refs):
     worst, where = 0.0, ""
     for name, (neg, pos) in _pipeline_embeds(draw()).items():
@@ -72,8 +76,10 @@ def _pipeline(outs, refs):
 
 
 @PROPS("negative prompts come first, each with its own prompt",
-       "the pipeline splits the U-Net's output as (unconditional, text) in that order: "
-       "the negative prompts' embeddings, in their own order, then the prompts'")
+       "guidance splits the U-Net's output as (unconditional, text), in that order: the "
+       "negative prompts' embeddings come first, each for its own prompt, then the prompts'",
+       code="concatenate along the batch axis, the negative block first; embed the whole "
+            "negative_prompts list, not its first entry repeated")
 def _order(outs, refs):
     worst = 0.0
     for name, (neg, _) in _pipeline_embeds(draw()).items():
@@ -115,10 +121,13 @@ def _pipeline_encode() -> tuple:
 
 
 PROPS("a long prompt is cut to 77 tokens",
-      "CLIP reads at most 77 tokens: the tokenizer must cut what is longer",
-      close("long"))
+      "CLIP reads at most 77 tokens: a longer text is cut by the tokenizer, never passed on "
+      "whole",
+      close("long"),
+      code="truncation=True and max_length=tokenizer.model_max_length in the tokenizer call")
 
 EXERCISE = exercise(
     globals(), points=2,
     summary="prompt and negative prompt -> text embeddings",
-    proxies=_pipeline_encode)
+    proxies=_pipeline_encode,
+    reread="2. Tokens, the 77-token limit, and prompt embeddings")

@@ -106,10 +106,13 @@ PROPS = Props()
 
 @PROPS("equals StableDiffusionPipeline on the same seed (DDIM, Euler, DPM-Solver++; 1 to 3 "
        "prompts)",
-       "the pipeline's phases: the prompts' embeddings ('' for missing negative prompts); the "
-       "scheduler you are given prepared for this many steps; the initial noise drawn from "
-       "the generator and scaled to the scheduler's starting noise level (1 for DDIM, far "
-       "more for Euler); then one guided step per timestep of the scheduler")
+       "the pipeline's phases, in order: the prompts' embeddings (empty negative prompts when "
+       "none are given); the scheduler you are given, prepared for this many steps; starting "
+       "noise from the generator, scaled to the scheduler's starting noise level (1 for DDIM, "
+       "far more for Euler); one guided step per timestep. The detail names the worst case",
+       code="pipe.scheduler.set_timesteps(steps, ...); noise of shape (len(prompts), "
+            "pipe.unet.config.in_channels, size, size), size the U-Net's sample_size, times "
+            "pipe.scheduler.init_noise_sigma; loop over pipe.scheduler.timesteps")
 def _pipeline(outs, refs):
     worst, where = 0.0, ""
     for name, (want, words) in _pipeline_latents(draw()).items():
@@ -121,7 +124,9 @@ def _pipeline(outs, refs):
 
 
 @PROPS("the same seed gives the same latents",
-       "draw the initial noise from the generator you are given")
+       "the starting noise comes from the generator you are given, so that a seed fixes the "
+       "image; torch's global random state is neither used nor reset",
+       code="torch.randn(shape, generator=generator, dtype=...); no torch.manual_seed")
 def _seed(outs, refs):
     same = torch.equal(outs["seed3"].value, outs["seed3_again"].value)
     return same, "the same seed gives the same latents" if same else "same seed, new latents"
@@ -179,4 +184,5 @@ def _pipeline_call() -> tuple:
 
 
 EXERCISE = exercise(globals(), points=3,
-                    summary="the whole loop, in the pipeline's phases", proxies=_pipeline_call)
+                    summary="the whole loop, in the pipeline's phases", proxies=_pipeline_call,
+                    reread="4. The whole loop, in the pipeline's phases")

@@ -90,8 +90,10 @@ PROPS = Props()
 
 @PROPS("w = 1 is a step with the prompt alone",
        "the guided prediction starts from the unconditional one and moves w times the way "
-       "to the prompt's: at w = 1 it is the prompt's own; the U-Net's output comes back in "
-       "the order of its input, unconditional first")
+       "to the prompt's, so at w = 1 it is the prompt's own; the U-Net's output comes back "
+       "in the order of its input, unconditional half first",
+       code="split the U-Net's .sample into halves with .chunk(2), unconditional first (not "
+            "interleaved rows); combine them with w as in notebook 05")
 def _w1(outs, refs):
     diff = (outs["w1"].value - _prompt_alone(draw())).abs().max().item()
     return diff < TOL, f"w = 1 vs a step with the prompt alone: max diff {diff:.1e}"
@@ -144,20 +146,28 @@ BUGS = {
 }
 
 PROPS("matches the reference at w = 5",
-      "scale the doubled latents for the scheduler before the U-Net; the U-Net's .sample is "
-      "its noise prediction; the scheduler's step turns the guided prediction into the "
-      "next latents",
-      close("w5"))
+      "the latents are doubled (one copy per embedding) and scaled for the scheduler before "
+      "the U-Net; the guided prediction is not the answer: the scheduler's step turns it "
+      "into the next latents",
+      close("w5"),
+      code="scheduler.scale_model_input on the doubled latents; unet(..., t, "
+           "encoder_hidden_states=embeds).sample; return scheduler.step(...).prev_sample")
 
 PROPS("matches the reference with an Euler scheduler, batch of one",
-      "Euler works on x_t scaled by sqrt(sigma^2 + 1): the U-Net must see the scheduler's "
-      "scaled model input, not the latents themselves",
-      close("euler"))
+      "Euler's latents are at noise level sigma, and the U-Net expects them divided by the "
+      "square root of sigma squared plus one: the scheduler's scaled model input, not the "
+      "latents themselves (for DDIM that scaling does nothing, so only Euler shows it)",
+      close("euler"),
+      code="feed the U-Net scheduler.scale_model_input(..., t); step with the unscaled "
+           "latents")
 
 PROPS("continues a DPM-Solver++ run: an odd batch, negative prompts, its own history",
-      "step the scheduler you are given: a multistep scheduler combines this prediction "
-      "with the ones it kept from the earlier steps of the run, and a scheduler built or "
-      "reset inside the step has none of them",
-      close("dpm_mid_run"))
+      "a multistep scheduler combines this prediction with those it kept from the run's "
+      "earlier steps: step the scheduler you are given, as it is; one built or reset inside "
+      "the step has no history",
+      close("dpm_mid_run"),
+      code="no set_timesteps and no from_config inside guided_step; call step on the "
+           "scheduler argument")
 
-EXERCISE = exercise(globals(), points=2, summary="one guided denoising step")
+EXERCISE = exercise(globals(), points=2, summary="one guided denoising step",
+                    reread="3. Timesteps, starting noise, one guided step")

@@ -50,8 +50,10 @@ PROPS = Props()
 
 
 @PROPS("symmetric: images and texts play the same role",
-       "average the cross-entropy over rows (each image picks its caption) and over "
-       "columns (each caption picks its image)")
+       "the loss averages two cross-entropies, over the rows (each image picks its caption) "
+       "and over the columns (each caption picks its image), so swapping images and texts "
+       "changes nothing",
+       code="F.cross_entropy of the logits and of their transpose .T, same targets, averaged")
 def _symmetric(outs, refs):
     a, b = value(outs, "random"), value(outs, "swapped")
     ok = abs(a - b) < 1e-5 * max(1.0, abs(a))  # float32 round-off grows with the loss
@@ -59,14 +61,18 @@ def _symmetric(outs, refs):
 
 
 @PROPS("only directions count, not lengths",
-       "normalise each embedding (each row) to unit length first")
+       "the logits are scaled cosine similarities: each embedding is brought to unit length "
+       "on its own, along its features, so rescaling one changes nothing",
+       code="F.normalize(emb, dim=-1): each row (dim=0 would normalise across the batch)")
 def _lengths(outs, refs):
     a, b = value(outs, "random"), value(outs, "lengths")
     return abs(a - b) < 1e-4, f"loss {a:.5f}; with each embedding rescaled {b:.5f}"
 
 
 @PROPS("image i equal to caption i at s = 100 gives a loss near 0",
-       "the logits are exp(log_scale) times the cosine similarities")
+       "the cosine similarities are multiplied by the scale s, the exponential of log_scale; "
+       "at s = 100 the matching pairs dominate and the loss is near 0",
+       code="s = torch.as_tensor(log_scale).exp(), not log_scale itself")
 def _aligned(outs, refs):
     got = value(outs, "aligned")
     return 0 <= got < 0.05, f"loss {got:.4f}, expected close to 0"
@@ -126,17 +132,22 @@ BUGS = {
 ALTERNATIVES = {"logits.T written as text @ image.T": _text_by_image,
                 "norms divided by hand, log_softmax diagonals": _log_softmax}
 
-PROPS("matches the reference (two scales s = exp(log_scale))",
-      "s = exp(log_scale); the target of row i is column i; the mean of the two "
-      "directions, not their sum",
-      close("random", "scale1"))
+PROPS("matches the reference (two values of log_scale)",
+      "the target of row i is column i, the diagonal; the scale is the exponential of "
+      "log_scale; the loss is the mean of the two directions, not their sum",
+      close("random", "scale1"),
+      code="targets torch.arange(B); halve the sum of the two cross-entropies")
 
 PROPS("matches the reference for embeddings of lengths far from 1 (thousands, thousandths)",
-      "normalise each row by its own length, then scale the cosines by exp(log_scale)",
-      close("large_norms", atol=1e-5))
+      "each embedding is divided by its own length, whatever it is (thousands or "
+      "thousandths), before the scaled cosines are formed",
+      close("large_norms", atol=1e-5),
+      code="F.normalize(..., dim=-1), out of place: no /= on the inputs")
 
 PROPS("matches the reference in float64 (an odd batch, another width, another scale)",
-      "the same formula in the inputs' dtype",
-      close("float64", atol=1e-12, rtol=1e-10))
+      "the same loss in the inputs' dtype; gradients reach both embeddings and log_scale",
+      close("float64", atol=1e-12, rtol=1e-10),
+      code="no .float() and no .item(); math.exp of log_scale gives a float without gradient")
 
-EXERCISE = exercise(globals(), points=3, summary="CLIP's symmetric cross-entropy")
+EXERCISE = exercise(globals(), points=3, summary="CLIP's symmetric cross-entropy",
+                    reread="5. A tiny CLIP")

@@ -41,14 +41,19 @@ PROPS = Props()
 
 
 @PROPS("a set against itself gives 0",
-       "fit (mean, covariance) to each set, then the Frechet distance between them")
+       "FID fits a Gaussian (mean and covariance) to each set and takes the Frechet distance "
+       "between the two: a set against itself is at distance 0",
+       code="the mean over dim 0 and torch.cov of the transposed features, in float64, then "
+            "frechet_distance of the two pairs")
 def _self(outs, refs):
     got = value(outs, "self")
     return abs(got) < 1e-8, f"FID of a set against itself = {got:.2e}, expected 0"
 
 
 @PROPS("moving every feature by c adds |c|^2",
-       "the mean is over the samples (dim 0), one value per feature")
+       "the mean is over the samples, one value per feature: moving every sample by c moves "
+       "the mean by c and leaves the covariance as it was",
+       code="features.mean(0), not .mean(1)")
 def _shift(outs, refs):
     a, b = cases()["shift"].args
     got, want = value(outs, "shift"), ((b - a)[0] ** 2).sum().item()
@@ -58,8 +63,11 @@ def _shift(outs, refs):
 
 
 @PROPS("near-identical small sets (fewer samples than features) give about 0",
-       "with fewer samples than features the covariances are singular; your "
-       "frechet_distance must still handle them (clamp before the square root)")
+       "with fewer samples than features both covariances are singular, and two sets 1e-9 "
+       "apart must still be about 0 apart; the Frechet distance used must cope with "
+       "singular covariances",
+       code="call frechet_distance (metrics.frechet_distance in the notebook), which clamps "
+            "negative eigenvalues, on float64 statistics")
 def _near(outs, refs):
     got = value(outs, "near")
     return abs(got) < 1e-5, f"FID of two sets 1e-9 apart = {got:.2e}, expected about 0"
@@ -103,8 +111,12 @@ BUGS = {
 ALTERNATIVES = {"centred features by hand": _centred_by_hand}
 
 PROPS("matches the reference (sets of 40 and 25, and two small sets)",
-      "covariance of the features (rows are samples, so one feature per column), divided "
-      "by N - 1, as numpy.cov and pytorch-fid do; the result is squared, no sqrt",
-      close("random", "few", atol=1e-6))
+      "the covariance is between features (one variable per feature, the samples are the "
+      "observations) and divides by N minus one, each set with its own N, as numpy and "
+      "pytorch-fid do; FID is the squared distance, with no square root",
+      close("random", "few", atol=1e-6),
+      code="torch.cov wants variables in rows: give it the transposed features (its default "
+           "correction=1); .double() first; no .sqrt() at the end")
 
-EXERCISE = exercise(globals(), points=2, summary="FID from two sets of features")
+EXERCISE = exercise(globals(), points=2, summary="FID from two sets of features",
+                    reread="3. FID")

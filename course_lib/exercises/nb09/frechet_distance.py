@@ -52,15 +52,22 @@ PROPS = Props()
 
 
 @PROPS("is 0 for identical Gaussians",
-       "d^2 = |mu_a - mu_b|^2 + tr(C_a) + tr(C_b) - 2 tr((C_a C_b)^(1/2)), "
-       "the squared distance (no square root at the end)")
+       "identical Gaussians are at distance 0: the means' term vanishes and the two traces "
+       "cancel the cross term exactly; the result is the squared distance d squared, with no "
+       "square root at the end",
+       code="return the sum of the four terms of the markdown's formula as it is, without "
+            ".sqrt(); the cross term is the sum of the square roots of the eigenvalues")
 def _same(outs, refs):
     got = value(outs, "same")
     return abs(got) < 1e-8, f"d^2(N(mu, C), N(mu, C)) = {got:.2e}, expected 0"
 
 
 @PROPS("equal covariances leave |mu_a - mu_b|^2",
-       "with C_a = C_b the trace terms cancel: tr(C) + tr(C) - 2 tr(C) = 0")
+       "with equal covariances the trace terms cancel and only the squared distance between "
+       "the means is left; if this fails while the means' term is right, the cross term is "
+       "off",
+       code="for cov_a equal to cov_b the cross term, before its factor 2, must equal "
+            "cov_a.trace(): print both")
 def _shift(outs, refs):
     mu_a, _, mu_b, _ = cases()["shift"].args
     got, want = value(outs, "shift"), ((mu_a - mu_b) ** 2).sum().item()
@@ -68,7 +75,11 @@ def _shift(outs, refs):
 
 
 @PROPS("diagonal covariances: the closed form",
-       "for diagonal matrices (C_a C_b)^(1/2) = diag(sqrt(a_i b_i)); is the 2 there?")
+       "for diagonal covariances the trace terms become the sum over i of the squared "
+       "differences of the square roots of the diagonal entries (the markdown's closed form); "
+       "a mismatch points at the cross term or its factor 2",
+       code="for diagonal C_a, C_b the matrix square root of their product is the diagonal "
+            "of the square roots of a_i times b_i; subtract twice its trace")
 def _diagonal(outs, refs):
     mu_a, ca, mu_b, cb = cases()["diagonal"].args
     want = (((mu_a - mu_b) ** 2).sum() + ((ca.diagonal().sqrt() - cb.diagonal().sqrt()) ** 2
@@ -79,8 +90,9 @@ def _diagonal(outs, refs):
 
 
 @PROPS("near-identical Gaussians with a singular covariance: |mu_a - mu_b|^2, not NaN",
-       "round-off makes some eigenvalues of a singular product slightly negative: clamp "
-       "them at 0 before the square root")
+       "round-off makes some eigenvalues of a singular product slightly negative, and their "
+       "square root is NaN; their exact value is 0",
+       code="clamp the eigenvalues with .clamp(min=0) before .sqrt()")
 def _near(outs, refs):
     mu_a, _, mu_b, _ = cases()["near"].args
     got, want = value(outs, "near"), ((mu_a - mu_b) ** 2).sum().item()
@@ -133,10 +145,12 @@ ALTERNATIVES = {
 }
 
 PROPS("matches the reference on full and on rank-deficient covariances",
-      "(C_a C_b)^(1/2) is a matrix square root, not an element-wise one, and "
-      "C_a^(1/2) C_b^(1/2) differs from it. C_a C_b is not symmetric, so eigh "
-      "cannot take it; use the eigenvalues of S C_b S, S = C_a^(1/2) (symmetric), "
-      "clamped at 0 before the square root",
-      close("random", "low_rank", atol=1e-6))
+      "the cross term needs a matrix square root of the product C_a C_b, not an element-wise "
+      "one, nor the product of the two roots; C_a C_b is not symmetric, so its eigenvalues "
+      "come from the symmetric S C_b S with S the root of C_a, as in the markdown",
+      close("random", "low_rank", atol=1e-6),
+      code="S = metrics.sqrtm_psd(cov_a); torch.linalg.eigvalsh of S @ cov_b @ S; eigvalsh "
+           "reads only one triangle, so never give it cov_a @ cov_b")
 
-EXERCISE = exercise(globals(), points=3, summary="squared Frechet distance between two Gaussians")
+EXERCISE = exercise(globals(), points=3, summary="squared Frechet distance between two Gaussians",
+                    reread="2. The Fréchet distance between two Gaussians")

@@ -41,15 +41,20 @@ PROPS = Props()
 
 
 @PROPS("symmetric in x and y",
-       "both within-set means count, and the cross mean enters twice: - 2 mean k(x, y)")
+       "swapping the sets must not change the estimate: each within-set average has its own "
+       "sample count, and the cross average is subtracted twice",
+       code="subtract 2 times the mean of the (m, n) cross kernel matrix")
 def _symmetric(outs, refs):
     a, b = value(outs, "random"), value(outs, "swapped")
     return abs(a - b) < 1e-8, f"mmd2(x, y) = {a:.6f}, mmd2(y, x) = {b:.6f}"
 
 
 @PROPS("the same set twice gives a negative value (the unbiased estimate can)",
-       "leave the pairs of a sample with itself, k(x_i, x_i), out of the within-set means "
-       "(m (m - 1) pairs are left); keep every pair in the cross mean")
+       "the unbiased estimate leaves each sample's kernel with itself out of the within-set "
+       "averages, which then average over the ordered pairs of different samples, m times "
+       "m minus one of them; the cross average keeps every pair",
+       code="subtract the diagonal's sum (.diagonal().sum()) from the kernel matrix's sum, "
+            "then divide by m * (m - 1)")
 def _same(outs, refs):
     got, want = value(outs, "same"), value(refs, "same")
     return got < -1e-3, f"mmd2(x, x) = {got:.4f}, expected {want:.4f}"
@@ -89,17 +94,23 @@ ALTERNATIVES = {"masks for i != j": lambda x, y: (
     - 2 * ((x @ y.T / x.shape[1] + 1) ** 3).mean())}
 
 PROPS("matches the reference (m = 30, n = 20)",
-      "k(x, y) = (x . y / d + 1)^3 with d the number of features; within x divide "
-      "by m (m - 1), within y by n (n - 1), the cross sum by m n",
-      close("random", atol=1e-6))
+      "the kernel is the cube of one plus the dot product divided by d, the number of "
+      "features; each within-set sum is averaged over its own ordered pairs, the cross sum "
+      "over all m times n pairs",
+      close("random", atol=1e-6),
+      code="the three kernel matrices from x @ x.T, y @ y.T and x @ y.T, divided by "
+           "d = x.shape[1], plus 1, to the power 3")
 
 PROPS("matches the reference for the smallest sets (2 samples), in float64",
-      "with m = 2 there are m (m - 1) = 2 ordered pairs (i, j), i != j; the sizes of x and y "
-      "are not tied, and d is read from the features",
-      close("pairs", atol=1e-12, rtol=1e-10))
+      "with 2 samples there are just 2 ordered pairs of different samples; x and y may have "
+      "different sizes, and d is read from the features",
+      close("pairs", atol=1e-12, rtol=1e-10),
+      code="m = len(x) and n = len(y) separately; d = x.shape[1], not 64 written in")
 
 PROPS("matches the reference in float32 (7 and 4 samples)",
-      "the same formula in the inputs' dtype",
-      close("float32", atol=1e-4))
+      "the same estimate in the inputs' dtype",
+      close("float32", atol=1e-4),
+      code="no .float() or .double() casts inside")
 
-EXERCISE = exercise(globals(), points=3, summary="unbiased MMD^2 with KID's polynomial kernel")
+EXERCISE = exercise(globals(), points=3, summary="unbiased MMD^2 with KID's polynomial kernel",
+                    reread="4. Small samples: FID's bias, and KID")

@@ -78,7 +78,10 @@ PROPS = Props()
 
 
 @PROPS("a fresh ControlNet (zero convolutions), or scale 0, changes nothing",
-       "with scale 0 every residual must be 0: the scale multiplies all of them")
+       "a fresh ControlNet's residuals are exactly 0 (zero convolutions), and scale 0 must "
+       "switch the control off: the scale multiplies every residual, down and mid, so the "
+       "output is the U-Net's alone",
+       code="multiply each down residual and the mid residual by scale")
 def _noop(outs, refs):
     plain = _expected(draw())["plain"]
     diff = max((outs[name].value - plain).abs().max().item() for name in ("fresh", "scale0"))
@@ -87,8 +90,10 @@ def _noop(outs, refs):
 
 
 @PROPS("equals diffusers' ControlNet at another scale",
-       "scale every down residual and the mid residual; pass them to the U-Net as its "
-       "additional residuals, down and mid")
+       "every down residual and the mid residual is scaled, and the U-Net adds them to its "
+       "skip connections and to its middle block",
+       code="pass the scaled ones as down_block_additional_residuals (a list) and "
+            "mid_block_additional_residual; take the U-Net's .sample")
 def _diffusers(outs, refs):
     want = _expected(draw())
     diff = (outs["scale_half"].value - want["diffusers"]).abs().max().item()
@@ -137,12 +142,18 @@ BUGS = {
 ALTERNATIVES = {"conditioning_scale argument": _conditioning_scale}
 
 PROPS("matches the reference at scale 1",
-      "the ControlNet, called like the U-Net plus the control image, returns the down "
-      "residuals and the mid residual",
-      close("scale1", atol=1e-4))
+      "the ControlNet reads what the U-Net reads plus the control image, and returns the "
+      "residuals that the U-Net adds in: one per skip connection, and one for the middle",
+      close("scale1", atol=1e-4),
+      code="controlnet(latents, t, encoder_hidden_states=text, controlnet_cond=control, "
+           "return_dict=False) returns (down, mid)")
 
 PROPS("matches the reference for an odd batch of three at another scale, one timestep for all",
-      "nothing depends on the batch size; the timestep may be one number for the whole batch",
-      close("three_frozen", atol=1e-4))
+      "nothing depends on the batch size, the timestep may be one number for the whole batch, "
+      "and gradients must still flow through the ControlNet while the U-Net is frozen",
+      close("three_frozen", atol=1e-4),
+      code="pass t on as it is; no torch.no_grad() around the ControlNet, no change to its "
+           "weights, no dtype cast of the result")
 
-EXERCISE = exercise(globals(), points=2, summary="a ControlNet's residuals added to the U-Net")
+EXERCISE = exercise(globals(), points=2, summary="a ControlNet's residuals added to the U-Net",
+                    reread="4. Spatial control: ControlNet")

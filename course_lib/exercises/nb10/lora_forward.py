@@ -54,7 +54,9 @@ PROPS = Props()
 
 
 @PROPS("B = 0 gives the base layer exactly",
-       "the adapter adds to the base layer's whole output, bias included")
+       "the adapter's update is added to the base layer's whole output, bias included; with "
+       "B zero the update vanishes and the base layer's output is left exactly",
+       code="base(x) already includes the bias b: add the update to it")
 def _zero(outs, refs):
     x, base, *_ = cases()["B_zero"].args
     with torch.no_grad():
@@ -63,8 +65,10 @@ def _zero(outs, refs):
 
 
 @PROPS("equals peft's LoRA Linear with the same weights, at ranks 4, 2 and 1",
-       "the update is scaled by alpha over the rank, and the rank is the number of rows "
-       "of A (peft: lora_alpha / r)")
+       "the update is scaled by alpha over the rank, and the rank is the number of rows of A, "
+       "read from A (peft scales by lora_alpha over r)",
+       code="r = A.shape[0]; the factor is alpha / r, not alpha, not r / alpha, not a fixed "
+            "rank or alpha")
 def _peft(outs, refs):
     worst, all_cases = 0.0, cases()
     for name in ("rank4", "rank2", "rank1_frozen"):
@@ -109,11 +113,15 @@ ALTERNATIVES = {
 }
 
 PROPS("works for inputs with more leading dimensions",
-      "the layer acts on the last dimension, whatever comes before it",
-      close("batch3d", "rank1_frozen"))
+      "the layer acts on the last dimension, whatever leading dimensions come before it "
+      "(a batch, tokens)",
+      close("batch3d", "rank1_frozen"),
+      code="multiply x by A.T, then by B.T, with @ (torch.mm takes 2-d tensors only)")
 
 PROPS("keeps float64 inputs in float64, to full precision",
-      "compute with the tensors you are given; a float32 cast loses digits",
-      close("float64", atol=1e-10, rtol=1e-10))
+      "compute with the tensors you are given, in their dtype: a float32 cast loses digits",
+      close("float64", atol=1e-10, rtol=1e-10),
+      code="no .float() on x, A or B")
 
-EXERCISE = exercise(globals(), points=2, summary="a linear layer with a low-rank update")
+EXERCISE = exercise(globals(), points=2, summary="a linear layer with a low-rank update",
+                    reread="1. LoRA: a low-rank update to a frozen layer")

@@ -52,8 +52,10 @@ PROPS = Props()
 
 
 @PROPS("the merged layer computes what the LoRA layer does, at ranks 4, 2 and 1",
-       "the update has W's shape, (d_out, d_in): out of B, then A, scaled by alpha over the "
-       "rank (the number of rows of A)")
+       "the merged weight must give what the LoRA layer gives: the update has W's shape, "
+       "(d_out, d_in), is made of B then A, and is scaled by alpha over the rank, the number "
+       "of rows of A",
+       code="B @ A has shape (d_out, d_in); r = A.shape[0]; the factor is alpha / r")
 def _forward(outs, refs):
     worst, where = 0.0, ""
     for name, case in cases().items():
@@ -69,7 +71,8 @@ def _forward(outs, refs):
 
 @PROPS("equals peft's merge()",
        "the order of the product matters: for a square W the transposed product has the "
-       "right shape but not the right values")
+       "right shape but not the right values",
+       code="B @ A, not A.T @ B.T")
 def _peft(outs, refs):
     worst, all_cases = 0.0, cases()
     for name in ("rect", "square", "rank1"):
@@ -83,7 +86,8 @@ def _peft(outs, refs):
 
 
 @PROPS("B = 0 leaves W unchanged",
-       "with B = 0 the adapter adds nothing")
+       "with B zero the adapter adds nothing: the result holds W's values",
+       code="return W plus the update as a new tensor (no W.add_ or +=)")
 def _zero(outs, refs):
     W = cases()["B_zero"].args[0]
     same = torch.equal(outs["B_zero"].value, W)
@@ -110,7 +114,9 @@ ALTERNATIVES = {"einsum": lambda W, A, B, al: W + torch.einsum("or,ri->oi", B, A
                 * al / A.shape[0]}
 
 PROPS("keeps float64 inputs in float64, to full precision",
-      "compute with the tensors you are given; a float32 cast loses digits",
-      close("float64", atol=1e-10, rtol=1e-10))
+      "compute with the tensors you are given, in their dtype: a float32 cast loses digits",
+      close("float64", atol=1e-10, rtol=1e-10),
+      code="no .float() on A or B")
 
-EXERCISE = exercise(globals(), points=1, summary="fold the adapter into the weight")
+EXERCISE = exercise(globals(), points=1, summary="fold the adapter into the weight",
+                    reread="1. LoRA: a low-rank update to a frozen layer")

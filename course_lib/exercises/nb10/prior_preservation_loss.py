@@ -51,8 +51,10 @@ PROPS = Props()
 
 
 @PROPS("equals diffusers' DreamBooth loss on equal halves",
-       "the new concept's mean squared error, plus the weight times the prior examples' "
-       "mean squared error")
+       "the markdown's L: the new-concept examples' mean error, plus the weight times the "
+       "prior examples' mean error, each error a squared error averaged over one example",
+       code="e: square the difference, flatten the axes after the first, mean over them, "
+            "shape (B,); then average e over each group")
 def _diffusers(outs, refs):
     eps_hat, eps, _, w = cases()["halves"].args
     pred, pred_prior = eps_hat.detach().chunk(2)
@@ -65,7 +67,8 @@ def _diffusers(outs, refs):
 
 @PROPS("no prior examples gives the plain MSE (not NaN)",
        "the mean of an empty selection is NaN: a batch without prior examples has no prior "
-       "term at all")
+       "term at all",
+       code="add the prior term only if is_prior.any()")
 def _none(outs, refs):
     worst, words = 0.0, ""
     for name in ("no_prior", "one_new"):
@@ -77,7 +80,8 @@ def _none(outs, refs):
 
 
 @PROPS("weight 0 is the new concept's MSE alone",
-       "the weight multiplies the prior term only")
+       "the weight multiplies the prior term only, never the new concept's",
+       code="weight times the prior group's mean, added to the new group's mean")
 def _weight0(outs, refs):
     eps_hat, eps, is_prior, _ = cases()["weight0"].args
     got = float(outs["weight0"].value)
@@ -130,12 +134,16 @@ ALTERNATIVES = {"F.mse_loss on each group": lambda eh, e, p, w: (
     + (w * nn.functional.mse_loss(eh[p], e[p]) if p.any() else 0))}
 
 PROPS("matches the reference with 4 new and 2 prior examples",
-      "average each group over its own examples, not over the whole batch",
-      close("two_prior"))
+      "each group is averaged over its own examples, not over the whole batch, and "
+      "averaged, not summed",
+      close("two_prior"),
+      code="e[~is_prior].mean() and e[is_prior].mean(), not sums divided by len(e)")
 
 PROPS("matches the reference with prior examples anywhere in an odd batch, in float64",
-      "select each group with the mask you are given, wherever its examples sit; compute "
-      "in the inputs' dtype",
-      close("scattered_float64", atol=1e-10, rtol=1e-10))
+      "the groups are the ones the mask gives, wherever their examples sit in the batch "
+      "(not the second half); compute in the inputs' dtype",
+      close("scattered_float64", atol=1e-10, rtol=1e-10),
+      code="index with is_prior and ~is_prior, not .chunk(2); no .float()")
 
-EXERCISE = exercise(globals(), points=2, summary="DreamBooth's loss: new concept + weight x prior")
+EXERCISE = exercise(globals(), points=2, summary="DreamBooth's loss: new concept + weight x prior",
+                    reread="3. A new word for it, and keeping the old ones (DreamBooth)")

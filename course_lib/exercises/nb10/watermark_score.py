@@ -75,7 +75,10 @@ PROPS = Props()
 
 
 @PROPS("marked images score above the threshold, and a marked flat image far above it",
-       "correlate the key's signs with the block means of the high-pass, one sum per image")
+       "z correlates the key's signs with the block means X of the high-passed image, one "
+       "sum per image: a marked image lines up with its signs and scores high",
+       code="X: safety.highpass of the images, then F.avg_pool2d with 2x2 blocks; multiply "
+            "by signs and sum over channels and blocks, per image")
 def _marked(outs, refs):
     z, flat = outs["marked"].value, outs["nearly_flat"].value[1]
     ok = bool(z.mean() > safety.THRESHOLD and flat > 2 * safety.THRESHOLD)
@@ -84,7 +87,9 @@ def _marked(outs, refs):
 
 
 @PROPS("unmarked images score about N(0, 1)",
-       "divide by the norm of X itself, sqrt(sum X_b^2), not by a count")
+       "the correlation is divided by the size of X itself, the root of its sum of squares "
+       "per image, not by a count: that is what gives an unmarked image's z variance 1",
+       code="X.flatten(1).norm(dim=1), one norm per image")
 def _null(outs, refs):
     z = outs["plain"].value
     ok = abs(z.mean().item()) < 0.75 and 0.6 < z.std().item() < 1.5
@@ -93,7 +98,10 @@ def _null(outs, refs):
 
 
 @PROPS("brightness and contrast do not change z",
-       "high-pass first: it removes any constant, and the norm removes the scale")
+       "the high-pass removes any constant added to the image and dividing by the norm of X "
+       "removes any factor, so z uses the high-passed image, never raw pixels, and keeps its "
+       "sign",
+       code="safety.highpass(images) before the block means; no .abs()")
 def _contrast(outs, refs):
     diff = (outs["contrast"].value - outs["marked"].value).abs().max().item()
     return diff < 1e-3, f"a * image + b changes z by at most {diff:.1e}"
@@ -145,12 +153,17 @@ ALTERNATIVES = {
 }
 
 PROPS("matches the reference",
-      "one z per image: sum over channels and blocks, not over the batch",
-      close("marked", "plain", atol=1e-4))
+      "one z per image: the sums run over channels and blocks, never over the batch",
+      close("marked", "plain", atol=1e-4),
+      code=".flatten(1) then sums and norms along dim 1")
 
 PROPS("matches the reference for one image, a nearly flat image and an odd batch of 16 x 16",
-      "nothing in z depends on the batch size or the image size: one score per image, over "
-      "all of its blocks",
-      close("one", "nearly_flat", "small_odd", atol=1e-4))
+      "nothing in z depends on the batch or image size: one score per image over all its "
+      "blocks, with the signs given; a nearly flat image has a tiny X, so even a small "
+      "constant added to its norm changes its score",
+      close("one", "nearly_flat", "small_odd", atol=1e-4),
+      code="guard a zero norm with .clamp(min=1e-12), not by adding 1e-3; no .squeeze(); no "
+           "block count written in")
 
-EXERCISE = exercise(globals(), points=2, summary="the watermark's detection score z")
+EXERCISE = exercise(globals(), points=2, summary="the watermark's detection score z",
+                    reread="An invisible watermark")
