@@ -8,6 +8,7 @@ lists them in course order, and exercise.py says what each one declares.
 """
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 
 from course_lib.checking.exercise import Exercise, Prop, Props, close, exercise
@@ -31,6 +32,21 @@ class NotAttempted(CheckFailed):
     """Raised when the exercise is still the stub (it raises NotImplementedError)."""
 
 
+_REFERENCE_RUNS: dict[tuple, dict[str, Outcome]] = {}
+
+
+def reference_outcomes(ex: Exercise) -> dict[str, Outcome]:
+    """The reference's outcomes on the probes of the draw in force. The reference and its
+    seeded cases are fixed, so they are computed once per kernel and draw; each check gets
+    its own copy. (The learner's answer always runs on freshly built cases.)"""
+    from course_lib.exercises.common import draw
+
+    key = (ex.id, id(ex.reference), draw())
+    if key not in _REFERENCE_RUNS:
+        _REFERENCE_RUNS[key] = run_cases(ex.probed(ex.reference), ex.probe_cases())
+    return copy.deepcopy(_REFERENCE_RUNS[key])
+
+
 def evaluate(ex: Exercise, fn: Callable, _seen: frozenset = frozenset()) -> Report:
     """Probe fn and the reference on fresh copies of the same cases, then judge. Earlier
     answers that fn calls and that fail their own check are replaced by their references
@@ -40,7 +56,7 @@ def evaluate(ex: Exercise, fn: Callable, _seen: frozenset = frozenset()) -> Repo
     swaps = failing_earlier_answers(ex, fn, EXERCISES, _seen)
     with swapped(fn, swaps):
         outs = run_cases(ex.probed(fn), ex.probe_cases(), ex.watch())
-    report = judge(ex, outs, run_cases(ex.probed(ex.reference), ex.probe_cases()))
+    report = judge(ex, outs, reference_outcomes(ex))
     report.notes += [f"your {name} does not pass its check yet, so this check ran yours with "
                      f"the course's {name} in its place" for name in swaps]
     return report

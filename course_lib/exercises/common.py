@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+from collections.abc import Callable
 
 import torch
 
@@ -77,3 +78,35 @@ def states(loop):
 def per_sample(sigma: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """sigma (B,) reshaped to (B, 1, ..., 1) to broadcast over x (B, *D); used by BUGS."""
     return sigma.reshape(-1, *[1] * (x.dim() - 1))
+
+
+def same_count(case: str, unit: str) -> Callable:
+    """A Prop test of a sampling loop: on case `case` the answer yields as many states as the
+    reference, one per `unit` ("timestep"); the detail names both counts."""
+    def test(outs, refs):
+        n, want = outs[case].value.shape[0], refs[case].value.shape[0]
+        return n == want, f"{n} states, {want} expected (one per {unit})"
+    return test
+
+
+def lands_on(case: str, points: Callable[[], torch.Tensor], tol: float,
+             classes: Callable[[], tuple[torch.Tensor, torch.Tensor]] | None = None
+             ) -> Callable:
+    """A Prop test of a sampling loop: every final state of case `case` ends within tol of a
+    point of points() (N, D). With classes() = (labels of the points (N,), label of each sample
+    (B,)): within tol of a point of its own label, and nearest to one of those."""
+    def test(outs, refs):
+        final = outs[case].value[-1]
+        dist = torch.cdist(final, points().to(final.dtype))          # (B, N)
+        if classes is None:
+            gap = dist.min(dim=1).values.max().item()
+            return gap < tol, (f"largest distance from a final sample to K: {gap:.3f} "
+                               f"(at most {tol:g} expected)")
+        labels, cond = classes()
+        own = dist.masked_fill(labels[None, :] != cond[:, None], torch.inf).min(dim=1).values
+        wrong = labels[dist.argmin(dim=1)] != cond
+        return own.max().item() < tol and not wrong.any(), (
+            f"{int(wrong.sum())} of {len(cond)} samples nearest a point of another class; "
+            f"largest distance to a point of its own: {own.max():.3f} (at most {tol:g} "
+            "expected)")
+    return test

@@ -5,7 +5,7 @@ import torch
 
 from course_lib import ddpm
 from course_lib.checking import Case, Props, close, exercise
-from course_lib.exercises.common import gen, pick, states
+from course_lib.exercises.common import gen, lands_on, pick, same_count, states
 from course_lib.exercises.nb02.ddpm_step import ddpm_step
 from course_lib.exercises.toy_models import cosine_alpha_bar, gaussian, linear_alpha_bar, points
 
@@ -51,20 +51,13 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS("one state per timestep, ending at t = 0",
-       "yield after every step, the step at t = 0 included: T states for T = len(alpha_bar)")
-def _count(outs, refs):
-    n, want = outs["linear"].value.shape[0], refs["linear"].value.shape[0]
-    return n == want, f"{n} states for T = {want}"
+PROPS("one state per timestep, ending at t = 0",
+      "yield after every step, the step at t = 0 included: T states for T = len(alpha_bar)",
+      same_count("linear", "timestep"))
 
-
-@PROPS("lands on the data: every sample ends next to a point of K",
-       "the step at t = 0 adds no noise, and every other step adds exactly one draw")
-def _lands(outs, refs):
-    K, _ = points(pick(29, 5, 3, 7), 21)
-    x0 = outs["cosine, to K"].value[-1]
-    gap = torch.cdist(x0, K).min(dim=1).values.max().item()
-    return gap < 0.08, f"largest distance from a final sample to K: {gap:.3f}"
+PROPS("lands on the data: every sample ends next to a point of K",
+      "the step at t = 0 adds no noise, and every other step adds exactly one draw",
+      lands_on("cosine, to K", lambda: points(pick(29, 5, 3, 7), 21)[0], tol=0.08))
 
 
 PROPS("equals the reference step by step on the same noise (linear and cosine schedules)",

@@ -5,7 +5,7 @@ import torch
 
 from course_lib import ddpm
 from course_lib.checking import Case, Props, close, exercise
-from course_lib.exercises.common import gen, pick, states
+from course_lib.exercises.common import gen, lands_on, pick, same_count, states
 from course_lib.exercises.nb03.ddim_step import ddim_step
 from course_lib.exercises.nb03.ddim_timesteps import ddim_timesteps
 from course_lib.exercises.toy_models import cosine_alpha_bar, gaussian, linear_alpha_bar, points
@@ -62,20 +62,13 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS("one state per timestep of the subsequence",
-       "one step per entry of `timesteps`, the last one to alpha_bar = 1")
-def _count(outs, refs):
-    n, want = outs["eta 0"].value.shape[0], refs["eta 0"].value.shape[0]
-    return n == want, f"{n} states for {want} timesteps"
+PROPS("one state per timestep of the subsequence",
+      "one step per entry of `timesteps`, the last one to alpha_bar = 1",
+      same_count("eta 0", "timestep"))
 
-
-@PROPS("with eta = 0, lands on the data: every sample ends next to a point of K",
-       "the last step goes all the way to alpha_bar = 1, where x is the model's x0 guess")
-def _lands(outs, refs):
-    K, _ = points(pick(35, 5, 3, 7), 36)
-    x0 = outs["eta 0, cosine, to K"].value[-1]
-    gap = torch.cdist(x0, K).min(dim=1).values.max().item()
-    return gap < 0.1, f"largest distance from a final sample to K: {gap:.3f}"
+PROPS("with eta = 0, lands on the data: every sample ends next to a point of K",
+      "the last step goes all the way to alpha_bar = 1, where x is the model's x0 guess",
+      lands_on("eta 0, cosine, to K", lambda: points(pick(35, 5, 3, 7), 36)[0], tol=0.1))
 
 
 PROPS("equals the reference step by step on the same noise (eta 0 to 1, two schedules, even "

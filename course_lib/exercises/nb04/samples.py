@@ -6,11 +6,20 @@ import math
 
 import torch
 
-from course_lib import diffusion
 from course_lib.checking import Case, Props, close, exercise
-from course_lib.exercises.common import gen, pick, states
+from course_lib.exercises.common import gen, lands_on, pick, same_count, states
 from course_lib.exercises.nb04.ge_direction import ge_direction
-from course_lib.exercises.nb04.ideal_eps import ideal_eps
+from course_lib.exercises.nb04.probes import (
+    call,
+    cond_shifts,
+    levels,
+    noise_std,
+    replayed,
+    shifted,
+    sigma_p,
+    two_arguments,
+    walk,
+)
 from course_lib.exercises.toy_models import gaussian, points
 
 
@@ -42,32 +51,6 @@ def samples(denoiser, sigmas: torch.Tensor, x: torch.Tensor, gam: float = 1.0, m
 # </solution cell>
 
 
-def _levels(n: int, steps: int, *others: int) -> torch.Tensor:
-    """A log-linear list of levels over a range picked for probe n, then 0."""
-    lo, hi = pick(n, 0.01, 0.005, 0.02), pick(n + 1, 10.0, 5.0, 20.0)
-    return diffusion.Schedule(lo, hi).levels(pick(n + 2, steps, *others))
-
-
-def shifted(K: torch.Tensor):
-    """The exact denoiser of the data set K + cond: each sample's own copy of K, moved by its
-    row of cond (B, 2). A denoiser that uses cond; cond = None means K itself."""
-    def denoiser(x, sigma, cond=None):
-        shift = 0 if cond is None else cond.to(x.dtype)
-        return ideal_eps(x - shift, sigma, K.to(x.dtype))
-    return denoiser
-
-
-def two_arguments(denoiser):
-    """denoiser as a denoiser(x, sigma) with no cond parameter, like guidance.guided's."""
-    return lambda x, sigma: denoiser(x, sigma)
-
-
-def _cond(n: int, batch: int) -> torch.Tensor:
-    """batch shifts of length 3 in drawn directions. (batch, 2)"""
-    angle = torch.rand(batch, generator=gen(n)) * 2 * math.pi
-    return 3 * torch.stack([angle.cos(), angle.sin()], dim=1)
-
-
 def cases() -> dict[str, Case]:
     """Images from the Gaussian's denoiser in float32; samples of finite sets in float64, where
     the ideal denoiser, near the boundary between two points, would blow float32 rounding up."""
@@ -78,8 +61,8 @@ def cases() -> dict[str, Case]:
     img, img1 = torch.randn(2, 3, 4, 4, generator=g), torch.randn(1, 1, 4, 4, generator=g)
     x, x_ddim, x_k, x_c = (torch.randn(b, 2, generator=g, dtype=torch.float64)
                            for b in (5, 6, 32, 8))
-    s_img, s_one = _levels(66, 10, 8, 12), _levels(69, 9, 7, 11)
-    s_mix, s_ddim, s_k, s_c = (_levels(n, *steps).double() for n, steps in (
+    s_img, s_one = levels(66, 10, 8, 12), levels(69, 9, 7, 11)
+    s_mix, s_ddim, s_k, s_c = (levels(n, *steps).double() for n, steps in (
         (72, (12, 10, 15)), (75, (8, 6, 10)), (78, (20, 24, 30)), (81, (20, 24))))
     return {
         "images, gam 2, mu 1/2": Case((gaussian(pick(84, 0.5, 0.3, 1.0)), s_img, s_img[0] * img,
@@ -92,70 +75,41 @@ def cases() -> dict[str, Case]:
         "gam 1, mu 0 (DDIM)": Case((den, s_ddim, s_ddim[0] * x_ddim)),
         "gam 2, mu 0, to K": Case((den_k, s_k, s_k[0] * x_k, 2.0, 0.0, None, gen(90))),
         "cond, mu 1/2": Case((shifted(K_c), s_c, s_c[0] * x_c, 1.0, 0.5,
-                              _cond(91, 8).double(), gen(92))),
+                              cond_shifts(91, 8).double(), gen(92))),
     }
 
 
 PROPS = Props()
 
 
-@PROPS("one state per step: len(sigmas) - 1 of them",
-       "a step goes from each level to the next one, down to the last (0): one state each")
-def _count(outs, refs):
-    n, want = outs["gam 1, mu 0 (DDIM)"].value.shape[0], refs["gam 1, mu 0 (DDIM)"].value.shape[0]
-    return n == want, f"{n} states for {want} steps"
+PROPS("one state per step: len(sigmas) - 1 of them",
+      "a step goes from each level to the next one, down to the last (0): one state each",
+      same_count("gam 1, mu 0 (DDIM)", "step"))
 
+PROPS("with gam = 1 and mu = 0 every step is DDIM's, x - (sigma - sigma_next) eps_hat",
+      "with gam = 1 the direction is this step's eps_hat alone, and with mu = 0 the step "
+      "goes straight to sigma_p = sigma_next and adds no fresh noise",
+      replayed(cases, "gam 1, mu 0 (DDIM)", 1.0, "the DDIM step"))
 
-def _replay(outs, name: str, gam: float, what: str):
-    """Each state of case `name` (mu = 0) against one step from the answer's own previous
-    state: x - (sigma - sigma_next) (gam eps_hat + (1 - gam) eps_prev), eps_hat alone first."""
-    den, sigmas, x = cases()[name].args[:3]
-    xs, eps_prev = outs[name].value, None
-    for i, (sigma, sigma_next) in enumerate(zip(sigmas[:-1], sigmas[1:])):
-        if i >= len(xs):
-            break
-        eps_hat = den(x, sigma)
-        eps_bar = eps_hat if eps_prev is None else gam * eps_hat + (1 - gam) * eps_prev
-        want = x - (sigma - sigma_next) * eps_bar
-        err = (xs[i] - want).abs().max().item()
-        if not err <= 1e-5 + 1e-4 * want.abs().max().item():
-            return False, (f"step {i + 1} (sigma {sigma:.3g} -> {sigma_next:.3g}) is "
-                           f"{err:.2e} away from {what} from your previous state")
-        x, eps_prev = xs[i], eps_hat
-    return True, f"every step is {what} from the previous state"
+PROPS("with gam = 2 and mu = 0 every step goes along 2 eps_hat - eps_prev (eps_hat alone "
+      "on the first)",
+      "eps_prev is the previous step's eps_hat, the denoiser's own prediction (not the "
+      "mixed direction), and there is none on the first step; gam comes from the caller",
+      replayed(cases, "gam 2, mu 0, to K", 2.0, "the gradient-estimation step"))
 
-
-@PROPS("with gam = 1 and mu = 0 every step is DDIM's, x - (sigma - sigma_next) eps_hat",
-       "with gam = 1 the direction is this step's eps_hat alone, and with mu = 0 the step "
-       "goes straight to sigma_p = sigma_next and adds no fresh noise")
-def _ddim(outs, refs):
-    return _replay(outs, "gam 1, mu 0 (DDIM)", 1.0, "the DDIM step")
-
-
-@PROPS("with gam = 2 and mu = 0 every step goes along 2 eps_hat - eps_prev (eps_hat alone "
-       "on the first)",
-       "eps_prev is the previous step's eps_hat, the denoiser's own prediction (not the "
-       "mixed direction), and there is none on the first step; gam comes from the caller")
-def _ge(outs, refs):
-    return _replay(outs, "gam 2, mu 0, to K", 2.0, "the gradient-estimation step")
-
-
-@PROPS("gradient estimation (gam = 2) lands on the data: every sample ends next to a point "
-       "of K",
-       "every step moves along the mixed direction, and the last one goes all the way to "
-       "sigma = 0, where x is the denoiser's guess of the data")
-def _lands(outs, refs):
-    K = points(pick(62, 5, 3, 7), 63)[0].double()
-    x0 = outs["gam 2, mu 0, to K"].value[-1]
-    gap = torch.cdist(x0, K).min(dim=1).values.max().item()
-    return gap < 0.05, f"largest distance from a final sample to K: {gap:.3f}"
+PROPS("gradient estimation (gam = 2) lands on the data: every sample ends next to a point "
+      "of K",
+      "every step moves along the mixed direction, and the last one goes all the way to "
+      "sigma = 0, where x is the denoiser's guess of the data",
+      lands_on("gam 2, mu 0, to K", lambda: points(pick(62, 5, 3, 7), 63)[0].double(),
+               tol=0.05))
 
 
 @PROPS("cond reaches the denoiser: conditional samples land on their own K + cond",
        "hand the condition to the denoiser at every step; without it the denoiser predicts "
        "the unconditional data, here K itself")
 def _cond_used(outs, refs):
-    K, c = points(4, 64)[0].double(), _cond(91, 8).double()
+    K, c = points(4, 64)[0].double(), cond_shifts(91, 8).double()
     x0 = outs["cond, mu 1/2"].value[-1]
     gap = (x0[:, None] - (K[None] + c[:, None])).norm(dim=-1).min(dim=1).values.max().item()
     return gap < 0.2, f"largest distance from a final sample to its K + cond: {gap:.3f}"
@@ -176,98 +130,64 @@ PROPS("with mu = 1/2, equals the reference step by step on the same noise (gam 1
             "gam between 1 and 2, mu 1/2", "cond, mu 1/2", atol=1e-5))
 
 
-def _sigma_p(sigma, sigma_next, mu):
-    return (sigma_next / sigma**mu) ** (1 / (1 - mu))
-
-
-def _std(sigma, sigma_next, sigma_p):
-    return (sigma_next**2 - sigma_p**2).clamp(min=0).sqrt()
-
-
-def _call(denoiser, x, sigma, cond):
-    return denoiser(x, sigma, cond) if cond is not None else denoiser(x, sigma)
-
-
-def _walk(prev=lambda eps_hat, eps_bar: eps_hat, first=lambda x: None, mix=True, to=_sigma_p,
-          std=_std, move_to=lambda sigma_next, sigma_p: sigma_p, call=_call, pairs=None,
-          rng=True, dtype=True, fixed_gam=None):
-    """The loop with one rule changed."""
-    def loop(denoiser, sigmas, x, gam=1.0, mu=0.0, cond=None, generator=None):
-        gam = gam if fixed_gam is None else fixed_gam
-        eps_prev = first(x)
-        walk = pairs(sigmas) if pairs else zip(sigmas[:-1], sigmas[1:])
-        for sigma, sigma_next in walk:
-            eps_hat = call(denoiser, x, sigma, cond)
-            eps_bar = ge_direction(eps_hat, eps_prev, gam) if mix else eps_hat
-            sigma_p = to(sigma, sigma_next, mu)
-            x = x - (sigma - move_to(sigma_next, sigma_p)) * eps_bar
-            s = std(sigma, sigma_next, sigma_p)
-            if s > 0:
-                kw = {"dtype": x.dtype} if dtype else {}
-                x = x + s * torch.randn(x.shape, generator=generator if rng else None, **kw)
-            eps_prev = prev(eps_hat, eps_bar)
-            yield x
-    return loop
-
-
 def _before_step(denoiser, sigmas, x, gam=1.0, mu=0.0, cond=None, generator=None):
-    steps = _walk()(denoiser, sigmas, x, gam, mu, cond, generator)
+    steps = walk()(denoiser, sigmas, x, gam, mu, cond, generator)
     yield x
     xs = list(steps)
     yield from xs[:-1]
 
 
 def _final_only(denoiser, sigmas, x, gam=1.0, mu=0.0, cond=None, generator=None):
-    return list(_walk()(denoiser, sigmas, x, gam, mu, cond, generator))[-1]
+    return list(walk()(denoiser, sigmas, x, gam, mu, cond, generator))[-1]
 
 
 def _in_place(denoiser, sigmas, x, gam=1.0, mu=0.0, cond=None, generator=None):
     eps_prev = None
     for sigma, sigma_next in zip(sigmas[:-1], sigmas[1:]):
-        eps_hat = _call(denoiser, x, sigma, cond)
+        eps_hat = call(denoiser, x, sigma, cond)
         eps_bar = ge_direction(eps_hat, eps_prev, gam)
-        sigma_p = _sigma_p(sigma, sigma_next, mu)
-        x -= (sigma - sigma_p) * eps_bar
-        if _std(sigma, sigma_next, sigma_p) > 0:
-            x += _std(sigma, sigma_next, sigma_p) * torch.randn(x.shape, generator=generator,
-                                                                dtype=x.dtype)
+        s_p = sigma_p(sigma, sigma_next, mu)
+        x -= (sigma - s_p) * eps_bar
+        if noise_std(sigma, sigma_next, s_p) > 0:
+            x += noise_std(sigma, sigma_next, s_p) * torch.randn(x.shape, generator=generator,
+                                                                 dtype=x.dtype)
         eps_prev = eps_hat
         yield x
 
 
 BUGS = {
-    "gam ignored: the direction is always this step's eps_hat": _walk(mix=False),
+    "gam ignored: the direction is always this step's eps_hat": walk(mix=False),
     "eps_prev keeps the mixed direction eps_bar, not the denoiser's eps_hat":
-        _walk(prev=lambda eps_hat, eps_bar: eps_bar),
+        walk(prev=lambda eps_hat, eps_bar: eps_bar),
     "eps_prev starts at zeros instead of None (the first step scaled by gam)":
-        _walk(first=torch.zeros_like),
+        walk(first=torch.zeros_like),
     "mu ignored: steps to sigma_next and adds no noise":
-        _walk(to=lambda sigma, sigma_next, mu: sigma_next),
-    "no fresh noise: stops at sigma_p": _walk(std=lambda sigma, sigma_next, sigma_p: 0),
+        walk(to=lambda sigma, sigma_next, mu: sigma_next),
+    "no fresh noise: stops at sigma_p": walk(std=lambda sigma, sigma_next, sigma_p: 0),
     "noise std sigma_next - sigma_p (stds added instead of variances)":
-        _walk(std=lambda sigma, sigma_next, sigma_p: sigma_next - sigma_p),
+        walk(std=lambda sigma, sigma_next, sigma_p: sigma_next - sigma_p),
     "moves all the way to sigma_next, then adds the fresh noise as well":
-        _walk(move_to=lambda sigma_next, sigma_p: sigma_next),
+        walk(move_to=lambda sigma_next, sigma_p: sigma_next),
     "sigma_p = sigma_next (sigma_next / sigma)^mu":
-        _walk(to=lambda sigma, sigma_next, mu: sigma_next * (sigma_next / sigma) ** mu),
-    "cond never reaches the denoiser": _walk(call=lambda d, x, sigma, cond: d(x, sigma)),
+        walk(to=lambda sigma, sigma_next, mu: sigma_next * (sigma_next / sigma) ** mu),
+    "cond never reaches the denoiser": walk(call=lambda d, x, sigma, cond: d(x, sigma)),
     "stops one step early (the last level is never reached)":
-        _walk(pairs=lambda sigmas: zip(sigmas[:-2], sigmas[1:-1])),
+        walk(pairs=lambda sigmas: zip(sigmas[:-2], sigmas[1:-1])),
     "yields x before each step instead of after": _before_step,
     "returns only the final x": _final_only,
-    "[held] gam = 2 hard-coded": _walk(fixed_gam=2.0),
+    "[held] gam = 2 hard-coded": walk(fixed_gam=2.0),
     "[held] mu = 1/2 hard-coded (sigma_p = sigma_next^2 / sigma)":
-        _walk(to=lambda sigma, sigma_next, mu: sigma_next**2 / sigma),
+        walk(to=lambda sigma, sigma_next, mu: sigma_next**2 / sigma),
     "[held] passes cond even when it is None (a denoiser(x, sigma) breaks)":
-        _walk(call=lambda d, x, sigma, cond: d(x, sigma, cond)),
-    "[rng] noise from the global RNG": _walk(rng=False),
-    "[dtype] noise drawn in float32": _walk(dtype=False),
+        walk(call=lambda d, x, sigma, cond: d(x, sigma, cond)),
+    "[rng] noise from the global RNG": walk(rng=False),
+    "[dtype] noise drawn in float32": walk(dtype=False),
     "[mutates] steps the caller's x in place": _in_place,
 }
 
 
 def _as_list(denoiser, sigmas, x, gam=1.0, mu=0.0, cond=None, generator=None):
-    return list(_walk()(denoiser, sigmas, x, gam, mu, cond, generator))
+    return list(walk()(denoiser, sigmas, x, gam, mu, cond, generator))
 
 
 def _through_x0(denoiser, sigmas, x, gam=1.0, mu=0.0, cond=None, generator=None):
@@ -290,7 +210,7 @@ def _python_floats(denoiser, sigmas, x, gam=1.0, mu=0.0, cond=None, generator=No
     eps_prev = None
     levels = [float(s) for s in sigmas]
     for sigma, sigma_next in zip(levels, levels[1:]):
-        eps_hat = _call(denoiser, x, sigma, cond)
+        eps_hat = call(denoiser, x, sigma, cond)
         eps_bar = eps_hat if eps_prev is None else ge_direction(eps_hat, eps_prev, gam)
         sigma_p = sigma_next ** (1 / (1 - mu)) / sigma ** (mu / (1 - mu))
         x = x - (sigma - sigma_p) * eps_bar

@@ -2,15 +2,23 @@
 graded step by step on the same start, and against unguided sampling at w = 1 and w = 0."""
 from __future__ import annotations
 
-import math
-
 import torch
 
 from course_lib import diffusion, guidance, samplers
 from course_lib.checking import Case, Props, close, exercise
-from course_lib.exercises.common import gen, pick, states
+from course_lib.exercises.common import lands_on, pick, same_count, states
 from course_lib.exercises.nb05.cfg_denoise import cfg_denoise
-from course_lib.guidance import N_CLASSES, NULL
+from course_lib.exercises.nb05.probes import (
+    halves,
+    labelled_toy,
+    labels_for,
+    land_case,
+    loop,
+    same_as_unguided,
+    start,
+    uneven_levels,
+)
+from course_lib.guidance import NULL
 
 
 # <solution cell>
@@ -31,131 +39,53 @@ def guided_samples(denoiser, sigmas: torch.Tensor, x: torch.Tensor, cond: torch.
 # </solution cell>
 
 
-def labelled_toy(n: int, seed: int, shape: tuple[int, ...] = (2,)):
-    """A conditional denoiser with a known answer: n points K (n, *shape) drawn for probe
-    `seed`, labelled 0, 1, 2 in turn, and the exact eps_hat of the points with label cond
-    (of all of them for NULL or cond=None), notebook 04's ideal denoiser per class, in x's
-    dtype, for sigma a number, a 0-dim or a (B,) tensor. Returns (K, labels, denoiser)."""
-    K = torch.randn(n, math.prod(shape), generator=gen(seed)) * 2
-    labels = torch.arange(n) % N_CLASSES
-
-    def denoiser(x, sigma, cond=None):
-        B = x.shape[0]
-        flat, k = x.reshape(B, -1), K.to(x.dtype)
-        sigma = torch.as_tensor(sigma, dtype=x.dtype).expand(B)[:, None]
-        if cond is None:
-            cond = torch.full((B,), NULL)
-        allowed = (cond[:, None] == NULL) | (cond[:, None] == labels[None, :])  # (B, n)
-        sq = ((flat[:, None, :] - k[None]) ** 2).sum(-1)
-        weights = torch.softmax((-sq / (2 * sigma**2)).masked_fill(~allowed, -math.inf), dim=1)
-        return ((flat - weights @ k) / sigma).reshape(x.shape)
-    return K.reshape(n, *shape), labels, denoiser
-
-
-def _uneven(n: int, steps: int, last: float = 0.0) -> torch.Tensor:
-    """A decreasing list of steps + 1 noise levels, 8, then steps - 1 levels drawn for probe n
-    at random (log-uniform) between 6 and just above `last`, then `last`."""
-    lo, hi = math.log(max(1.05 * last, 0.02)), math.log(6.0)
-    inner = torch.exp(lo + torch.rand(steps - 1, generator=gen(n)) * (hi - lo))
-    return torch.cat([torch.tensor([8.0]), inner.sort(descending=True).values,
-                      torch.tensor([last])])
-
-
-def _start(n: int, sigmas: torch.Tensor, *shape: int) -> torch.Tensor:
-    return sigmas[0] * torch.randn(*shape, generator=gen(n), dtype=sigmas.dtype)
-
-
-def _labels(n: int, size: int) -> torch.Tensor:
-    """Labels for a batch: every class present once the batch has three samples."""
-    labels = torch.randint(N_CLASSES, (size,), generator=gen(n))
-    labels[: min(size, N_CLASSES)] = torch.randperm(N_CLASSES, generator=gen(n + 1))[:size]
-    return labels
-
-
-_LAND = 190  # the probe numbers of the landing case, which a property redraws
-
-
-def _land_case():
-    K, labels, den = labelled_toy(pick(_LAND, 9, 6, 12), _LAND + 1)
-    sigmas = diffusion.COURSE.levels(pick(_LAND + 2, 25, 20, 30)).double()
-    cond = _labels(_LAND + 3, 48)
-    w = pick(_LAND + 5, 3.0, 2.0, 4.0)
-    return K, labels, Case((den, sigmas, _start(_LAND + 6, sigmas, 48, 2), cond, w))
-
-
 def cases() -> dict[str, Case]:
     _, _, den = labelled_toy(pick(180, 9, 7, 12), 181)
     levels = diffusion.COURSE.levels(pick(182, 12, 9, 15))
-    uneven = _uneven(183, pick(184, 10, 8, 13)).double()
-    partial = _uneven(185, pick(186, 7, 6, 9), last=pick(187, 0.2, 0.1, 0.5))  # stops above 0
+    uneven = uneven_levels(183, pick(184, 10, 8, 13)).double()
+    partial = uneven_levels(185, pick(186, 7, 6, 9), last=pick(187, 0.2, 0.1, 0.5))  # stops above 0
     _, _, den_img = labelled_toy(pick(188, 8, 6, 10), 189, (1, 4, 4))
     return {  # float32 for a few samples; float64 where near-ties of the toy would amplify
         # float32 rounding (many samples, many steps, large w)
-        "w between": Case((den, levels, _start(200, levels, 5, 2), _labels(201, 5),
+        "w between": Case((den, levels, start(200, levels, 5, 2), labels_for(201, 5),
                            pick(203, 2.5, 1.75, 3.5, 4.25))),
-        "w 1": Case((den, uneven, _start(204, uneven, 7, 2), _labels(205, 7), 1.0)),
-        "w 0": Case((den, levels.double(), _start(207, levels.double(), 5, 2), _labels(208, 5),
+        "w 1": Case((den, uneven, start(204, uneven, 7, 2), labels_for(205, 7), 1.0)),
+        "w 0": Case((den, levels.double(), start(207, levels.double(), 5, 2), labels_for(208, 5),
                      0.0)),
-        "one sample, stops above 0": Case((den, partial, _start(210, partial, 1, 2),
-                                          _labels(211, 1), pick(213, 1.5, 0.6, 5.5))),
-        "images": Case((den_img, uneven, _start(214, uneven, 3, 1, 4, 4), _labels(215, 3),
+        "one sample, stops above 0": Case((den, partial, start(210, partial, 1, 2),
+                                          labels_for(211, 1), pick(213, 1.5, 0.6, 5.5))),
+        "images": Case((den_img, uneven, start(214, uneven, 3, 1, 4, 4), labels_for(215, 3),
                         pick(217, 2.25, 1.25, 6.0))),
-        "to the classes": _land_case()[2],
+        "to the classes": land_case()[2],
     }
 
 
 PROPS = Props()
 
 
-@PROPS("one state per step: len(sigmas) - 1 of them",
-       "one step per consecutive pair (sigma, sigma_next) of the list, x yielded after each")
-def _count(outs, refs):
-    n, want = outs["w between"].value.shape[0], refs["w between"].value.shape[0]
-    return n == want, f"{n} states for {want + 1} noise levels"
+PROPS("one state per step: len(sigmas) - 1 of them",
+      "one step per consecutive pair (sigma, sigma_next) of the list, x yielded after each",
+      same_count("w between", "pair of levels"))
 
+PROPS("w = 1 is plain sampling with the conditional denoiser, step by step",
+      "at w = 1 the guided prediction is the conditional one itself; each step moves x from "
+      "its sigma to the next with that prediction",
+      same_as_unguided(cases, "w 1", "sampling with cond, unguided"))
 
-def _unguided(name: str, label=None) -> torch.Tensor:
-    """The states of plain DDIM sampling (the library's loop, no guidance) on case `name`,
-    with the denoiser given the case's labels, or `label` for every sample."""
-    den, sigmas, x, cond, _ = cases()[name].args
-    cond = cond if label is None else torch.full_like(cond, label)
-    return torch.stack(list(samplers.samples(lambda x, s: den(x, s, cond), sigmas, x)))
-
-
-def _same_states(outs, name: str, want: torch.Tensor, what: str):
-    got = outs[name].value
-    if got.shape != want.shape:
-        return False, f"{got.shape[0]} states, where {what} has {want.shape[0]}"
-    diff = (got - want).abs().max().item()
-    return diff < 1e-5, f"w = {cases()[name].args[4]:g}: max |yours - {what}| = {diff:.1e}"
-
-
-@PROPS("w = 1 is plain sampling with the conditional denoiser, step by step",
-       "at w = 1 the guided prediction is the conditional one itself; each step moves x from "
-       "its sigma to the next with that prediction")
-def _w1(outs, refs):
-    return _same_states(outs, "w 1", _unguided("w 1"), "sampling with cond, unguided")
-
-
-@PROPS("w = 0 is plain unconditional sampling (every label NULL), step by step",
-       f"at w = 0 only the unconditional prediction is left: the one for the NULL label "
-       f"({NULL}), not label 0")
-def _w0(outs, refs):
-    return _same_states(outs, "w 0", _unguided("w 0", NULL), "unconditional sampling")
+PROPS("w = 0 is plain unconditional sampling (every label NULL), step by step",
+      f"at w = 0 only the unconditional prediction is left: the one for the NULL label "
+      f"({NULL}), not label 0",
+      same_as_unguided(cases, "w 0", "unconditional sampling", NULL))
 
 
 @PROPS("with w > 1, every sample ends next to a point of its own class",
        "guidance pushes from the unconditional prediction towards the conditional one, by w "
        "times their difference, at every step; the last step goes all the way to sigma = 0")
 def _lands(outs, refs):
-    K, labels, case = _land_case()
-    cond, final = case.args[3], outs["to the classes"].value[-1]
-    dist = torch.cdist(final, K.to(final.dtype))           # (B, n)
-    own = dist.masked_fill(labels[None, :] != cond[:, None], math.inf).min(dim=1).values
-    wrong = labels[dist.argmin(dim=1)] != cond
-    return (own.max().item() < 0.1 and not wrong.any(),
-            f"w = {case.args[4]:g}: {int(wrong.sum())} of {len(cond)} samples nearest a point "
-            f"of another class; largest distance to a point of its own: {own.max():.3f}")
+    K, labels, case = land_case()
+    ok, detail = lands_on("to the classes", lambda: K, 0.1,
+                          classes=lambda: (labels, case.args[3]))(outs, refs)
+    return ok, f"w = {case.args[4]:g}: {detail}"
 
 
 @PROPS("equals the reference step by step on the same start (non-integer w, a batch of 1, a "
@@ -171,37 +101,18 @@ def _steps(outs, refs):
     return ok, in64 if not ok else f"{in32} (float32), {in64.split('= ')[1]} (float64)"
 
 
-def _loop(eps=None, step=None):
-    """The loop with one rule changed: eps(den, x, sigma, cond, w) the guided prediction,
-    step(x, eps_hat, sigma, sigma_next) the update."""
-    eps = eps or cfg_denoise
-    step = step or (lambda x, e, s, s_next: x - (s - s_next) * e)
-
-    def loop(den, sigmas, x, cond, w):
-        for s, s_next in zip(sigmas[:-1], sigmas[1:]):
-            x = step(x, eps(den, x, s, cond, w), s, s_next)
-            yield x
-    return loop
-
-
-def _halves(den, x, s, cond, uncond=None):
-    """(eps_uncond, eps_cond) from two calls."""
-    uncond = torch.full_like(cond, NULL) if uncond is None else uncond
-    return den(x, s, uncond), den(x, s, cond)
-
-
 def _reversed(den, x, s, c, w):
-    u, k = _halves(den, x, s, c)
+    u, k = halves(den, x, s, c)
     return u + w * (u - k)
 
 
 def _w_on_uncond(den, x, s, c, w):
-    u, k = _halves(den, x, s, c)
+    u, k = halves(den, x, s, c)
     return k + w * (u - k)
 
 
 def _label_zero(den, x, s, c, w):
-    u, k = _halves(den, x, s, c, torch.zeros_like(c))
+    u, k = halves(den, x, s, c, torch.zeros_like(c))
     return u + w * (k - u)
 
 
@@ -240,7 +151,7 @@ def _before_step(den, sigmas, x, cond, w):
 
 
 def _stops_early(den, sigmas, x, cond, w):
-    return _loop()(den, sigmas[:-1], x, cond, w)
+    return loop()(den, sigmas[:-1], x, cond, w)
 
 
 def _in_place(den, sigmas, x, cond, w):
@@ -250,11 +161,11 @@ def _in_place(den, sigmas, x, cond, w):
 
 
 def _own_noise(den, sigmas, x, cond, w):
-    return _loop()(den, sigmas, sigmas[0] * torch.randn(x.shape, dtype=x.dtype), cond, w)
+    return loop()(den, sigmas, sigmas[0] * torch.randn(x.shape, dtype=x.dtype), cond, w)
 
 
 def _float32(den, sigmas, x, cond, w):
-    return _loop()(den, sigmas, x.float(), cond, w)
+    return loop()(den, sigmas, x.float(), cond, w)
 
 
 def _to_zero_last(den, sigmas, x, cond, w):  # as if every list ended at 0
@@ -264,23 +175,23 @@ def _to_zero_last(den, sigmas, x, cond, w):  # as if every list ended at 0
 
 
 def _course_levels(den, sigmas, x, cond, w):  # the notebook's list, rebuilt
-    return _loop()(den, diffusion.COURSE.levels(len(sigmas) - 1).to(x.dtype), x, cond, w)
+    return loop()(den, diffusion.COURSE.levels(len(sigmas) - 1).to(x.dtype), x, cond, w)
 
 
 BUGS = {
-    "difference reversed (pushes away from the condition)": _loop(_reversed),
-    "w on the unconditional side": _loop(_w_on_uncond),
-    "label 0 as the unconditional label": _loop(_label_zero),
-    "no guidance (the conditional prediction alone)": _loop(lambda d, x, s, c, w: d(x, s, c)),
-    "cond ignored (denoiser(x, sigma) only)": _loop(lambda d, x, s, c, w: d(x, s)),
+    "difference reversed (pushes away from the condition)": loop(_reversed),
+    "w on the unconditional side": loop(_w_on_uncond),
+    "label 0 as the unconditional label": loop(_label_zero),
+    "no guidance (the conditional prediction alone)": loop(lambda d, x, s, c, w: d(x, s, c)),
+    "cond ignored (denoiser(x, sigma) only)": loop(lambda d, x, s, c, w: d(x, s)),
     "guidance after the step, on two chains": _two_chains,
     "yields x before each step instead of after": _before_step,
     "stops one step early": _stops_early,
     "[held] the last step always to sigma = 0": _to_zero_last,
     "[held] the notebook's sigmas rebuilt, not the list given": _course_levels,
-    "[held] x.repeat(2, 1) to double the batch (2-d x only)": _loop(_repeat),
-    "[held] one label for the whole batch (cond[0])": _loop(_first_label),
-    "[mutates] fills cond with NULL in place": _loop(_nulls_in_place),
+    "[held] x.repeat(2, 1) to double the batch (2-d x only)": loop(_repeat),
+    "[held] one label for the whole batch (cond[0])": loop(_first_label),
+    "[mutates] fills cond with NULL in place": loop(_nulls_in_place),
     "[alias] x -= ... in place, yielding the same tensor": _in_place,
     "[rng] draws its own starting noise": _own_noise,
     "[dtype] x.float() first": _float32,
@@ -288,12 +199,12 @@ BUGS = {
 
 
 def _as_list(den, sigmas, x, cond, w):
-    return list(_loop()(den, sigmas, x, cond, w))
+    return list(loop()(den, sigmas, x, cond, w))
 
 
 def _mix_states(den, sigmas, x, cond, w):  # the update is affine in eps: mixing after it is
     for s, s_next in zip(sigmas[:-1], sigmas[1:]):  # the same, at one shared state
-        u, k = _halves(den, x, s, cond)
+        u, k = halves(den, x, s, cond)
         x_u, x_c = x - (s - s_next) * u, x - (s - s_next) * k
         x = x_u + w * (x_c - x_u)
         yield x
@@ -305,12 +216,12 @@ def _via_x0(x, e, s, s_next):
 
 ALTERNATIVES = {
     "returns the list of states": _as_list,
-    "two calls, None for unconditional": _loop(
+    "two calls, None for unconditional": loop(
         lambda d, x, s, c, w: guidance.cfg_eps(d(x, s, None), d(x, s, c), w)),
-    "guidance.guided as the step's denoiser": _loop(
+    "guidance.guided as the step's denoiser": loop(
         lambda d, x, s, c, w: guidance.guided(d, c, w)(x, s)),
     "mixes the two stepped states of one shared x": _mix_states,
-    "through x0_hat, renoised to sigma_next": _loop(step=_via_x0),
+    "through x0_hat, renoised to sigma_next": loop(step=_via_x0),
 }
 
 

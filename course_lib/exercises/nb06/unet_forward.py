@@ -3,15 +3,13 @@ the noise-level embedding, the down path whose outputs are kept, the middle, the
 [h, kept output] concatenated, and the EDM input scaling and output blend."""
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 
 from course_lib import diffusion, spiral, unet
 from course_lib.checking import Case, Props, close, exercise
 from course_lib.exercises.common import gen, pick
-from course_lib.exercises.nb06.probes import fixed, random_affine
+from course_lib.exercises.nb06.probes import log_sigmas, probe_unet, unet_net
 
 
 # <solution cell>
@@ -46,62 +44,41 @@ def unet_forward(model, x: torch.Tensor, sigma, cond=None) -> torch.Tensor:
 # </solution cell>
 
 
-def _model(seed: int, g: torch.Generator, untrained: bool = False, **kw) -> unet.UNet:
-    """A small U-Net with random weights everywhere: GroupNorms with random scales and shifts,
-    and (unless untrained) a random last convolution instead of the zeros it starts with."""
-    model = fixed(lambda: unet.UNet(base=8, emb_dim=16, **kw), seed)
-    for m in model.modules():
-        if isinstance(m, torch.nn.GroupNorm):
-            random_affine(m, g)
-    if not untrained:
-        last = model.out[-1]
-        with torch.no_grad():
-            last.weight.copy_(0.1 * torch.randn(last.weight.shape, generator=g))
-            last.bias.copy_(0.1 * torch.randn(last.bias.shape, generator=g))
-    return model
-
-
-def _sigmas(n: int, g: torch.Generator) -> torch.Tensor:
-    """n noise levels, log-uniform over [0.02, 50]."""
-    lo, hi = math.log(0.02), math.log(50.0)
-    return torch.exp(lo + (hi - lo) * torch.rand(n, generator=g))
-
-
 def cases() -> dict[str, Case]:
     g = gen(70)
     # three levels (the course's layout) on 16 x 16, a batch of 3, one sigma per image
     ch = pick(71, 3, 1, 2)
-    three = _model(72, g, channels=ch, mults=(1, 2, 2), attn=(False, False, True),
-                   sigma_data=pick(73, 0.5, 0.4, 0.7))
+    three = probe_unet(72, g, channels=ch, mults=(1, 2, 2), attn=(False, False, True),
+                       sigma_data=pick(73, 0.5, 0.4, 0.7))
     x3 = torch.randn(3, ch, 16, 16, generator=g)
     # two levels on a small non-square image, one image, sigma a number, x differentiated
-    two = _model(74, g, channels=4, mults=(1, 2), attn=(False, True),
-                 sigma_data=pick(75, 0.8, 0.3, 1.2))
+    two = probe_unet(74, g, channels=4, mults=(1, 2), attn=(False, True),
+                     sigma_data=pick(75, 0.8, 0.3, 1.2))
     H, W = pick(76, (6, 10), (10, 6), (8, 12), (4, 14))
     x1 = torch.randn(1, 4, H, W, generator=g).requires_grad_()
     # four levels on 32 x 32, sigma a 0-dim tensor
-    four = _model(77, g, channels=3, mults=(1, 1, 2, 2), attn=(False, False, False, True),
-                  sigma_data=pick(78, 0.6, 0.5, 1.0))
+    four = probe_unet(77, g, channels=3, mults=(1, 1, 2, 2), attn=(False, False, False, True),
+                      sigma_data=pick(78, 0.6, 0.5, 1.0))
     b = pick(79, 2, 1, 3)
     x4 = torch.randn(b, 3, 32, 32, generator=g)
-    s4 = _sigmas(1, g)[0]
+    s4 = log_sigmas(1, g)[0]
     # cross-attention to a context with padding (notebook 07's text model, in small)
-    text = _model(80, g, channels=4, mults=(1, 2), attn=(True, True), context_dim=6,
-                  sigma_data=pick(81, 1.0, 0.9, 1.3))
+    text = probe_unet(80, g, channels=4, mults=(1, 2), attn=(True, True), context_dim=6,
+                      sigma_data=pick(81, 1.0, 0.9, 1.3))
     L = pick(82, 5, 3, 7)
     xt, ctx = torch.randn(3, 4, 8, 8, generator=g), torch.randn(3, L, 6, generator=g)
     keep = torch.cat([torch.ones(3, 1, dtype=torch.bool), torch.rand(3, L - 1, generator=g) < 0.6],
                      1)
     # an untrained model (last convolution zero): only the input scaling and blend remain
-    fresh = _model(83, g, untrained=True, channels=2, mults=(1, 2), attn=(False, False),
-                   sigma_data=pick(84, 0.7, 0.35, 1.5))
+    fresh = probe_unet(83, g, untrained=True, channels=2, mults=(1, 2), attn=(False, False),
+                       sigma_data=pick(84, 0.7, 0.35, 1.5))
     xf = torch.randn(4, 2, 8, 8, generator=g)
     return {
-        "three levels": Case((three, x3, _sigmas(3, g))),
-        "two levels": Case((two, x1, float(_sigmas(1, g)))),
+        "three levels": Case((three, x3, log_sigmas(3, g))),
+        "two levels": Case((two, x1, float(log_sigmas(1, g)))),
         "four levels": Case((four, x4, s4)),
-        "text": Case((text, xt, _sigmas(3, g), (ctx, keep))),
-        "untrained": Case((fresh, xf, _sigmas(4, g))),
+        "text": Case((text, xt, log_sigmas(3, g), (ctx, keep))),
+        "untrained": Case((fresh, xf, log_sigmas(4, g))),
     }
 
 
@@ -153,70 +130,13 @@ PROPS("passes the context and its mask to every level (cross-attention)",
       _after("three levels", "text"))
 
 
-def _net(model, x, sigma, cond=None, order="lifo", combine="cat", middle=True, attn=True,
-         norm_act=True, c_in=True, ret="eps", pool="avg", up="nearest", sd=None, levels=None,
-         as_given=False, dtype=None, pass_cond=True, in_place=False):
-    """The U-Net's forward with one thing changed: the planted bugs."""
-    if dtype is not None:
-        sigma = torch.as_tensor(sigma, dtype=dtype).expand(x.shape[0])
-    elif not as_given:                                          # as_given: assumed (B,)
-        sigma = diffusion.batch_sigma(sigma, x)
-    context, mask = cond if cond is not None and pass_cond else (None, None)
-    emb = model.emb_mlp(spiral.sigma_embedding(sigma, 64))
-    s = diffusion.append_dims(sigma, x.dim())
-    sd = model.sigma_data if sd is None else sd
-    if in_place:
-        x /= torch.sqrt(s**2 + sd**2)
-        h = model.conv_in(x)
-    else:
-        h = model.conv_in(x / torch.sqrt(s**2 + sd**2) if c_in else x)
-    n = len(model.down) if levels is None else levels
-
-    def run(level, h):
-        if attn:
-            return level(h, emb, context, mask)
-        for block in level.res:
-            h = block(h, emb)
-        return h
-
-    skips = []
-    for i, level in enumerate(model.down):
-        h = run(level, h)
-        skips.append(h)
-        if i < n - 1:
-            h = F.avg_pool2d(h, 2) if pool == "avg" else F.max_pool2d(h, 2)
-    if middle:
-        h = run(model.middle, h)
-    for i, level in enumerate(model.up):
-        skip = skips.pop() if order == "lifo" else skips.pop(0)
-        if combine == "cat":
-            h = torch.cat([h, skip], dim=1)
-        elif combine == "cat skip first":
-            h = torch.cat([skip, h], dim=1)
-        else:
-            h = h + skip
-        h = run(level, h)
-        if i < n - 1:
-            if up == "nearest":
-                h = F.interpolate(h, scale_factor=2, mode="nearest")
-            elif up == "32 x 32":                               # the course's image size
-                h = F.interpolate(h, size=32 // 2 ** (n - 2 - i), mode="nearest")
-            else:
-                h = F.interpolate(h, scale_factor=2, mode="bilinear", align_corners=False)
-    out = model.out(h) if norm_act else model.out[-1](h)
-    c_skip, c_out = sd**2 / (s**2 + sd**2), s * sd / torch.sqrt(s**2 + sd**2)
-    if ret == "D":
-        return c_skip * x + c_out * out
-    return x * s / (s**2 + sd**2) - sd / torch.sqrt(s**2 + sd**2) * out
-
-
 def _bug(**kw):
-    return lambda model, x, sigma, cond=None: _net(model, x, sigma, cond, **kw)
+    return lambda model, x, sigma, cond=None: unet_net(model, x, sigma, cond, **kw)
 
 
 @torch.no_grad()
 def _no_grad(model, x, sigma, cond=None):
-    return _net(model, x, sigma, cond)
+    return unet_net(model, x, sigma, cond)
 
 
 BUGS = {
