@@ -52,18 +52,24 @@ PROPS = Props()
 
 
 PROPS("one state per timestep, ending at t = 0",
-      "yield after every step, the step at t = 0 included: T states for T = len(alpha_bar)",
-      same_count("linear", "timestep"))
+      "the loop visits every timestep of the schedule once, from the noisiest down to t = 0, and "
+      "hands back the state after each visit",
+      same_count("linear", "timestep"),
+      code="yield after every step, the step at t = 0 included: T states for T = len(alpha_bar)")
 
 PROPS("lands on the data: every sample ends next to a point of K",
-      "the step at t = 0 adds no noise, and every other step adds exactly one draw",
-      lands_on("cosine, to K", lambda: points(pick(29, 5, 3, 7), 21)[0], tol=0.08))
+      "the last step reaches the data: its posterior has no spread left, while every earlier step "
+      "adds exactly one fresh draw of noise",
+      lands_on("cosine, to K", lambda: points(pick(29, 5, 3, 7), 21)[0], tol=0.08),
+      code="the step at t = 0 adds no noise, and every other step adds exactly one draw")
 
 
 PROPS("equals the reference step by step on the same noise (linear and cosine schedules)",
-      "walk t from T - 1 down to 0; draw the step's noise just before the step, from the "
-      "generator you are given, in x's dtype; none at t = 0",
-      close("linear", "cosine, one sample", "images", atol=1e-5))
+      "the same noise must meet the same step: each step uses its own draw from the caller's "
+      "generator, taken when that step needs it, in the state's precision",
+      close("linear", "cosine, one sample", "images", atol=1e-5),
+      code="walk t from T - 1 down to 0; draw the step's noise just before the step, from the "
+           "generator you are given, in x's dtype; none at t = 0")
 
 
 def _noise_at_zero(model, ab, x_T, generator=None):
@@ -167,4 +173,5 @@ def _schedulers() -> tuple:
 
 
 EXERCISE = exercise(globals(), points=3, summary="the ancestral sampling loop, T steps",
-                    proxies=_schedulers, harness=states)
+                    proxies=_schedulers, harness=states,
+                    reread="7. Ancestral sampling")

@@ -1,10 +1,7 @@
 """Exercise `t2i_train_step` (notebook 07): one training step of the text-to-image model, graded
-by what it does: the harness calls it twice on each probe batch, with a fresh small model and
-a small frozen VAE, watches every call the step makes to the model and the VAE, and compares
-the losses and weights with the course's step on the same draws.
-
-The reference is the one copy of the step: `latent.train_text_to_image` runs it in its loop.
-"""
+by what it does (harness.py: two calls per probe batch, every call to the model and the VAE
+watched, losses and weights compared with the course's step on the same draws). The reference
+is the one copy of the step: `latent.train_text_to_image` runs it in its loop."""
 from __future__ import annotations
 
 import torch
@@ -84,7 +81,8 @@ SAME = ("the course's model", "one sample")
 
 
 @PROPS("returns the loss of the step as a Python float",
-       "the step's loss is a 0-dim tensor until you ask for its number, after backpropagating")
+       "the step reports its loss as a plain number, taken after backpropagation",
+       code="the step's loss is a 0-dim tensor until you ask for its number, after backpropagating")
 def _float(outs, refs):
     flags = outs[STATS].value[FLOATS]
     return bool(flags.all()) and len(flags) > 0, (
@@ -92,8 +90,8 @@ def _float(outs, refs):
 
 
 PROPS("calls the model once per step, on the whole batch",
-      "one forward pass per step: all B noisy latents, each with its own caption (emptied or "
-      "not); the empty prompt is not a second call in training",
+      "one forward pass per step: all B noisy latents, each with its own caption (emptied or not);"
+      " the empty prompt is not a second pass in training",
       harness.calls_once(STATS))
 
 PROPS("encodes the images with the VAE, leaving it in eval mode",
@@ -116,14 +114,18 @@ PROPS("leaves the VAE's weights, the images and the captions' tokens unchanged",
       harness.inputs_unchanged)
 
 PROPS("scales the latents once: the clean latents the model sees have std 1",
-      "the VAE's latents have their own scale; multiply them by `scale` (once) so that "
-      "the model trains on unit-variance latents, as it is sampled",
-      harness.scaled_once(CLEAN))
+      "the VAE's latents have their own spread; the scale given makes them unit-variance, as the "
+      "model is sampled, and it is applied exactly once",
+      harness.scaled_once(CLEAN),
+      code="the VAE's latents have their own scale; multiply them by `scale` (once) so that the "
+           "model trains on unit-variance latents, as it is sampled")
 
 PROPS("draws one noise level per sample, log-uniform over the schedule's range",
-      "schedule.sample(B, generator) gives each sample its own sigma between sigma_min and "
-      "sigma_max of the schedule you are given, evenly spread in log sigma",
-      harness.log_uniform_sigmas(STATS))
+      "each sample gets its own noise level from the schedule you are given, spread evenly in log "
+      "sigma between its smallest and largest level",
+      harness.log_uniform_sigmas(STATS),
+      code="schedule.sample(B, generator) gives each sample its own sigma between sigma_min and "
+           "sigma_max of the schedule you are given, evenly spread in log sigma")
 
 
 @PROPS("a dropped caption becomes the empty prompt, ids and mask alike; a kept one is unchanged",
@@ -156,15 +158,18 @@ def _moves(outs, refs):
 
 
 PROPS("the same losses as the course's step on the same draws",
-      "draw from the generator in the order the docstring gives (one uniform number per "
-      "caption, then sigma, then the noise), scale the latents, and weight each sample's "
-      "squared error by 1 + sigma^2 (sigma_d = 1)",
-      harness.same_losses(*SAME))
+      "the draws come from the generator in the documented order, and each sample's squared error "
+      "carries the weight of the course's loss",
+      harness.same_losses(*SAME),
+      code="draw from the generator in the order the docstring gives (one uniform number per "
+           "caption, then sigma, then the noise), scale the latents, and weight each sample's "
+           "squared error by 1 + sigma^2 (sigma_d = 1)")
 
 PROPS("the same weights as the course's step after every step",
-      "each step must apply its own gradient: clear the old ones, backpropagate the loss, "
-      "step the optimiser once",
-      harness.same_weights(*SAME))
+      "each step must apply its own gradient, and only once",
+      harness.same_weights(*SAME),
+      code="each step must apply its own gradient: clear the old ones, backpropagate the loss, "
+           "step the optimiser once")
 
 
 def _zero_after(model, vae, images, tokens, empty, optimizer, scale, p_empty, schedule,
@@ -238,7 +243,6 @@ def _proxies() -> tuple:
     return (latent.train_text_to_image, diffusion.train_denoiser, fit.fit)
 
 
-EXERCISE = exercise(globals(), points=4,
-                    summary="one text-to-image training step, graded by what it does to a "
-                            "small model and a frozen VAE",
-                    proxies=_proxies, harness=watched, float64=False)
+EXERCISE = exercise(globals(), points=4, summary="one text-to-image training step, graded by "
+                    "what it does to a small model and a frozen VAE", proxies=_proxies,
+                    harness=watched, float64=False, reread="One training step")
