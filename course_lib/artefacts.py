@@ -48,6 +48,8 @@ ARTEFACTS = {
     "features": _entry("features", "features.pt", "features", "FeaturesConfig",
                        " --threads 1"),
     "clip": _entry("clip", "clip.pt", "clip", "ClipConfig", " --threads 1"),
+    "spiral_flow": _entry("spiral_flow", "spiral_flow.pt", "flow", "FlowConfig"),
+    "spiral_reflow": _entry("spiral_reflow", "spiral_reflow.pt", "flow", "FlowConfig"),
 }
 
 

@@ -67,6 +67,13 @@ from course_lib.exercises.nb10 import (
     prior_preservation_loss,
     watermark_score,
 )
+from course_lib.exercises.nb12 import (
+    eps_from_velocity,
+    euler_flow_samples,
+    flow_loss,
+    flow_path,
+    velocity_from_denoiser,
+)
 
 MODULES = [  # in course order
     mse,
@@ -80,6 +87,7 @@ MODULES = [  # in course order
     encode_prompt, guided_step, generate_latents, decode,
     frechet_distance, fid, mmd2_unbiased, clip_loss, clip_score,
     lora_forward, merge_lora, prior_preservation_loss, controlled_unet, watermark_score,
+    flow_path, flow_loss, euler_flow_samples, eps_from_velocity, velocity_from_denoiser,
 ]
 EXERCISES: dict[str, Exercise] = {m.EXERCISE.id: m.EXERCISE for m in MODULES}
 

@@ -13,6 +13,8 @@
     python -m course_lib.train dreambooth_sks --threads 1          # ~70 s
     python -m course_lib.train dreambooth_sks_noprior --threads 1  # ~40 s
     python -m course_lib.train controlnet --threads 1              # controlnet_layout/, ~2.5 min
+    python -m course_lib.train spiral_flow    # data/spiral_flow.pt, notebook 12, ~45 s
+    python -m course_lib.train spiral_reflow  # data/spiral_reflow.pt (needs spiral_flow), ~30 s
 
 Each command fixes its seed and uses one thread, so the same command gives the same file.
 """
@@ -29,6 +31,7 @@ from course_lib import (
     clip,
     diffusion,
     features,
+    flow,
     guidance,
     judge,
     latent,
@@ -159,6 +162,11 @@ NOTEBOOK_10 = {"lora_cross": ("lora_cross.safetensors", None, None),
                "dreambooth_sks_noprior": ("dreambooth_sks_noprior.safetensors", None, None),
                "controlnet": ("controlnet_layout", None, None)}
 MODELS.update(NOTEBOOK_10)
+# notebook 12: the spiral's velocity model, and one reflow round of it (needs spiral_flow.pt)
+MODELS.update({"spiral_flow": ("spiral_flow.pt", flow.train_spiral_flow, flow.FlowConfig()),
+               "spiral_reflow": ("spiral_reflow.pt",
+                                 lambda: flow.train_reflow(artefacts.load("spiral_flow").model),
+                                 flow.REFLOW)})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,97 @@
+"""Shared by notebook 12's exercise files: small velocity models and denoisers with seeded
+weights, and exact ones with known answers (the flow of a finite set, of a Gaussian)."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from course_lib.exercises.common import gen, seeded
+
+
+def per_time(t, x: torch.Tensor) -> torch.Tensor:
+    """t (a number, 0-dim or (B,)) as (B,) in x's dtype: what the probe models accept."""
+    return torch.as_tensor(t, dtype=x.dtype).expand(x.shape[0])
+
+
+class ProbeVelocity(nn.Module):
+    """A small fixed network v(x_t, t) on 2-d points that depends on x and on t."""
+
+    def __init__(self, n: int, d: int = 2):
+        super().__init__()
+        with seeded(n):
+            self.lin = nn.Linear(d + 1, 16)
+            self.out = nn.Linear(16, d)
+
+    def forward(self, x, t, cond=None):
+        t = per_time(t, x)
+        return self.out(torch.tanh(self.lin(torch.cat([x, 4 * t[:, None] - 2], dim=1))))
+
+
+class ProbeConvVelocity(nn.Module):
+    """The same for images (B, C, H, W): a 3x3 convolution of x and a channel holding t."""
+
+    def __init__(self, n: int, channels: int = 2):
+        super().__init__()
+        with seeded(n):
+            self.conv = nn.Conv2d(channels + 1, channels, 3, padding=1)
+
+    def forward(self, x, t, cond=None):
+        t = per_time(t, x).reshape(-1, 1, 1, 1).expand(-1, 1, *x.shape[2:])
+        return torch.tanh(self.conv(torch.cat([x, 4 * t - 2], dim=1)))
+
+
+class ProbeDenoiser(nn.Module):
+    """A small fixed sigma-view denoiser eps(x_sigma, sigma) on 2-d points."""
+
+    def __init__(self, n: int):
+        super().__init__()
+        with seeded(n):
+            self.lin = nn.Linear(3, 2)
+
+    def forward(self, x, sigma, cond=None):
+        sigma = per_time(sigma, x)
+        return torch.tanh(self.lin(torch.cat([x / (1 + sigma[:, None]),
+                                               torch.log(sigma)[:, None]], dim=1)))
+
+
+def flow_of(K: torch.Tensor):
+    """The exact velocity of the data set K (N, D), v(x_t, t) = (x_t - E[x0 | x_t]) / t,
+    computed here in the t view (independently of the sigma view), in x's dtype."""
+    def velocity(x, t, cond=None):
+        t = per_time(t, x)[:, None]                                      # (B, 1)
+        k = K.to(x.dtype)
+        sq = ((x[:, None, :] - (1 - t)[:, :, None] * k[None]) ** 2).sum(-1)  # (B, N)
+        w = torch.softmax(-sq / (2 * t**2), dim=1)
+        return (x - w @ k) / t
+    return velocity
+
+
+def denoiser_of(K: torch.Tensor):
+    """The exact sigma-view denoiser of K (notebook 04's ideal eps_hat, from the
+    softmax-weighted mean of K), computed here, in x's dtype; sigma: (B,)."""
+    def denoiser(x, sigma, cond=None):
+        k = K.to(x.dtype)
+        sq = ((x[:, None, :] - k[None]) ** 2).sum(-1)                  # (B, N)
+        w = torch.softmax(-sq / (2 * sigma[:, None] ** 2), dim=1)
+        return (x - w @ k) / sigma[:, None]
+    return denoiser
+
+
+def gaussian_flow(s: float, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """The exact velocity for data ~ N(0, s^2 I) at (x_t, t), any rank: a multiple of x_t."""
+    t = per_time(t, x).reshape(-1, *[1] * (x.dim() - 1))
+    return (t - (1 - t) * s**2) * x / ((1 - t) ** 2 * s**2 + t**2)
+
+
+def points_set(n: int, seed: int) -> torch.Tensor:
+    """n points in 2-d, spread about like the spiral. (n, 2)"""
+    return torch.randn(n, 2, generator=gen(seed))
+
+
+def descending_times(n: int, steps: int, start: float = 1.0, end: float = 0.0,
+                     dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """steps + 1 times from start down to end with uneven gaps, drawn for probe n."""
+    gaps = 0.2 + torch.rand(steps, generator=gen(n), dtype=dtype)
+    inner = start - (start - end) * gaps.cumsum(0) / gaps.sum()
+    return torch.cat([torch.tensor([start], dtype=dtype), inner[:-1],
+                      torch.tensor([end], dtype=dtype)])
