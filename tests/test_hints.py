@@ -95,7 +95,21 @@ def test_code_hints_wait_for_the_third_failed_run(capsys, monkeypatch):
     assert all("hint: " in out for out in printed)
     assert "code hint:" not in printed[0] and "code hint:" not in printed[1]
     assert "code-level hints appear if this check fails twice more" in printed[0]
+    assert "code-level hints appear if this check fails once more" in printed[1]
     assert "code hint:" in printed[2]
     assert f'stuck? reread the section "{EXERCISES["add_noise"].reread}" above' in printed[0]
     check("add_noise", EXERCISES["add_noise"].reference)
     assert "stuck?" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("ex_id", list(EXERCISES))
+def test_docstrings_state_the_contract_not_the_answer(ex_id):
+    """The docstring is what the learner reads while writing the answer: shapes, meaning and
+    which equation of the markdown; no run of the reference's own expressions."""
+    ex = EXERCISES[ex_id]
+    doc = ex.reference.__doc__ or ""
+    tokens, grams = TOKEN.findall(doc), answer_grams(ex)
+    found = [" ".join(tokens[i:i + 4]) for i in range(len(tokens) - 3)
+             if tuple(tokens[i:i + 4]) in grams]
+    assert doc.strip(), f"{ex_id}: the reference has no docstring"
+    assert not found, f"{ex_id}: the docstring holds the reference's expressions {found}"

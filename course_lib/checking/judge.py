@@ -1,8 +1,6 @@
 """Judging: turn plain outcomes into one report line per property, with hints that teach.
-
 `judge` compares what the learner's function produced with what the reference produced on the
-same cases (the Exercise of exercise.py says which cases and which properties).
-"""
+same cases (the Exercise of exercise.py says which cases and which properties)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -56,7 +54,7 @@ class Report:
             return ["not attempted yet"]
         return [f"{line.name}: {line.detail}".rstrip(": ") for line in self.lines if not line.ok]
 
-    def render(self, tier: int = 1) -> str:
+    def render(self, tier: int = 1, failed_before: int = 0) -> str:
         """The report as the check cell prints it. Tier 1 explains each failed property; tier 2
         (after two failed runs in the same kernel) adds the code-level hints."""
         ex = self.exercise
@@ -70,7 +68,8 @@ class Report:
             if ex.reread:
                 notes.append(f"  stuck? reread the section \"{ex.reread}\" above")
             if tier < 2 and any(line.code for line in self.lines if not line.ok):
-                notes.append("  (code-level hints appear if this check fails twice more)")
+                more = "once more" if failed_before >= 1 else "twice more"
+                notes.append(f"  (code-level hints appear if this check fails {more})")
         return "\n".join([head] + [line.render(tier) for line in self.lines] + notes)
 
 
@@ -137,8 +136,10 @@ def judge(ex: Exercise, outs: dict[str, Outcome], refs: dict[str, Outcome],
                       "combines"))
     example = describe(next(iter(refs.values())).value)
     first_form = next(iter(forms.items()), None)
-    lines.append(Line(not forms, f"returns the right type, shape and dtype (e.g. {example})",
-                      f"case '{first_form[0]}': {first_form[1]}" if first_form else "",
+    form_detail = (f"case '{first_form[0]}': {first_form[1]}" if first_form else
+                   "not checked: no case ran" if len(errors) == len(outs) else "")
+    lines.append(Line(not forms and not form_detail,
+                      f"returns the right type, shape and dtype (e.g. {example})", form_detail,
                       "compare with the docstring: shapes and dtype of the result"))
     mutated = [(name, sorted(set(o.changed) - set(refs[name].changed)))
                for name, o in outs.items() if set(o.changed) - set(refs[name].changed)]
@@ -230,7 +231,8 @@ def generic_lines(outs: dict[str, Outcome], refs: dict[str, Outcome]) -> list[Li
     lines = []
     usable = {k: o for k, o in dict(outs).items() if k in refs}
     for name, flag, hint, code in GENERIC:
-        fair = [k for k, r in refs.items() if not getattr(r, flag)]
+        fair = [k for k, r in refs.items() if not getattr(r, flag)
+                and (flag != "aliased" or isinstance(r.value, torch.Tensor))]
         if fair:
             bad = [k for k in fair if k in usable and getattr(usable[k], flag)]
             lines.append(Line(not bad, name, f"not so in case '{bad[0]}'" if bad else "",

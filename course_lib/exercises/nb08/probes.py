@@ -136,4 +136,6 @@ def _pristine_pipeline(probe_draw: int):
                                    unet=unet, scheduler=scheduler, safety_checker=None,
                                    feature_extractor=None, requires_safety_checker=False)
     pipe.set_progress_bar_config(disable=True)
+    for module in (unet, text_encoder, vae):  # as from_pretrained leaves them
+        module.eval()
     return pipe
