@@ -1,6 +1,7 @@
 """Fixture submissions for the class grader's tests, built from solutions/ and notebooks/:
 a complete, a blank and a partly right student, and one student per kind of broken or hostile
-submission, with the exact points the grader must give each (notebooks 00 and 01 only).
+submission, with the exact points the grader must give each (notebooks 00 and 01 only); and a
+class of students who try to read what they may not (build_readers).
 """
 from __future__ import annotations
 
@@ -276,3 +277,173 @@ def fingerprint(root: Path) -> dict[str, tuple]:
                 content = "dir" if path.is_dir() else "other"  # a FIFO: never read it
             prints[str(path.relative_to(root))] = (content, st.st_mtime_ns, st.st_mode)
     return prints
+
+
+# ----------------------------------------------------------------------------- readers
+# A class whose students try to read what the grader's sandbox must keep from them: another
+# student's notebook and files, solutions/, the grader's output folder, the instructor's home
+# and the sibling grading processes' scratch folders, by plain open, os.walk + open,
+# numpy.load / torch.load of a path and the parent's /proc entry. Whatever an answer reads
+# would come back as its exception's message, so it would reach the report.
+
+MARKERS = {"victim": "victim-secret-7f3a", "home": "home-secret-51c2",
+           "out": "output-secret-9e0d", "solutions": "BEGIN SOLUTION"}
+
+
+def victim(ctx):
+    """A complete student whose notebooks and files carry a marker the others must not see."""
+    mark = MARKERS["victim"]
+    for stem in NOTEBOOKS:
+        nb = solved(stem)
+        for ex_id in EXERCISE_IDS:
+            if any(c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == ex_id
+                   for c in nb["cells"]):
+                set_source(nb, ex_id, source(nb, ex_id) + f"\n# {mark}\n")
+        write(nb, ctx["folder"] / f"{stem}.ipynb")
+    import numpy as np
+    import torch
+
+    np.save(ctx["folder"] / "scores.npy", np.array([mark]))
+    torch.save({"note": mark}, ctx["folder"] / "model.pt")
+
+
+def _steal(nb: dict, ex_id: str, attack: str) -> None:
+    """Make the answer to ex_id run `attack` (statements that set `found`) at every call: a
+    refusal it catches (OSError) and carries on; whatever it read, it raises as a ValueError."""
+    import re
+    import textwrap
+
+    src = source(nb, ex_id)
+    match = re.search(rf"^def {ex_id}\(.*:\n", src, re.MULTILINE)
+    helper = (f"import glob\nimport os\n\nimport numpy as np\n\n\ndef _steal_{ex_id}():\n"
+              f"    try:\n{textwrap.indent(attack.strip(), ' ' * 8)}\n"
+              "    except OSError:\n        return\n"
+              "    if found is not None and len(found):\n"
+              "        raise ValueError(f'what I read: {found}')\n\n\n")
+    set_source(nb, ex_id, src[:match.start()] + helper + match.group(0)
+               + f"    _steal_{ex_id}()\n" + src[match.end():])
+
+
+def _reader(ctx, attacks: dict[str, str]) -> None:
+    """Solved notebooks 00 and 01 whose answers named in `attacks` try to read first; `{name}`
+    in an attack is the repr of ctx['targets'][name]."""
+    names = {k: repr(str(v)) for k, v in ctx["targets"].items()}
+    for stem in NOTEBOOKS:
+        nb = solved(stem)
+        for ex_id, attack in attacks.items():
+            if any(c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == ex_id
+                   for c in nb["cells"]):
+                _steal(nb, ex_id, attack.format(**names))
+        write(nb, ctx["folder"] / f"{stem}.ipynb")
+
+
+_WALK = """found = ""
+for top, dirs, files in os.walk({root}):
+    for name in files:
+        with open(os.path.join(top, name), "rb") as f:
+            found += f.read(4000).decode("utf-8", "replace")"""
+
+
+def reads_by_open(ctx):
+    _reader(ctx, {"mse": "found = open({victim00}).read()",
+                  "sigma_schedule": "found = open({solutions01}).read()",
+                  "add_noise": "found = open({out_json}).read()",
+                  "sigma_embedding": "found = open({home_notes}).read()"})
+
+
+def reads_by_walk(ctx):
+    _reader(ctx, {"mse": _WALK.replace("{root}", "{klass}"),
+                  "sigma_schedule": _WALK.replace("{root}", "{solutions}"),
+                  "add_noise": _WALK.replace("{root}", "{out}"),
+                  "sigma_embedding": _WALK.replace("{root}", "{home}"),
+                  # the other students' grading processes: their job files hold their answers
+                  "denoising_loss": _WALK.replace("{root}", "os.path.dirname(os.getcwd())"),
+                  "predict_x0": _WALK.replace("{root}", "{real_home}")})
+
+
+def reads_by_library(ctx):
+    _reader(ctx, {"mse": "found = np.load({victim_npy})",
+                  "sigma_schedule": "found = torch.load({out_pt})",
+                  "add_noise": "found = np.load({home_npy})",
+                  "sigma_embedding": "found = torch.load({victim_pt})",
+                  "denoising_loss": "found = np.fromfile({solutions01}, np.uint8).tobytes()"})
+
+
+def reads_by_proc(ctx):
+    parent = "f'/proc/{{os.getppid()}}"
+    _reader(ctx, {"mse": f"found = open({parent}/cmdline').read()",
+                  "sigma_schedule": f"found = open({parent}/environ').read()",
+                  "add_noise": f"found = open({parent}/root' + {{victim01}}).read()",
+                  "sigma_embedding": f"found = open({parent}/cwd/solutions/01_spiral.ipynb')"
+                                     ".read()",
+                  "denoising_loss": f"found = [open({parent}/fd/' + n).read(4000)\n"
+                                    f"         for n in os.listdir({parent}/fd')]",
+                  "predict_x0": f"found = torch.load({parent}/root' + {{out_pt}})"})
+
+
+def reads_in_c(ctx):
+    """C code that opens the path itself: only the kernel's fence (Landlock) sees it. Its
+    refusal costs the exercise unless the code catches the error (sigma_schedule does)."""
+    from_file = ("torch.from_file({path}, size=os.path.getsize({path}), dtype=torch.uint8)"
+                 ".numpy().tobytes()")
+    _reader(ctx, {"mse": "found = " + from_file.replace("{path}", "{victim00}"),
+                  "sigma_schedule": "try:\n    found = "
+                  + from_file.replace("{path}", "{home_notes}")
+                  + "\nexcept RuntimeError:\n    found = None"})
+
+
+READERS = {f.__name__: f for f in (victim, reads_by_open, reads_by_walk, reads_by_library,
+                                   reads_by_proc)}
+
+
+def build_readers(root: Path, landlock: bool) -> tuple[Path, dict[str, Path]]:
+    """The readers' class under root/class (reads_in_c only where Landlock fences), and the
+    instructor's home and an earlier grading's output folder they aim at, each file marked.
+    Returns (class folder, targets)."""
+    import numpy as np
+    import torch
+
+    klass, home, out = root / "class", root / "instructor", root / "out"
+    for folder in (home, out):
+        folder.mkdir(parents=True)
+    (home / "notes.txt").write_text(MARKERS["home"], encoding="utf-8")
+    np.save(home / "key.npy", np.array([MARKERS["home"]]))
+    (out / "grades.json").write_text(json.dumps({"note": MARKERS["out"]}), encoding="utf-8")
+    torch.save({"note": MARKERS["out"]}, out / "last.pt")
+    mine = klass / "victim"
+    targets = {"klass": klass, "home": home, "out": out, "real_home": Path.home(),
+               "solutions": REPO_ROOT / "solutions",
+               "solutions01": REPO_ROOT / "solutions" / "01_spiral.ipynb",
+               "victim00": mine / "00_welcome.ipynb", "victim01": mine / "01_spiral.ipynb",
+               "victim_npy": mine / "scores.npy", "victim_pt": mine / "model.pt",
+               "out_json": out / "grades.json", "out_pt": out / "last.pt",
+               "home_notes": home / "notes.txt", "home_npy": home / "key.npy"}
+    builders = {**READERS, **({"reads_in_c": reads_in_c} if landlock else {})}
+    for name, build in builders.items():
+        (klass / name).mkdir(parents=True)
+        build({"folder": klass / name, "targets": targets})
+    return klass, targets
+
+
+def expected_readers(landlock: bool) -> dict[str, tuple[dict[str, int], dict[str, str]]]:
+    """{student: (points per exercise, {exercise: a phrase one of its reasons must contain})}
+    for build_readers' class: each attempt costs its exercise, and only that one."""
+    def lost(**reasons):
+        return {k: 0 if k in reasons else v for k, v in FULL.items()}, reasons
+
+    read, listing = "refused by the grader: reading", "refused by the grader: listing"
+    out = {
+        "victim": lost(),
+        "reads_by_open": lost(mse=read, sigma_schedule=read, add_noise=read,
+                              sigma_embedding=read),
+        "reads_by_walk": lost(mse=listing, sigma_schedule=listing, add_noise=listing,
+                              sigma_embedding=listing, denoising_loss=listing,
+                              predict_x0=listing),
+        "reads_by_library": lost(mse=read, sigma_schedule=read, add_noise=read,
+                                 sigma_embedding=read, denoising_loss=read),
+        "reads_by_proc": lost(mse=read, sigma_schedule=read, add_noise=read,
+                              sigma_embedding=read, denoising_loss=listing, predict_x0=read),
+    }
+    if landlock:  # the kernel refuses it; the audit hook never sees it, so nothing is noted
+        out["reads_in_c"] = lost(mse="Permission denied")
+    return out

@@ -7,85 +7,13 @@ before any graded code ran; saves the plain outcomes for the parent (worker.py) 
 from __future__ import annotations
 
 import copy
-import io
 import json
-import linecache
 import os
 import sys
 from pathlib import Path
 
+from course_lib.grade.cells import MAX_ERROR, Capped, cell_error, compile_answer
 from course_lib.grade.worker import Limits
-
-
-class _Capped(io.TextIOBase):
-    """sys.stdout / sys.stderr for graded code: passes output on until the exercise's budget
-    is spent, then drops it and remembers that it overflowed."""
-
-    def __init__(self, raw, shared: dict):
-        self._raw, self._shared = raw, shared
-
-    def write(self, text: str) -> int:
-        text = str(text)
-        self._shared["used"] += len(text)
-        if self._shared["used"] <= self._shared["budget"]:
-            self._raw.write(text)
-        else:
-            self._shared["exceeded"] = True
-        return len(text)
-
-    def flush(self) -> None:
-        self._raw.flush()
-
-    def fileno(self) -> int:
-        return self._raw.fileno()
-
-    def writable(self) -> bool:
-        return True
-
-
-class _QuietShell:
-    """Stands in for get_ipython() when an answer cell has magics: cell magics such as
-    %%time run their body once; line magics and shell escapes do nothing."""
-
-    def __init__(self, ns: dict):
-        self.user_ns = ns
-
-    def run_cell_magic(self, name, line, cell):
-        exec(compile(cell, "<cell magic body>", "exec"), self.user_ns)
-
-    def run_line_magic(self, *args, **kwargs):
-        return None
-
-    def system(self, *args, **kwargs):
-        return None
-
-    getoutput = system
-
-
-def _compile_answer(source: str, filename: str, ns: dict):
-    """Compile as plain Python; if that fails, try IPython's translation of magics."""
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    try:
-        return compile(source, filename, "exec")
-    except SyntaxError as plain_error:
-        try:
-            from IPython.core.inputtransformer2 import TransformerManager
-
-            code = compile(TransformerManager().transform_cell(source), filename, "exec")
-        except Exception:
-            raise plain_error from None
-        ns["get_ipython"] = lambda: _QuietShell(ns)
-        return code
-
-
-def _cell_error(exc: BaseException, filename: str) -> str:
-    if isinstance(exc, SyntaxError):
-        return f"SyntaxError in the answer cell, line {exc.lineno}: {exc.msg}"
-    import traceback
-
-    lines = [f.lineno for f in traceback.extract_tb(exc.__traceback__) if f.filename == filename]
-    where = f" (line {lines[-1]} of the cell)" if lines else ""
-    return f"the answer cell raised {type(exc).__name__}: {exc}{where}"[:600]
 
 
 def _plain_tensors(value):
@@ -102,8 +30,7 @@ def _plain_tensors(value):
 def _snapshot() -> dict:
     return {name: (mod, dict(vars(mod))) for name, mod in sys.modules.items()
             if (name == "course_lib" or name.startswith("course_lib."))
-            and name not in ("course_lib.grade.sandbox", "course_lib.grade.worker",
-                            "course_lib.grade.child")}
+            and not name.startswith("course_lib.grade")}  # the grader's own: left alone
 
 
 def _restore(snapshot: dict) -> None:
@@ -133,16 +60,17 @@ def _run_one(answer: dict, setup, setup_error, cases, snapshot, shared, ns: dict
         try:
             exec(setup, ns)
         except BaseException as exc:  # worked at start-up, so graded code broke something
-            record["error"] = f"the setup cells failed before the answer ran ({exc!r})"[:600]
+            record["error"] = (f"the setup cells failed before the answer ran "
+                               f"({exc!r})")[:MAX_ERROR]
     if record["error"] is None:
         try:
-            exec(_compile_answer(answer["source"], filename, ns), ns)
+            exec(compile_answer(answer["source"], filename, ns), ns)
         except BaseException as exc:  # SystemExit and KeyboardInterrupt included
             if callable(ns.get(ex_id)):  # the function was defined before the error
-                record["notes"].append(_cell_error(exc, filename)
+                record["notes"].append(cell_error(exc, filename)
                                        + "; the function it had defined was graded")
             else:
-                record["error"] = _cell_error(exc, filename)
+                record["error"] = cell_error(exc, filename)
     _restore(snapshot)  # patches made by the cell's top level end here, before probing
     fn = ns.get(ex_id)
     if record["error"] is None and not callable(fn):
@@ -157,7 +85,7 @@ def _run_one(answer: dict, setup, setup_error, cases, snapshot, shared, ns: dict
             record["outcomes"] = {name: {**o.to_plain(), "value": _plain_tensors(o.value)}
                                   for name, o in outs.items()}
         except BaseException as exc:
-            record["error"] = f"the function raised {type(exc).__name__}: {exc}"[:600]
+            record["error"] = f"the function raised {type(exc).__name__}: {exc}"[:MAX_ERROR]
     _restore(snapshot)
     sys.stdout, sys.stderr = shared["stdout"], shared["stderr"]
     record["violations"] = list(shared["violations"])[:5]
@@ -174,10 +102,12 @@ def _first_namespace(stem: str, exercises: dict) -> dict:
 
 def _passes(ex, record: dict, refs: dict) -> bool:
     """Whether the answer passed its check: decides only which function later answers of the
-    same notebook call (the parent judges every verdict again, in its own process)."""
+    same notebook call (the parent judges every verdict again, in its own process). A refused
+    read, write or process, or a flood of output, fails it as the parent will."""
     from course_lib.checking import Outcome, judge
 
-    if record["error"] is not None or record["outcomes"] is None:
+    if (record["error"] is not None or record["outcomes"] is None or record["violations"]
+            or record["output_exceeded"]):
         return False
     try:
         outs = {k: Outcome.from_plain(v) for k, v in record["outcomes"].items()}
@@ -187,7 +117,7 @@ def _passes(ex, record: dict, refs: dict) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Child entry point: `python -m course_lib.grade.worker JOB.json`."""
+    """Child entry point: `python -m course_lib.grade.child JOB.json`."""
     argv = sys.argv[1:] if argv is None else argv
     job = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
     scratch, limits = job["scratch"], Limits(**job["limits"])
@@ -211,6 +141,11 @@ def _grade(job: dict, scratch: str, limits: Limits, progress) -> int:
     import torch
 
     torch.set_num_threads(1)
+    # What reads outside the fence on first use does so now: torch's cpuinfo (/proc, /sys),
+    # matplotlib's config and font cache (MPLCONFIGDIR, shared by the grading processes).
+    torch.mm(torch.ones(2, 2), torch.ones(2, 2))
+    import matplotlib.font_manager  # noqa: F401
+
     from course_lib.checking import run_cases
     from course_lib.checking.registry import EXERCISES
 
@@ -222,7 +157,7 @@ def _grade(job: dict, scratch: str, limits: Limits, progress) -> int:
         except Exception as exc:
             setup_errors[stem] = (f"grader error: the setup cells of solutions/{stem}.ipynb "
                                   f"failed under a {limits.memory_mb} MiB memory limit "
-                                  f"({type(exc).__name__}: {exc})")[:600]
+                                  f"({type(exc).__name__}: {exc})")[:MAX_ERROR]
     # Probe inputs (and the reference's outcomes on them) exist before any graded code runs.
     cases = {a["exercise"]: EXERCISES[a["exercise"]].probe_cases() for a in job["answers"]}
     refs = {ex_id: run_cases(EXERCISES[ex_id].probed(EXERCISES[ex_id].reference),
@@ -231,11 +166,11 @@ def _grade(job: dict, scratch: str, limits: Limits, progress) -> int:
     namespaces = {}  # one per notebook: a later answer may call an earlier one, as in Jupyter
     snapshot = _snapshot()
     shared = {"budget": int(limits.output_mb * 2**20), "used": 0, "exceeded": False}
-    shared["stdout"] = _Capped(sys.stdout, shared)
-    shared["stderr"] = _Capped(sys.stderr, shared)
+    shared["stdout"] = Capped(sys.stdout, shared)
+    shared["stderr"] = Capped(sys.stderr, shared)
     shared["violations"] = []
-    fenced = sandbox.confine(scratch, shared["violations"])
-    progress.write(f"ready {'landlock' if fenced else 'audit-hook'}\n")
+    abi = sandbox.confine(scratch, shared["violations"], kernel=limits.landlock)
+    progress.write(f"ready {'landlock' if abi else 'audit-hook'}\n")
     for i, answer in enumerate(job["answers"]):
         progress.write(f"start {answer['exercise']}\n")
         stem, ex = answer["notebook"], EXERCISES[answer["exercise"]]

@@ -1,27 +1,33 @@
 """Confinement for the class grader's child process (course_lib.grade.child), applied after
-its own imports and before any graded code: resource limits, a kernel write fence (Landlock,
-where Linux has it) and an audit hook that refuses writes outside the scratch folder, new
-processes, network and limit changes, recording each refusal."""
+its own imports and before any graded code: resource limits, the kernel's fence (Landlock,
+course_lib.grade.landlock, where Linux has it) and an audit hook. Graded code may read only
+the Python installation, course_lib/, data/ and its scratch folder, write only in the scratch
+folder, and start no process and use no network; the audit hook records each refusal."""
 from __future__ import annotations
 
 import ctypes
 import os
 import resource
 import signal
-import struct
 import sys
+
+from course_lib.grade import landlock
 
 # Events whose path arguments must lie inside the scratch folder, as (position of the path,
 # position of its dir_fd or None); the positions are those of the audit event's arguments.
 _PATH_EVENTS = {
     "os.remove": ((0, 1),), "os.rmdir": ((0, 1),), "os.mkdir": ((0, 2),),
-    "os.rename": ((0, 2), (1, 3)), "os.link": ((1, 3),), "os.symlink": ((1, 2),),
+    "os.rename": ((0, 2), (1, 3)), "os.link": ((0, 2), (1, 3)),
     "os.chmod": ((0, 2),), "os.chown": ((0, 3),), "os.utime": ((0, 3),),
     "os.truncate": ((0, None),), "shutil.rmtree": ((0, 1),), "shutil.copyfile": ((1, None),),
     "shutil.copytree": ((1, None),), "shutil.move": ((0, None), (1, None)),
     "sqlite3.connect": ((0, None),),
 }
-# Events refused outright: a child process or a socket would escape every other limit.
+# Events whose path (position 0; for os.fwalk its dir_fd at 4) is a folder to be listed.
+_LIST_EVENTS = {"os.listdir": None, "os.scandir": None, "os.fwalk": 4}
+# Events refused outright: a child process or a socket would escape every other limit; a
+# symbolic link or another working folder would let a path mean one thing to this hook and
+# another to the kernel (relative to a folder's descriptor, which the "open" event omits).
 _REFUSED = {
     "subprocess.Popen": "starting a process", "os.system": "starting a process",
     "os.exec": "starting a process", "os.posix_spawn": "starting a process",
@@ -34,8 +40,18 @@ _REFUSED = {
     "os.setuid": "changing user", "os.setgid": "changing group", "os.chroot": "chroot",
     "os.setsid": "leaving the process group", "os.setpgid": "leaving the process group",
     "os.killpg": "signalling other processes", "signal.pthread_kill": "signalling threads",
+    "os.symlink": "making a symbolic link",
 }
+_WATCHED = {"open", "os.kill", "os.chdir", *_PATH_EVENTS, *_LIST_EVENTS, *_REFUSED}
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
+# Shared libraries that extension modules load on first import (lzma, ctypes, ...) and the
+# loader's cache; /dev/urandom, which torch.seed() reads.
+_SYSTEM = ("/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/local/lib", "/etc/ld.so.cache",
+           "/dev/urandom")
+_PR_SET_PDEATHSIG = 1
+RULES = ("graded code may read only the Python installation, course_lib, data/ and its scratch "
+         "folder, may write only inside its scratch folder, and may not start processes or use "
+         "the network")
 
 
 def set_limits(memory_mb: int, file_mb: int) -> None:
@@ -61,58 +77,104 @@ def die_with_parent(parent_pid: int) -> None:
             os._exit(1)
 
 
-def _resolve(path, dir_fd) -> str:
-    text = os.fsdecode(path)
-    if not os.path.isabs(text) and isinstance(dir_fd, int) and dir_fd >= 0:
-        text = os.path.join(os.readlink(f"/proc/self/fd/{dir_fd}"), text)
-    return os.path.realpath(text)
+def _under(full: str | None, roots) -> bool:
+    return full is not None and any(full == r or full.startswith(r + os.sep) for r in roots)
+
+
+def readable_paths() -> list[str]:
+    """What graded code may read, resolved: the standard library, site-packages and the other
+    folders on sys.path, course_lib/ and data/ (never the repository root, which holds
+    solutions/), the system's shared libraries, /dev/urandom and this process's /proc entry
+    (transformers reads /proc/mounts, a link into it, when it loads a model)."""
+    import sysconfig
+
+    import course_lib
+    from course_lib.runtime import DATA_DIR, REPO_ROOT
+
+    repo = os.path.realpath(REPO_ROOT)
+    paths = sysconfig.get_paths()
+    wanted = [paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")]
+    wanted += [p for p in sys.path if p and os.path.isabs(p)]
+    wanted += [*course_lib.__path__, str(DATA_DIR), *_SYSTEM, f"/proc/{os.getpid()}"]
+    found: list[str] = []
+    for path in wanted:
+        full = os.path.realpath(path)
+        if full == os.sep or full == repo or repo.startswith(full + os.sep):
+            continue  # the repository root or above it: solutions/ would be readable
+        if os.path.exists(full) and full not in found:
+            found.append(full)
+    return found
+
+
+def _resolve(path, dir_fd=None) -> str | None:
+    """The absolute, link-free path that `path` (or a descriptor) names; None if unknown."""
+    try:
+        if isinstance(path, int):
+            return os.readlink(f"/proc/self/fd/{path}")
+        text = os.fsdecode(path)
+        if not os.path.isabs(text) and isinstance(dir_fd, int) and dir_fd >= 0:
+            text = os.path.join(os.readlink(f"/proc/self/fd/{dir_fd}"), text)
+        return os.path.realpath(text)
+    except (OSError, TypeError, ValueError):
+        return None
 
 
 def _name(path) -> str:
     try:
-        return repr(os.fsdecode(path))
+        text = repr(os.fsdecode(path))
     except TypeError:
-        return repr(path)[:200]
+        text = repr(path)
+    return text if len(text) <= 160 else text[:157] + "..."
 
 
-def _make_hook(scratch: str, seen: list[str]):
+def _make_hook(scratch: str, readable: list[str], seen: list[str]):
     """The audit hook, with its state in a closure: graded code that rebinds this module's
     names (or a grader that restores them) cannot loosen it."""
     busy = [False]  # re-entry guard: the hook's own path checks must not be audited again
-
-    def inside(path, dir_fd=None) -> bool:
-        if isinstance(path, int):  # an already-open descriptor: its open was checked
-            return True
-        try:
-            full = _resolve(path, dir_fd)
-        except (OSError, TypeError, ValueError):  # unresolvable: treat it as outside
-            return False
-        return full == os.devnull or full == scratch or full.startswith(scratch + os.sep)
+    writable = [scratch, os.devnull]
+    readable = [*readable, *writable]
 
     def refuse(what: str) -> None:
         if what not in seen:
             seen.append(what)
-        raise PermissionError(f"the grader refused {what}: graded code may only write inside "
-                              "its scratch folder and may not start processes or use the "
-                              "network")
+        raise PermissionError(f"the grader refused {what}: {RULES}")
+
+    def check_open(path, mode, flags) -> None:
+        if path is None or isinstance(path, int):  # wraps a descriptor already checked
+            return
+        full = _resolve(path)
+        if (any(c in mode for c in "wax+") if isinstance(mode, str)
+                else isinstance(flags, int) and bool(flags & _WRITE_FLAGS)):
+            if not _under(full, writable):
+                refuse(f"writing {_name(path)}")
+        elif not _under(full, readable):
+            refuse(f"reading {_name(path)}")
+        elif not _under(full, writable) and os.path.isdir(full):
+            # A folder's descriptor outside the scratch folder would let a relative path
+            # opened from it (os.open's dir_fd, which the event omits) escape this hook.
+            refuse(f"opening the folder {_name(path)}")
 
     def hook(event: str, args: tuple) -> None:
-        if busy[0] or not (event == "open" or event in _PATH_EVENTS or event in _REFUSED
-                           or event == "os.kill"):
+        if busy[0] or event not in _WATCHED:
             return
         busy[0] = True
         try:
             if event == "open":
-                path, mode, flags = (tuple(args) + (None, None, None))[:3]
-                writing = (any(c in mode for c in "wax+") if isinstance(mode, str)
-                           else isinstance(flags, int) and bool(flags & _WRITE_FLAGS))
-                if writing and path is not None and not inside(path):
-                    refuse(f"writing {_name(path)}")
+                check_open(*(tuple(args) + (None, None, None))[:3])
+            elif event in _LIST_EVENTS:
+                at = _LIST_EVENTS[event]
+                path = "." if not args or args[0] is None else args[0]
+                dir_fd = args[at] if at is not None and at < len(args) else None
+                if not _under(_resolve(path, dir_fd), readable):
+                    refuse(f"listing {_name(path)}")
+            elif event == "os.chdir":
+                if _resolve(args[0]) != scratch:
+                    refuse(f"changing the working folder to {_name(args[0])}")
             elif event in _PATH_EVENTS:
                 for i, j in _PATH_EVENTS[event]:
                     path = args[i] if i < len(args) else None
                     dir_fd = args[j] if j is not None and j < len(args) else None
-                    if path is not None and not inside(path, dir_fd):
+                    if path is not None and not _under(_resolve(path, dir_fd), writable):
                         refuse(f"{event}({_name(path)})")
             elif event == "os.kill":
                 if args[0] not in (0, os.getpid()):
@@ -125,68 +187,19 @@ def _make_hook(scratch: str, seen: list[str]):
     return hook
 
 
-# Landlock (Linux >= 5.13): the kernel refuses writes outside the allowed folders even for C
-# code that never passes through Python's audit hook (torch.save to a path does that).
-_SYS_CREATE, _SYS_ADD_RULE, _SYS_RESTRICT = 444, 445, 446  # the same on every architecture
-_FS_WRITE_ABI1 = sum(1 << b for b in (1, 4, 5, 6, 7, 8, 9, 10, 11, 12))  # write/remove/make_*
-_FS_REFER, _FS_TRUNCATE = 1 << 13, 1 << 14
-_NET_BIND_CONNECT = 0b11
-_SCOPE_UNIX_AND_SIGNAL = 0b11
-_PR_SET_NO_NEW_PRIVS, _PR_SET_PDEATHSIG = 38, 1
-
-
-def _landlock(scratch: str) -> bool:
-    """Fence writes to `scratch` (and /dev/null); refuse TCP and signals to outsiders.
-    Returns False, changing nothing, where the kernel has no Landlock."""
-    if not sys.platform.startswith("linux"):
-        return False
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.syscall.restype = ctypes.c_long
-    abi = libc.syscall(ctypes.c_long(_SYS_CREATE), None, ctypes.c_long(0), ctypes.c_long(1))
-    if abi < 1:
-        return False
-    fs = _FS_WRITE_ABI1 | (_FS_REFER if abi >= 2 else 0) | (_FS_TRUNCATE if abi >= 3 else 0)
-    attr = struct.pack("QQQ", fs, _NET_BIND_CONNECT if abi >= 4 else 0,
-                       _SCOPE_UNIX_AND_SIGNAL if abi >= 6 else 0)
-    attr = attr[: 8 if abi < 4 else 16 if abi < 6 else 24]
-    ruleset = libc.syscall(ctypes.c_long(_SYS_CREATE), ctypes.c_char_p(attr),
-                           ctypes.c_long(len(attr)), ctypes.c_long(0))
-    if ruleset < 0:
-        return False
-    file_rights = (1 << 1) | (_FS_TRUNCATE if abi >= 3 else 0)
-    try:
-        for path, rights in ((scratch, fs), (os.devnull, file_rights)):
-            fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
-            try:
-                rule = struct.pack("=Qi", rights, fd)  # packed landlock_path_beneath_attr
-                if libc.syscall(ctypes.c_long(_SYS_ADD_RULE), ctypes.c_long(ruleset),
-                                ctypes.c_long(1), ctypes.c_char_p(rule), ctypes.c_long(0)):
-                    return False
-            finally:
-                os.close(fd)
-        if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0):
-            return False
-        return libc.syscall(ctypes.c_long(_SYS_RESTRICT), ctypes.c_long(ruleset),
-                            ctypes.c_long(0)) == 0
-    finally:
-        os.close(ruleset)
-
-
-def confine(scratch: str, violations: list[str]) -> bool:
-    """From now on this process may write only inside `scratch`; each refusal is appended
-    to `violations`. Irreversible by design. Returns whether the kernel fence (Landlock) is
-    on; the audit hook always is."""
+def confine(scratch: str, violations: list[str], kernel: bool = True) -> int:
+    """From now on this process may read only `readable_paths()` and `scratch`, and write only
+    inside `scratch`; each refusal the audit hook sees is appended to `violations`; sys.path
+    keeps only readable folders. Irreversible by design. kernel=False leaves Landlock off (the
+    audit hook alone, as on macOS). Returns the Landlock ABI in force, 0 for none."""
     scratch = os.path.realpath(scratch)
-    fenced = _landlock(scratch)
-    sys.addaudithook(_make_hook(scratch, violations))
-    return fenced
+    readable = readable_paths()
+    sys.path[:] = [p for p in sys.path if p and _under(os.path.realpath(p), readable)]
+    abi = landlock.restrict([scratch, os.devnull], readable) if kernel else 0
+    sys.addaudithook(_make_hook(scratch, readable, violations))
+    return abi
 
 
 def landlock_abi() -> int:
     """The kernel's Landlock ABI version (0 where there is none): what `confine` will use."""
-    if not sys.platform.startswith("linux"):
-        return 0
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.syscall.restype = ctypes.c_long
-    return max(0, libc.syscall(ctypes.c_long(_SYS_CREATE), None, ctypes.c_long(0),
-                               ctypes.c_long(1)))
+    return landlock.abi()

@@ -9,7 +9,6 @@ import os
 import select
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import tempfile
@@ -18,14 +17,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from course_lib.grade.readback import death_reason, last_line, load_record, open_regular, tail
 from course_lib.runtime import REPO_ROOT
+
+__all__ = ["Answer", "ChildResult", "Limits", "open_regular", "run_answers"]
 
 
 @dataclass
 class Limits:
     """What one exercise may use. Times in seconds, sizes in MiB. allow_library_calls: an
     answer that hands its work to the course's reference or a library scores (with a note).
-    seed: the probe draw answers are graded on (0 would be the notebooks' own probes)."""
+    seed: the probe draw answers are graded on (0 would be the notebooks' own probes).
+    landlock=False leaves the kernel's fence off: the audit hook alone guards (for tests)."""
     timeout: float = 60.0
     memory_mb: int = 4096
     output_mb: float = 1.0
@@ -33,6 +36,7 @@ class Limits:
     startup_timeout: float = 120.0
     allow_library_calls: bool = False
     seed: int = 0
+    landlock: bool = True
 
 
 @dataclass
@@ -51,14 +55,17 @@ class ChildResult:
     reason: str | None = None
     seconds: float | None = None
     grader_error: bool = False
-    fence: str | None = None  # how the child's writes were fenced: landlock or audit-hook
+    fence: str | None = None  # what fenced the child: landlock or audit-hook
     judge_notes: list = field(default_factory=list)  # the parent's notes on a passed answer
 
 
 # ============================================================================ parent side
 
 def _child_env(scratch: Path, mplconfig: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    """Only what the child needs: the grader's other variables (tokens, paths to the
+    instructor's files) stay out of graded code's reach."""
+    env = {k: v for k, v in os.environ.items()
+           if k in ("PATH", "LANG", "LANGUAGE", "TZ", "LD_LIBRARY_PATH") or k.startswith("LC_")}
     home, tmp = scratch / "home", scratch / "tmp"
     home.mkdir()
     tmp.mkdir()
@@ -69,78 +76,7 @@ def _child_env(scratch: Path, mplconfig: Path) -> dict[str, str]:
         OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
         MPLBACKEND="Agg", MPLCONFIGDIR=str(mplconfig), HF_HUB_OFFLINE="1",
     )
-    env.pop("COURSE_TRAIN", None)
     return env
-
-
-def open_regular(path: Path, max_bytes: int):
-    """Open a file that untrusted code may have made, or None: no link, no FIFO (which would
-    block the grader), nothing larger than max_bytes."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
-    except OSError:
-        return None
-    st = os.fstat(fd)
-    if not stat.S_ISREG(st.st_mode) or st.st_size > max_bytes:
-        os.close(fd)
-        return None
-    return os.fdopen(fd, "rb")
-
-
-def _tail(path: Path, n: int = 2000) -> str:
-    """The last n bytes of a file the child wrote: never read a flood whole."""
-    f = open_regular(path, 2**62)
-    if f is None:
-        return ""
-    with f:
-        f.seek(max(0, f.seek(0, os.SEEK_END) - n))
-        return f.read(n).decode("utf-8", "replace")
-
-
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1][:200] if lines else ""
-
-
-def _death_reason(returncode: int, stderr_tail: str, limits: Limits) -> str:
-    """Why the child stopped in the middle of an exercise, in words for the report."""
-    if returncode < 0:
-        sig = -returncode
-        try:
-            name = signal.Signals(sig).name
-        except ValueError:
-            name = f"signal {sig}"
-        if sig == signal.SIGKILL:
-            return ("the process was killed (SIGKILL) while running this exercise: the code "
-                    "killed its own process, or the machine ran out of memory")
-        if sig == getattr(signal, "SIGXFSZ", None):
-            return (f"the process wrote a file or printed more than {limits.file_mb} MiB "
-                    "and was stopped")
-        detail = _last_line(stderr_tail)
-        return (f"the process crashed ({name}) while running this exercise; a memory limit of "
-                f"{limits.memory_mb} MiB applies" + (f" (last message: {detail})" if detail
-                                                     else ""))
-    return (f"the process exited (exit code {returncode}) in the middle of this exercise: "
-            "os._exit() or a crash in C code ends the grading of that exercise")
-
-
-def _load_record(path: Path, exercise: str, limits: Limits) -> tuple[dict | None, str | None]:
-    """Read the child's results with torch.load(weights_only=True): plain data only, so a
-    forged file can carry values but no code."""
-    import torch
-
-    garbled = "the grader could not read this exercise's results (missing or garbled file)"
-    f = open_regular(path, limits.file_mb * 2**20)
-    if f is None:
-        return None, garbled
-    try:
-        with f:
-            record = torch.load(f, weights_only=True, map_location="cpu")
-    except Exception:
-        return None, garbled
-    if not isinstance(record, dict) or record.get("id") != exercise:
-        return None, garbled
-    return record, None
 
 
 def _kill(proc: subprocess.Popen) -> None:
@@ -203,7 +139,8 @@ def _run_child(setups: dict[str, str], todo: list[Answer], limits: Limits, workd
                     current, t_start, started_any = ex_id, now, True
                     deadline = now + limits.timeout
                 elif word == "done" and current is not None and ex_id == current:
-                    rec, why = _load_record(scratch / "results" / f"{nxt}.pt", ex_id, limits)
+                    rec, why = load_record(scratch / "results" / f"{nxt}.pt", ex_id,
+                                           limits.file_mb)
                     results[ex_id] = ChildResult(rec, why, round(now - t_start, 3),
                                                  fence=fence)
                     on_done(ex_id)
@@ -215,7 +152,7 @@ def _run_child(setups: dict[str, str], todo: list[Answer], limits: Limits, workd
         if proc.poll() is None:
             _kill(proc)
         os.close(read_end)
-        stderr_tail = _tail(scratch / "stderr.txt")
+        stderr_tail = tail(scratch / "stderr.txt")
         shutil.rmtree(scratch, ignore_errors=True)
     if nxt >= len(todo):
         return results, []
@@ -225,7 +162,8 @@ def _run_child(setups: dict[str, str], todo: list[Answer], limits: Limits, workd
         current = todo[nxt].exercise
         seconds = round(time.monotonic() - t_start, 3)
         why = (f"timed out after {limits.timeout:g} s (the process was stopped)" if timed_out
-               else _death_reason(proc.returncode, stderr_tail, limits))
+               else death_reason(proc.returncode, stderr_tail, limits.memory_mb,
+                                 limits.file_mb))
         results[current] = ChildResult(None, why, seconds, fence=fence)
         on_done(current)
         return results, todo[nxt + 1:]
@@ -233,7 +171,7 @@ def _run_child(setups: dict[str, str], todo: list[Answer], limits: Limits, workd
         return results, todo[nxt:]
     why = ("grader error: the grading process did not start"
            + (" in time" if timed_out else f" (exit code {proc.returncode})")
-           + (f": {_last_line(stderr_tail)}" if _last_line(stderr_tail) else ""))
+           + (f": {last_line(stderr_tail)}" if last_line(stderr_tail) else ""))
     if any(m in stderr_tail for m in ("MemoryError", "can't allocate", "failed to map")):
         why += f" (raise --memory-mb, now {limits.memory_mb})"
     for answer in todo:
