@@ -12,7 +12,24 @@ from pathlib import Path
 import torch
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = REPO_ROOT / "data"
+
+
+def _data_dir() -> Path:
+    """data/: $COURSE_DATA if set; else beside course_lib (a clone, or `pip install -e .`);
+    else, for a course pip-installed into site-packages, the nearest data/ holding the course's
+    README.md at or above the working directory (a clone's notebooks/ finds ../data)."""
+    if os.environ.get("COURSE_DATA"):
+        return Path(os.environ["COURSE_DATA"]).expanduser().resolve()
+    if (REPO_ROOT / "data" / "README.md").is_file():
+        return REPO_ROOT / "data"
+    here = Path.cwd()
+    for folder in (here, *here.parents):
+        if (folder / "data" / "README.md").is_file():
+            return folder / "data"
+    return REPO_ROOT / "data"  # missing: data_path() says how to get it
+
+
+DATA_DIR = _data_dir()
 
 
 def _flag(name: str) -> bool:
@@ -62,7 +79,8 @@ def data_path(name: str) -> Path:
     if not path.exists():
         raise FileNotFoundError(
             f"{path} is missing. It ships with the course: restore it with "
-            f"`git checkout -- data/{name}`, or rebuild it with the command in data/README.md."
+            f"`git checkout -- data/{name}`, or rebuild it with the command in data/README.md "
+            f"(a pip-installed course: set COURSE_DATA to the course's data/ folder)."
         )
     return path
 

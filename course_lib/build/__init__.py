@@ -16,6 +16,7 @@ from pathlib import Path
 
 import nbformat
 
+from course_lib import colab
 from course_lib.runtime import REPO_ROOT
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -118,10 +119,11 @@ def solution_cell(ex) -> str:
 
 
 def sync_solution_cells(nb, name: str) -> list[str]:
-    """Set every solution cell of nb from its exercise file; return the ids that changed."""
+    """Set every solution cell of nb from its exercise file, and its Colab cell from
+    course_lib/colab.py; return the ids that changed ('colab' for the Colab cell)."""
     from course_lib.checking.registry import EXERCISES
 
-    changed = []
+    changed = [colab.TAG] if colab.sync_cell(nb) else []
     for cell in nb.cells:
         ex = EXERCISES.get(cell.metadata.get("nbgrader", {}).get("grade_id"))
         if ex is None or ex.file is None or ex.notebook != Path(name).stem:
@@ -190,7 +192,8 @@ def stale(root: Path = REPO_ROOT) -> list[str]:
     """What is out of step: solution cells that differ from their exercise files, and
     notebooks/ files that are missing, out of date or have no source."""
     texts, drift = render_all(root)
-    problems = [f"solutions/{name} cell {ex_id!r}: differs from its exercise file"
+    problems = [f"solutions/{name} cell {ex_id!r}: differs from "
+                + ("course_lib/colab.py" if ex_id == colab.TAG else "its exercise file")
                 for name, ids in drift.items() for ex_id in ids]
     for name, text in texts.items():
         path = root / "notebooks" / name

@@ -2,11 +2,12 @@
 
 Finds each answer by grade_id (else by function name), runs it in a confined child process
 (course_lib.grade.worker), judges the plain outcomes here; writes grades.csv and grades.json.
+`--shard I/N` and `merge` split a class over a batch system (shard.py); `gradescope OUT.zip`
+exports the grader as a Gradescope autograder (gradescope.py, autograder.py).
 """
 from __future__ import annotations
 
 import argparse
-import secrets
 import shutil
 import sys
 import tempfile
@@ -17,7 +18,9 @@ from pathlib import Path
 
 from course_lib.checking import Exercise, Outcome, judge, run_cases
 from course_lib.exercises.common import probes_drawn
+from course_lib.grade.options import add_grading_options, limits_from
 from course_lib.grade.report import Grade, summary, write_reports
+from course_lib.grade.shard import parse_shard, shard_students
 from course_lib.grade.submissions import (
     CourseNotebook,
     Unreadable,
@@ -150,17 +153,19 @@ def grade_student(folder: Path, course: list[CourseNotebook], refs: dict, limits
 
 
 def grade_class(submissions: Path, course: list[CourseNotebook], limits: Limits,
-                workers: int = 1, progress: bool = True) -> dict[str, dict[str, Grade]]:
-    """{student: {exercise id: Grade}} for every student folder, `workers` at a time, on the
-    probes of draw `limits.seed`."""
+                workers: int = 1, progress: bool = True,
+                students: list[tuple[str, Path]] | None = None) -> dict[str, dict[str, Grade]]:
+    """{student: {exercise id: Grade}} for every student folder (or for `students`, as
+    (name, folder) pairs), `workers` at a time, on the probes of draw `limits.seed`."""
+    if students is None:
+        students = find_students(submissions, [nb.stem for nb in course])
     with probes_drawn(limits.seed):
-        return _grade_class(submissions, course, limits, workers, progress)
+        return _grade_class(students, course, limits, workers, progress)
 
 
-def _grade_class(submissions, course, limits, workers, progress):
+def _grade_class(students, course, limits, workers, progress):
     from tqdm.auto import tqdm
 
-    students = find_students(submissions, [nb.stem for nb in course])
     refs = {ex.id: run_cases(ex.probed(ex.reference), ex.probe_cases())
             for nb in course for ex in nb.exercises}
     n_ex = sum(len(nb.exercises) for nb in course)
@@ -186,30 +191,28 @@ def _grade_class(submissions, course, limits, workers, progress):
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["gradescope"]:
+        from course_lib.grade.gradescope import main as export
+        return export(argv[1:])
+    if argv[:1] == ["merge"]:
+        from course_lib.grade.shard import merge_main
+        return merge_main(argv[1:])
     parser = argparse.ArgumentParser(
-        prog="python -m course_lib.grade", description=__doc__.splitlines()[0])
+        prog="python -m course_lib.grade", description=__doc__.splitlines()[0],
+        epilog="Also: `python -m course_lib.grade gradescope OUT.zip [options]` (the Gradescope "
+               "autograder) and `python -m course_lib.grade merge DIR... --out DIR` (shards).")
     parser.add_argument("submissions", type=Path, metavar="SUBMISSIONS_DIR",
                         help="one sub-folder per student, each holding their .ipynb files")
-    parser.add_argument("--notebooks", nargs="+", metavar="NAME",
-                        help="grade only these notebooks (e.g. 01_spiral or 01); default all")
     parser.add_argument("--out", type=Path, default=Path("grading_out"),
                         help="folder for grades.csv and grades.json (default: grading_out)")
-    parser.add_argument("--timeout", type=float, default=60.0,
-                        help="wall-clock seconds per exercise (default 60)")
-    parser.add_argument("--memory-mb", type=int, default=4096,
-                        help="address-space limit per grading process in MiB (default 4096)")
-    parser.add_argument("--max-output-mb", type=float, default=1.0,
-                        help="output an exercise may print, in MiB (default 1)")
     parser.add_argument("--workers", type=int, default=1,
                         help="students graded in parallel, one single-threaded process each")
+    parser.add_argument("--shard", type=parse_shard, metavar="I/N",
+                        help="grade only the I-th of N slices of the class (by folder name); "
+                             "give every shard the same --seed, then `merge` their --out folders")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--seed", type=int, default=None,
-                        help="the probe draw to grade on (default: a fresh random one, written "
-                             "to grades.json; give it again to repeat a grading exactly)")
-    parser.add_argument("--allow-library-calls", action="store_true",
-                        help="score answers that hand their work to the course's reference or "
-                             "to a library function computing the same (default: they fail, "
-                             "with the reason)")
+    add_grading_options(parser)
     args = parser.parse_args(argv)
 
     subs = args.submissions
@@ -226,15 +229,16 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    limits = Limits(timeout=args.timeout, memory_mb=args.memory_mb,
-                    output_mb=args.max_output_mb,
-                    allow_library_calls=args.allow_library_calls,
-                    seed=args.seed if args.seed is not None else secrets.randbelow(2**31) + 1)
+    limits, shard = limits_from(args), None
+    students = find_students(subs, [nb.stem for nb in course])
+    if args.shard:
+        students, shard = shard_students(students, *args.shard)
     t0 = time.perf_counter()
-    grades = grade_class(subs, course, limits, args.workers, not args.no_progress)
-    write_reports(out, grades, course, limits, subs)
+    grades = grade_class(subs, course, limits, args.workers, not args.no_progress, students)
+    write_reports(out, grades, course, limits, subs, {"shard": shard} if shard else None)
     print(summary(grades, course))
-    print(f"graded in {time.perf_counter() - t0:.1f} s on probe draw --seed {limits.seed}; "
+    print(f"graded in {time.perf_counter() - t0:.1f} s on probe draw --seed {limits.seed}"
+          + (f", shard {args.shard[0]}/{args.shard[1]}" if shard else "") + "; "
           f"reports: {args.out / 'grades.csv'}, {args.out / 'grades.json'}")
     errors = [f"{name}/{ex_id}: {g.reasons[0]}" for name, gs in grades.items()
               for ex_id, g in gs.items() if g.grader_error]

@@ -25,18 +25,11 @@ class Grade:
     sandbox: str | None = None  # landlock or audit-hook: how the child's writes were fenced
 
 
-def write_reports(out: Path, grades: dict[str, dict[str, Grade]],
-                  course: list[CourseNotebook], limits: Limits, submissions: Path) -> None:
-    """grades.csv (a row per student, a column per exercise, total) and grades.json."""
-    out.mkdir(parents=True, exist_ok=True)
+def build_report(grades: dict[str, dict[str, Grade]], course: list[CourseNotebook],
+                 limits: Limits, submissions: Path) -> dict:
+    """grades.json's content: per student and exercise, with the draw and the limits."""
     exercises = [ex for nb in course for ex in nb.exercises]
-    with open(out / "grades.csv", "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(["student"] + [ex.id for ex in exercises] + ["total"])
-        for name, g in grades.items():
-            writer.writerow([name] + [g[ex.id].points for ex in exercises]
-                            + [sum(x.points for x in g.values())])
-    report = {
+    return {
         "submissions": str(submissions.resolve()),
         "max_points": {ex.id: ex.points for ex in exercises},
         "max_total": sum(ex.points for ex in exercises),
@@ -48,8 +41,28 @@ def write_reports(out: Path, grades: dict[str, dict[str, Grade]],
                             "exercises": {k: asdict(v) for k, v in g.items()}}
                      for name, g in grades.items()},
     }
+
+
+def write_report(out: Path, report: dict) -> None:
+    """grades.csv (a row per student, a column per exercise in course order, the total) and
+    grades.json, from build_report's dict (or a merge of several)."""
+    out.mkdir(parents=True, exist_ok=True)
+    ids = list(report["max_points"])
+    with open(out / "grades.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["student"] + ids + ["total"])
+        for name, student in report["students"].items():
+            writer.writerow([name] + [student["exercises"][k]["points"] for k in ids]
+                            + [student["total"]])
     (out / "grades.json").write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n",
                                      encoding="utf-8")
+
+
+def write_reports(out: Path, grades: dict[str, dict[str, Grade]],
+                  course: list[CourseNotebook], limits: Limits, submissions: Path,
+                  extra: dict | None = None) -> None:
+    """grades.csv and grades.json for a grading; `extra` adds keys (a shard's own record)."""
+    write_report(out, {**build_report(grades, course, limits, submissions), **(extra or {})})
 
 
 def summary(grades: dict[str, dict[str, Grade]], course: list[CourseNotebook]) -> str:

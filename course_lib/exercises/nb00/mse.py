@@ -9,7 +9,8 @@ from course_lib.exercises.common import gen, pick
 
 # <solution cell>
 def mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Mean squared error: the mean over every element of (a - b)^2, a 0-dim tensor."""
+    """The mean squared error mse(a, b) of the equation above. a, b: the same shape, any rank.
+    Returns a 0-dim tensor in their dtype."""
     ### BEGIN SOLUTION
     return ((a - b) ** 2).mean()
     ### END SOLUTION

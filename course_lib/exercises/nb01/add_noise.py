@@ -1,4 +1,4 @@
-"""Exercise `add_noise` (notebook 01): x_sigma = x0 + sigma * eps, one sigma per sample."""
+"""Exercise `add_noise` (notebook 01): noise a batch, one noise level per sample."""
 from __future__ import annotations
 
 import torch
@@ -106,5 +106,5 @@ PROPS("works for a batch of one image, for (B,) points and in float64",
            "don't rebuild sigma with torch.tensor (float32) or call .float()")
 
 EXERCISE = exercise(globals(), points=2,
-                    summary="x_sigma = x0 + sigma * eps with one sigma per sample",
+                    summary="noise a batch, one noise level per sample",
                     reread="3. Adding noise")

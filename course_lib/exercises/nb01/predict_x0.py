@@ -1,4 +1,4 @@
-"""Exercise `predict_x0` (notebook 01): the denoised guess x0_hat = x - sigma * eps_hat."""
+"""Exercise `predict_x0` (notebook 01): the denoised guess x0_hat from a noise prediction."""
 from __future__ import annotations
 
 import torch
@@ -83,5 +83,5 @@ PROPS("works for a batch of one image, for (B,) points and in float64",
       code="for (B,) points sigma keeps shape (B,); don't rebuild sigma with torch.tensor "
            "(float32) or call .float()")
 
-EXERCISE = exercise(globals(), points=2, summary="the denoised guess x0_hat = x - sigma * eps_hat",
+EXERCISE = exercise(globals(), points=2, summary="the denoised guess x0_hat",
                     reread="7. From a noise guess to a data guess")

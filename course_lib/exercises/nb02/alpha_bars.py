@@ -1,4 +1,4 @@
-"""Exercise `alpha_bars` (notebook 02): alpha_bar_t, the cumulative product of 1 - beta."""
+"""Exercise `alpha_bars` (notebook 02): alpha_bar_t, the signal fraction left after step t."""
 from __future__ import annotations
 
 import torch
@@ -95,5 +95,5 @@ PROPS("keeps float64 precision",
       close("float64", atol=1e-12, rtol=1e-9),
       code="no .float(): arithmetic with plain numbers such as 1 keeps the betas' dtype")
 
-EXERCISE = exercise(globals(), points=2, summary="cumulative product of 1 - beta",
+EXERCISE = exercise(globals(), points=2, summary="the signal fraction left after each step",
                     reread=r"2. $\bar\alpha_t$: how much signal is left after $t$ steps")

@@ -11,8 +11,8 @@ from course_lib.exercises.nb03.probes import linear_alpha_bar, schedule_alpha_ba
 # <solution cell>
 def ddim_noise_std(alpha_bar_t: torch.Tensor, alpha_bar_prev: torch.Tensor,
                    eta: float) -> torch.Tensor:
-    """The std of the fresh noise in a DDIM step from alpha_bar_t to alpha_bar_prev: DDPM's
-    posterior std scaled by eta (DDIM eq. 16). Tensors of any (matching) shape."""
+    """The std s of the fresh noise in a DDIM step from alpha_bar_t to alpha_bar_prev with
+    stochasticity eta (section 2, DDIM eq. 16). Tensors of any (matching) shape."""
     ### BEGIN SOLUTION
     a_t, a_prev = alpha_bar_t, alpha_bar_prev
     return eta * ((1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev)).sqrt()

@@ -10,8 +10,8 @@ from course_lib.exercises.nb03.probes import ddim_scheduler
 
 # <solution cell>
 def ddim_timesteps(T: int, n: int) -> torch.Tensor:
-    """The n of T training timesteps a DDIM sampler visits: an even stride of T // n that
-    ends at 0, in the order they are visited (largest first). Returns (n,) int64."""
+    """The n of T training timesteps a DDIM sampler visits with diffusers' leading spacing
+    (section 1), in the order they are visited (largest first). Returns (n,) int64."""
     ### BEGIN SOLUTION
     return (torch.arange(n) * (T // n)).flip(0)
     ### END SOLUTION

@@ -9,7 +9,8 @@ from course_lib.exercises.nb04.probes import set_cases, sq_dists
 
 # <solution cell>
 def dist_K(x: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
-    """min_k ||x - k|| for each row of x. x: (B, D), K: (N, D) -> (B,)"""
+    """dist_K of section 1 for each row of x, K being the set of K's rows.
+    x: (B, D), K: (N, D) -> (B,)"""
     ### BEGIN SOLUTION
     sq = ((x[:, None, :] - K[None, :, :]) ** 2).sum(-1)  # (B, N)
     return sq.min(dim=1).values.sqrt()

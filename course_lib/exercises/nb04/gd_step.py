@@ -11,7 +11,8 @@ from course_lib.exercises.nb04.proj_K import proj_K
 
 # <solution cell>
 def gd_step(x: torch.Tensor, K: torch.Tensor, step: float) -> torch.Tensor:
-    """x - step * grad f(x) with f = 1/2 dist_K^2, grad f(x) = x - proj_K(x)."""
+    """One gradient-descent step of size `step` on f = 1/2 dist_K^2 (section 4) from each
+    row of x; your proj_K may help. x: (B, D), K: (N, D) -> (B, D)"""
     ### BEGIN SOLUTION
     return x - step * (x - proj_K(x, K))
     ### END SOLUTION

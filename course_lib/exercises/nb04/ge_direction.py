@@ -9,7 +9,8 @@ from course_lib.exercises.common import gen, pick
 
 # <solution cell>
 def ge_direction(eps_hat: torch.Tensor, eps_prev, gam: float) -> torch.Tensor:
-    """gam * eps_hat + (1 - gam) * eps_prev, or eps_hat when eps_prev is None."""
+    """The extrapolated direction of section 5 (Algorithm 3) from this step's eps_hat, the previous
+    step's eps_prev (None on the first step) and gam. Returns eps_hat's shape."""
     ### BEGIN SOLUTION
     if eps_prev is None:
         return eps_hat

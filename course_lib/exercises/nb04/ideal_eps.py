@@ -11,7 +11,9 @@ from course_lib.exercises.nb04.proj_K import proj_K
 
 # <solution cell>
 def ideal_eps(x: torch.Tensor, sigma: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
-    """eps* = (x - sum_i w_i k_i) / sigma, w = softmax(-||x - k||^2 / (2 sigma^2))."""
+    """The ideal denoiser's noise prediction eps* of section 2 (paper, eq. 5) for the data
+    set of K's rows. x: (B, D); sigma: a 0-dim tensor or (B,), one per row; K: (N, D).
+    Returns (B, D) in x's dtype."""
     ### BEGIN SOLUTION
     sigma = torch.as_tensor(sigma, dtype=x.dtype).expand(x.shape[0])[:, None]  # (B, 1)
     sq = ((x[:, None, :] - K[None, :, :]) ** 2).sum(-1)                       # (B, N)

@@ -9,7 +9,8 @@ from course_lib.exercises.nb04.probes import probe_K, set_cases, sq_dists
 
 # <solution cell>
 def proj_K(x: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
-    """The nearest point of K for each row of x. x: (B, D), K: (N, D) -> (B, D)"""
+    """proj_K of section 1 for each row of x, K being the set of K's rows.
+    x: (B, D), K: (N, D) -> (B, D)"""
     ### BEGIN SOLUTION
     sq = ((x[:, None, :] - K[None, :, :]) ** 2).sum(-1)  # (B, N)
     return K[sq.argmin(dim=1)]

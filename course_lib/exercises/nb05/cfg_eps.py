@@ -1,4 +1,4 @@
-"""Exercise `cfg_eps` (notebook 05): the guided prediction eps_u + w * (eps_c - eps_u)."""
+"""Exercise `cfg_eps` (notebook 05): the classifier-free guided noise prediction."""
 from __future__ import annotations
 
 import torch
@@ -9,7 +9,9 @@ from course_lib.exercises.common import gen, pick
 
 # <solution cell>
 def cfg_eps(eps_uncond: torch.Tensor, eps_cond: torch.Tensor, w: float) -> torch.Tensor:
-    """eps_u + w * (eps_c - eps_u)."""
+    """The guided prediction eps_hat of section 6 in diffusers' convention (w = 1: no
+    guidance), from the unconditional and conditional predictions eps_uncond and eps_cond
+    (any shape, the same for both). Returns that shape."""
     ### BEGIN SOLUTION
     return eps_uncond + w * (eps_cond - eps_uncond)
     ### END SOLUTION

@@ -12,7 +12,9 @@ from course_lib.exercises.common import gen, pick
 
 # <solution cell>
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask=None) -> torch.Tensor:
-    """softmax(q k^T / sqrt(d)) v; masked keys (mask False) get weight 0."""
+    """Attention of section 4: queries q (..., T_q, d), keys k (..., T_k, d), values
+    v (..., T_k, d_v) -> (..., T_q, d_v). mask: None, or (B, T_k) bool with q, k, v of shape
+    (B, heads, T, d); keys where it is False get no weight."""
     ### BEGIN SOLUTION
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])   # (..., Tq, Tk)
     if mask is not None:

@@ -13,7 +13,9 @@ from course_lib.exercises.nb06.probes import fixed, random_affine
 
 # <solution cell>
 def attention_2d(block, x: torch.Tensor, context=None, mask=None) -> torch.Tensor:
-    """Pixels as tokens, multi-head (self- or cross-) attention, back to (B, C, H, W), + x."""
+    """The attention block of section 4 on a feature map x (B, C, H, W), from the block's
+    parts: self-attention among the pixels, or cross-attention to context (B, L, D_ctx)
+    with mask None or (B, L) bool. Returns (B, C, H, W), the residual included."""
     ### BEGIN SOLUTION
     B, C, H, W = x.shape
     tokens = block.norm(x).reshape(B, C, H * W).transpose(1, 2)   # (B, HW, C)

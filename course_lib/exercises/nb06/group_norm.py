@@ -10,7 +10,9 @@ from course_lib.exercises.common import gen, pick
 
 # <solution cell>
 def group_norm(x: torch.Tensor, groups: int, eps: float = 1e-5) -> torch.Tensor:
-    """Per sample and group of consecutive channels: (x - mean) / sqrt(var + eps)."""
+    """GroupNorm of section 2 without its learned scale and shift. x: (B, C, ...) with C a
+    multiple of groups, each sample's channels split into `groups` groups of consecutive
+    channels. Returns x's shape."""
     ### BEGIN SOLUTION
     B = x.shape[0]
     g = x.reshape(B, groups, -1)                         # (B, G, C/G * H * W)

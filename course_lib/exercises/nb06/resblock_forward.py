@@ -14,7 +14,8 @@ from course_lib.exercises.nb06.probes import fixed, random_affine
 
 # <solution cell>
 def resblock_forward(block, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
-    """norm1 -> SiLU -> conv1, + emb per channel, norm2 -> SiLU -> conv2, + skip(x)."""
+    """The residual block's output of section 3, from the block's own parts.
+    x: (B, C_in, H, W), emb: (B, E) -> (B, C_out, H, W)."""
     ### BEGIN SOLUTION
     h = block.conv1(F.silu(block.norm1(x)))
     h = h + block.emb(emb)[:, :, None, None]

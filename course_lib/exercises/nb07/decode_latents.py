@@ -1,4 +1,4 @@
-"""Exercise `decode_latents` (notebook 07): undo the latent scale, decode, clamp to [-1, 1]."""
+"""Exercise `decode_latents` (notebook 07): scaled latents back to images in [-1, 1]."""
 from __future__ import annotations
 
 import torch
@@ -10,7 +10,8 @@ from course_lib.exercises.common import gen, pick, seeded
 
 # <solution cell>
 def decode_latents(decoder, latents: torch.Tensor, scale: float) -> torch.Tensor:
-    """decoder(latents / scale), clamped to [-1, 1]."""
+    """The images (B, 3, H, W), in the image range [-1, 1], that latents (B, C, h, w)
+    multiplied by `scale` stand for (section 2); decoder maps unscaled latents to images."""
     ### BEGIN SOLUTION
     return decoder(latents / scale).clamp(-1, 1)
     ### END SOLUTION
@@ -83,5 +84,5 @@ PROPS("matches the reference for one latent of another size, in float64",
       close("float64", atol=1e-12, rtol=1e-10),
       code="no .float(); no in-place /= on latents (it changes the caller's tensor)")
 
-EXERCISE = exercise(globals(), points=1, summary="undo the latent scale, decode, clamp",
+EXERCISE = exercise(globals(), points=1, summary="scaled latents back to images",
                     reread="2. Scaling the latents")

@@ -9,7 +9,8 @@ from course_lib.exercises.common import gen, pick
 
 # <solution cell>
 def kl_divergence(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """1/2 sum(mean^2 + exp(logvar) - 1 - logvar) per sample, mean over the batch (0-dim)."""
+    """The KL divergence of section 1 from N(mean, exp(logvar)) to N(0, I), summed over each
+    sample's latent values, averaged over the batch. mean, logvar: (B, ...) -> 0-dim."""
     ### BEGIN SOLUTION
     per_value = 0.5 * (mean**2 + logvar.exp() - 1 - logvar)
     return per_value.flatten(1).sum(1).mean()

@@ -9,7 +9,8 @@ from course_lib.exercises.common import gen, pick
 
 # <solution cell>
 def reparameterize(mean: torch.Tensor, logvar: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
-    """z = mean + exp(logvar / 2) * eps."""
+    """A draw z from N(mean, exp(logvar)) by section 1's reparameterisation, with the
+    standard Gaussian noise eps given. mean, logvar, eps: one shape; returns that shape."""
     ### BEGIN SOLUTION
     return mean + torch.exp(0.5 * logvar) * eps
     ### END SOLUTION

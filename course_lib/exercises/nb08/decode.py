@@ -14,7 +14,8 @@ from course_lib.exercises.nb08.probes import TOL, probe_pipeline, probe_vae
 # <solution cell>
 @torch.no_grad()
 def decode(vae, latents: torch.Tensor) -> torch.Tensor:
-    """latents -> images (B, 3, H, W) in [0, 1]."""
+    """The images (B, 3, H, W) in [0, 1] that latents (B, C, h, w), scaled as the
+    pipeline's are, stand for (section 5)."""
     ### BEGIN SOLUTION
     images = vae.decode(latents / vae.config.scaling_factor).sample
     return (images / 2 + 0.5).clamp(0, 1)

@@ -20,7 +20,8 @@ from course_lib.exercises.nb08.probes import (
 # <solution cell>
 @torch.no_grad()
 def encode_prompt(tokenizer, text_encoder, prompts: list, negative_prompts: list) -> torch.Tensor:
-    """(2B, 77, D): negative prompts' embeddings, then the prompts'."""
+    """The text encoder's embeddings (section 2) of B negative prompts, then of B prompts,
+    tokenized as the pipeline does. Returns (2B, 77, D) on the text encoder's device."""
     ### BEGIN SOLUTION
     def embed(texts):
         ids = tokenizer(texts, padding="max_length", max_length=tokenizer.model_max_length,

@@ -24,7 +24,9 @@ from course_lib.exercises.nb08.probes import (
 @torch.no_grad()
 def generate_latents(pipe, prompts: list, negative_prompts=None, steps: int = 25,
                      w: float = 7.5, generator=None) -> torch.Tensor:
-    """The pipeline's loop by hand; returns the final latents."""
+    """The pipeline's loop by hand, in the phases of section 4, for B prompts (negative
+    prompts default to ""): the final latents (B, C, h, w), as StableDiffusionPipeline
+    makes them from the same arguments and generator."""
     ### BEGIN SOLUTION
     negative_prompts = negative_prompts or [""] * len(prompts)
     embeds = encode_prompt(pipe.tokenizer, pipe.text_encoder, prompts, negative_prompts)

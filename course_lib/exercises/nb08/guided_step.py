@@ -21,7 +21,8 @@ from course_lib.exercises.nb08.probes import (
 # <solution cell>
 @torch.no_grad()
 def guided_step(unet, scheduler, latents, t, embeds, w: float) -> torch.Tensor:
-    """One guided denoising step; returns the next latents."""
+    """One classifier-free guided step at timestep t (section 3): latents (B, C, h, w),
+    embeds (2B, 77, D) from encode_prompt, guidance scale w. Returns the next latents."""
     ### BEGIN SOLUTION
     latent_in = scheduler.scale_model_input(torch.cat([latents] * 2), t)
     eps_uncond, eps_text = unet(latent_in, t, encoder_hidden_states=embeds).sample.chunk(2)
@@ -129,6 +130,11 @@ def _resets(unet, sch, lat, t, emb, w):
     return _step(unet, sch, lat, t, emb, w)
 
 
+def _trains(unet, sch, lat, t, emb, w):
+    unet.train()  # a training loop's habit: same numbers here, but the caller's U-Net changes
+    return _step(unet, sch, lat, t, emb, w)
+
+
 BUGS = {
     "chunks swapped": lambda *a: _step(*a, swap=True),
     "scales the conditional only": lambda *a: _step(*a, scale_cond_only=True),
@@ -142,6 +148,7 @@ BUGS = {
     "[held] a DDIMScheduler built from the given one's config": _ddim_from_config,
     "[held] a fresh scheduler of the same kind (loses DPM-Solver++'s history)": _fresh_copy,
     "[mutates] calls set_timesteps again (resets the scheduler's run)": _resets,
+    "[mutates] leaves the caller's U-Net in train mode": _trains,
     "[dtype] guidance computed in float32": lambda *a: _step(*a, eps_dtype=torch.float32),
 }
 

@@ -13,7 +13,8 @@ from course_lib.exercises.nb09.probes import embeddings, value
 
 # <solution cell>
 def clip_loss(image_emb: torch.Tensor, text_emb: torch.Tensor, log_scale) -> torch.Tensor:
-    """Symmetric cross-entropy over the (B, B) matrix of scaled cosine similarities."""
+    """CLIP's loss of section 5 for B matching pairs: image_emb, text_emb (B, D), not
+    normalised; log_scale a number or a 0-dim tensor. Returns a 0-dim tensor."""
     ### BEGIN SOLUTION
     u, v = F.normalize(image_emb, dim=-1), F.normalize(text_emb, dim=-1)
     logits = torch.as_tensor(log_scale).exp() * u @ v.T

@@ -11,7 +11,8 @@ from course_lib.exercises.nb09.probes import embeddings
 
 # <solution cell>
 def clip_score(image_emb: torch.Tensor, text_emb: torch.Tensor) -> torch.Tensor:
-    """100 * max(cos(u_i, v_i), 0) for each pair i; (B,)."""
+    """The CLIP score of section 6 for each pair of rows of image_emb and text_emb, both
+    (B, D) and not normalised. Returns (B,)."""
     ### BEGIN SOLUTION
     return 100 * F.cosine_similarity(image_emb, text_emb, dim=-1).clamp(min=0)
     ### END SOLUTION

@@ -11,7 +11,8 @@ from course_lib.exercises.nb09.probes import value
 
 # <solution cell>
 def fid(features_a: torch.Tensor, features_b: torch.Tensor) -> torch.Tensor:
-    """Frechet distance between Gaussians fitted to two feature sets (rows are samples)."""
+    """FID of section 3 between features_a (N, d) and features_b (M, d), rows are images.
+    Returns a 0-dim float64 tensor."""
     ### BEGIN SOLUTION
     a, b = features_a.double(), features_b.double()
     return frechet_distance(a.mean(0), torch.cov(a.T), b.mean(0), torch.cov(b.T))

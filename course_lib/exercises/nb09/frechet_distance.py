@@ -12,7 +12,8 @@ from course_lib.exercises.nb09.probes import value
 # <solution cell>
 def frechet_distance(mu_a: torch.Tensor, cov_a: torch.Tensor, mu_b: torch.Tensor,
                      cov_b: torch.Tensor) -> torch.Tensor:
-    """|mu_a - mu_b|^2 + tr(cov_a) + tr(cov_b) - 2 tr((cov_a cov_b)^(1/2))."""
+    """The squared Frechet distance d^2 of section 2 between N(mu_a, cov_a) and N(mu_b, cov_b).
+    mu: (d,), cov: (d, d) positive semi-definite, float64. Returns a 0-dim float64 tensor."""
     ### BEGIN SOLUTION
     s = metrics.sqrtm_psd(cov_a)
     m = s @ cov_b @ s                                # symmetric, up to round-off

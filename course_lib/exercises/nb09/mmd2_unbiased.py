@@ -10,7 +10,8 @@ from course_lib.exercises.nb09.probes import value
 
 # <solution cell>
 def mmd2_unbiased(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Unbiased MMD^2 with k(x, y) = (x . y / d + 1)^3, a 0-dim tensor."""
+    """The unbiased MMD^2 estimate of section 4 with KID's kernel, between x (m, d) and
+    y (n, d), m and n at least 2. Returns a 0-dim tensor."""
     ### BEGIN SOLUTION
     d, m, n = x.shape[1], len(x), len(y)
     k_xx, k_yy, k_xy = ((x @ x.T / d + 1) ** 3, (y @ y.T / d + 1) ** 3, (x @ y.T / d + 1) ** 3)

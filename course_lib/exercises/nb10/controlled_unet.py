@@ -15,7 +15,9 @@ from course_lib.exercises.nb10.probes import probe_models
 
 # <solution cell>
 def controlled_unet(unet, controlnet, latents, t, text, control, scale: float = 1.0):
-    """The U-Net's output with the ControlNet's residuals, times scale, added."""
+    """The U-Net's prediction for latents at timestep t with text embeddings `text`, steered
+    by the ControlNet reading the conditioning image `control`, its residuals weighted by
+    scale (0: no control), as section 4 describes. Returns the latents' shape."""
     ### BEGIN SOLUTION
     down, mid = controlnet(latents, t, encoder_hidden_states=text, controlnet_cond=control,
                            return_dict=False)

@@ -12,7 +12,8 @@ from course_lib.exercises.nb10.probes import peft_linear
 # <solution cell>
 def lora_forward(x: torch.Tensor, base: nn.Linear, A: torch.Tensor, B: torch.Tensor,
                  alpha: float) -> torch.Tensor:
-    """h = W x + b + (alpha / r) B A x, for x (..., d_in); returns (..., d_out)."""
+    """The LoRA layer's output h of section 1: base is the frozen nn.Linear (W and b),
+    A (r, d_in), B (d_out, r), alpha the scale; x (..., d_in) -> (..., d_out)."""
     ### BEGIN SOLUTION
     r = A.shape[0]
     return base(x) + (alpha / r) * (x @ A.T @ B.T)

@@ -12,7 +12,8 @@ from course_lib.exercises.nb10.probes import peft_linear
 
 # <solution cell>
 def merge_lora(W: torch.Tensor, A: torch.Tensor, B: torch.Tensor, alpha: float) -> torch.Tensor:
-    """W + (alpha / r) B A."""
+    """The merged weight W' of section 1, a new (d_out, d_in) tensor; W (d_out, d_in) is
+    not changed. A (r, d_in), B (d_out, r), alpha the scale."""
     ### BEGIN SOLUTION
     return W + (alpha / A.shape[0]) * (B @ A)
     ### END SOLUTION

@@ -11,7 +11,9 @@ from course_lib.exercises.common import gen, pick
 # <solution cell>
 def prior_preservation_loss(pred: torch.Tensor, target: torch.Tensor, is_prior: torch.Tensor,
                             weight: float) -> torch.Tensor:
-    """MSE over the new-concept examples + weight * MSE over the prior examples."""
+    """DreamBooth's loss L of section 3: pred and target (B, ...), is_prior (B,) bool marking
+    the prior examples, weight the prior's weight. A 0-dim tensor; a batch without prior
+    examples gives the new-concept term alone."""
     ### BEGIN SOLUTION
     e = ((pred - target) ** 2).flatten(1).mean(1)       # (B,): one error per example
     loss = e[~is_prior].mean()
@@ -145,5 +147,5 @@ PROPS("matches the reference with prior examples anywhere in an odd batch, in fl
       close("scattered_float64", atol=1e-10, rtol=1e-10),
       code="index with is_prior and ~is_prior, not .chunk(2); no .float()")
 
-EXERCISE = exercise(globals(), points=2, summary="DreamBooth's loss: new concept + weight x prior",
+EXERCISE = exercise(globals(), points=2, summary="DreamBooth's loss with prior preservation",
                     reread="3. A new word for it, and keeping the old ones (DreamBooth)")

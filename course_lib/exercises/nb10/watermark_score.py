@@ -12,7 +12,8 @@ from course_lib.exercises.common import draw, gen, pick
 
 # <solution cell>
 def watermark_score(images: torch.Tensor, signs: torch.Tensor) -> torch.Tensor:
-    """z = sum_b s_b X_b / sqrt(sum_b X_b^2) per image; X = block means of the high-pass."""
+    """The detection score z of section 5 for each image: images (B, C, H, W) in [0, 1],
+    signs (C, H/2, W/2) of +-1, one per 2x2 block of each channel. Returns (B,)."""
     ### BEGIN SOLUTION
     X = F.avg_pool2d(safety.highpass(images), 2)                    # (B, C, H/2, W/2)
     return (signs * X).flatten(1).sum(1) / X.flatten(1).norm(dim=1).clamp(min=1e-12)
