@@ -30,7 +30,7 @@ from course_lib.grade.submissions import (
     load_course,
     read_cells,
 )
-from course_lib.grade.worker import Answer, ChildResult, Limits, run_answers
+from course_lib.grade.worker import Answer, ChildResult, Limits, run_answers, save_references
 
 __all__ = ["CourseNotebook", "Grade", "Unreadable", "find_answer", "find_notebook",
            "find_students", "grade_class", "grade_student", "judge_result", "load_course",
@@ -179,6 +179,7 @@ def _grade_class(students, course, limits, workers, progress):
 
     workdir = Path(tempfile.mkdtemp(prefix="course-grade-"))
     (workdir / "mplconfig").mkdir()
+    save_references(refs, workdir)
     pool = ThreadPoolExecutor(max_workers=max(1, workers))
     try:
         futures = {name: pool.submit(grade_student, folder, course, refs, limits, workdir,

@@ -133,6 +133,20 @@ def main(argv: list[str] | None = None) -> int:
         return _grade(job, scratch, limits, progress)
 
 
+def _references(path, cases: dict, run_cases, exercises) -> dict:
+    """The references' outcomes the parent judges by (its file, read before the fence), or,
+    without that file, computed here on the same probes."""
+    import torch
+
+    from course_lib.checking import Outcome
+
+    saved = torch.load(path, weights_only=True) if path and os.path.isfile(path) else {}
+    return {ex_id: {k: Outcome.from_plain(d) for k, d in saved[ex_id].items()}
+            if ex_id in saved else
+            run_cases(exercises[ex_id].probed(exercises[ex_id].reference), copy.deepcopy(c))
+            for ex_id, c in cases.items()}
+
+
 def _grade(job: dict, scratch: str, limits: Limits, progress) -> int:
     from course_lib.grade import sandbox  # (torch is loaded already: course_lib imports it)
 
@@ -160,9 +174,7 @@ def _grade(job: dict, scratch: str, limits: Limits, progress) -> int:
                                   f"({type(exc).__name__}: {exc})")[:MAX_ERROR]
     # Probe inputs (and the reference's outcomes on them) exist before any graded code runs.
     cases = {a["exercise"]: EXERCISES[a["exercise"]].probe_cases() for a in job["answers"]}
-    refs = {ex_id: run_cases(EXERCISES[ex_id].probed(EXERCISES[ex_id].reference),
-                             copy.deepcopy(c))
-            for ex_id, c in cases.items()}
+    refs = _references(job.get("references"), cases, run_cases, EXERCISES)
     namespaces = {}  # one per notebook: a later answer may call an earlier one, as in Jupyter
     snapshot = _snapshot()
     shared = {"budget": int(limits.output_mb * 2**20), "used": 0, "exceeded": False}

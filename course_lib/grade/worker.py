@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
+
 from course_lib.grade.readback import death_reason, last_line, load_record, open_regular, tail
 from course_lib.runtime import REPO_ROOT
 
@@ -89,6 +91,16 @@ def _kill(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
+REFERENCES = "references.pt"  # in the grading folder: the references' outcomes, plain
+
+
+def save_references(refs: dict, workdir: Path) -> None:
+    """The references' outcomes on this draw's probes, which the parent judges by, for every
+    child to read before its fence: the child then need not recompute them per student."""
+    torch.save({ex_id: {case: o.to_plain() for case, o in outs.items()}
+                for ex_id, outs in refs.items()}, workdir / REFERENCES)
+
+
 def _run_child(setups: dict[str, str], todo: list[Answer], limits: Limits, workdir: Path,
                on_done: Callable[[str], None]) -> tuple[dict[str, ChildResult], list[Answer]]:
     """One child for `todo`, in order. Returns the results it produced and the answers it
@@ -100,7 +112,7 @@ def _run_child(setups: dict[str, str], todo: list[Answer], limits: Limits, workd
     read_end, write_end = os.pipe()
     job = {"setups": setups, "scratch": str(scratch), "limits": limits.__dict__,
            "answers": [a.__dict__ for a in todo], "progress_fd": write_end,
-           "parent_pid": os.getpid()}
+           "parent_pid": os.getpid(), "references": str(workdir / REFERENCES)}
     (scratch / "job.json").write_text(json.dumps(job), encoding="utf-8")
     with open(scratch / "stdout.txt", "wb") as out, open(scratch / "stderr.txt", "wb") as err:
         proc = subprocess.Popen(
