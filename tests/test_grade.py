@@ -16,7 +16,7 @@ from course_lib import grade
 from course_lib.checking.registry import EXERCISES
 from course_lib.grade import sandbox
 from course_lib.grade.worker import Answer, ChildResult, Limits, run_answers
-from course_lib.runtime import REPO_ROOT
+from course_lib.runtime import DATA_DIR, REPO_ROOT
 
 pytestmark = pytest.mark.slow  # grading runs sandboxed child processes
 
@@ -126,13 +126,16 @@ def test_command_line(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--notebooks", "99_nothing"], "unknown notebook"),
     (["--out", "{class}/out"], "is inside"),
+    (["--out", "{data}/graded"], "which graded code may read"),
 ])
 def test_bad_options_are_refused_before_grading(tmp_path, capsys, args, message):
     (tmp_path / "class" / "ada").mkdir(parents=True)
-    args = [a.replace("{class}", str(tmp_path / "class")) for a in args]
+    args = [a.replace("{class}", str(tmp_path / "class")).replace("{data}", str(DATA_DIR))
+            for a in args]
     assert grade.main([str(tmp_path / "class"), *args]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "class" / "out").exists()
+    assert not (DATA_DIR / "graded").exists()
 
 
 def test_a_broken_setup_cell_is_a_grader_error_not_the_students(tmp_path):

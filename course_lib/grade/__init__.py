@@ -18,7 +18,7 @@ from pathlib import Path
 
 from course_lib.checking import Exercise, Outcome, judge, run_cases
 from course_lib.exercises.common import probes_drawn
-from course_lib.grade.options import add_grading_options, limits_from
+from course_lib.grade.options import add_grading_options, folder_problem, limits_from
 from course_lib.grade.report import Grade, summary, write_reports
 from course_lib.grade.shard import parse_shard, shard_students
 from course_lib.grade.submissions import (
@@ -220,10 +220,9 @@ def main(argv: list[str] | None = None) -> int:
     if not subs.is_dir():
         print(f"error: {subs} is not a folder", file=sys.stderr)
         return 2
-    out, subs_real = args.out.resolve(), subs.resolve()
-    if out == subs_real or subs_real in out.parents:
-        print(f"error: --out {args.out} is inside {subs}; the grader never writes there",
-              file=sys.stderr)
+    problem = folder_problem(subs, args.out)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     try:
         course = load_course(only=args.notebooks)
@@ -236,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
         students, shard = shard_students(students, *args.shard)
     t0 = time.perf_counter()
     grades = grade_class(subs, course, limits, args.workers, not args.no_progress, students)
-    write_reports(out, grades, course, limits, subs, {"shard": shard} if shard else None)
+    write_reports(args.out.resolve(), grades, course, limits, subs,
+                  {"shard": shard} if shard else None)
     print(summary(grades, course))
     print(f"graded in {time.perf_counter() - t0:.1f} s on probe draw --seed {limits.seed}"
           + (f", shard {args.shard[0]}/{args.shard[1]}" if shard else "") + "; "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import secrets
+from pathlib import Path
 
 from course_lib.grade.worker import Limits
 
@@ -38,3 +39,21 @@ def limits_from(args: argparse.Namespace) -> Limits:
                   output_mb=args.max_output_mb,
                   allow_library_calls=args.allow_library_calls,
                   seed=args.seed if args.seed is not None else draw_seed())
+
+
+def folder_problem(submissions: Path, out: Path) -> str | None:
+    """Why the class grader must refuse these folders, or None: the reports may not go inside
+    the submissions, and neither may lie where graded code can read (beside course_lib/ or
+    data/, in the Python installation): one student's code could read the others' answers."""
+    from course_lib.grade.sandbox import readable_paths
+
+    subs, out = submissions.resolve(), out.resolve()
+    if out == subs or subs in out.parents:
+        return f"--out {out} is inside {submissions}; the grader never writes there"
+    for folder, what in ((subs, "the submissions"), (out, "--out")):
+        for allowed in readable_paths():
+            if not allowed.startswith("/proc/") and (str(folder) == allowed
+                                                     or Path(allowed) in folder.parents):
+                return (f"{what} ({folder}) lies inside {allowed}, which graded code may read; "
+                        "put it elsewhere")
+    return None
