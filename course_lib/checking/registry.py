@@ -67,6 +67,7 @@ from course_lib.exercises.nb10 import (
     prior_preservation_loss,
     watermark_score,
 )
+from course_lib.exercises.nb11 import dpm_2m_step, dpm_first_order_step, dpm_solver_samples
 from course_lib.exercises.nb12 import (
     eps_from_velocity,
     euler_flow_samples,
@@ -87,6 +88,7 @@ MODULES = [  # in course order
     encode_prompt, guided_step, generate_latents, decode,
     frechet_distance, fid, mmd2_unbiased, clip_loss, clip_score,
     lora_forward, merge_lora, prior_preservation_loss, controlled_unet, watermark_score,
+    dpm_first_order_step, dpm_2m_step, dpm_solver_samples,
     flow_path, flow_loss, euler_flow_samples, eps_from_velocity, velocity_from_denoiser,
 ]
 EXERCISES: dict[str, Exercise] = {m.EXERCISE.id: m.EXERCISE for m in MODULES}
