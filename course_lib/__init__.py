@@ -14,11 +14,14 @@ The book (what the notebooks import and you may read), by the notebook that intr
         the one sigma <-> timestep wrapper of a diffusers U-Net for the course's samplers
     09  metrics, features, clip, evaluation          FID, KID, CLIP score
     10  customise, controlnet, new_shape, safety     LoRA, DreamBooth, ControlNet, filters
+    11  fewstep      the probability-flow ODE, DPM-Solver++ by hand
+    12  flow         flow matching: straight paths, velocities, Euler, reflow
 
 Each exercise is one file in exercises/nbNN/<id>.py (its solution cell is the one copy of the
 reference, which the modules above re-export). The machine lives apart: checking/ (probe,
-judge, registry), build/ (solutions -> student notebooks), grade/ (the class grader and its
-sandbox), train/ (the commands that make data/), bench/ (figures for the README).
+judge, registry), build/ (solutions -> student notebooks; colab.py writes each notebook's
+Colab cell), grade/ (the class grader, its sandbox, the Gradescope export, shards),
+train/ (the commands that make data/), bench/ (figures for the README).
 """
 from course_lib.checking import CheckFailed, NotAttempted, check
 from course_lib.runtime import (
