@@ -11,7 +11,8 @@ The book (what the notebooks import and you may read), by the notebook that intr
     04  projection   dist_K, proj_K, the ideal denoiser     05  guidance  labels, guided()
     06  shapes, unet, judge   images, the U-Net, the judge  07  vae, text, latent
     08  sd_model, bpe, sd_loop, sd_weights, bridge   Stable Diffusion taken apart; bridge is
-        the one sigma <-> timestep wrapper of a diffusers U-Net for the course's samplers
+        the one sigma <-> timestep wrapper of a diffusers U-Net for the course's samplers;
+        sdxl_model, sdxl_loop: the course model grown into SDXL's shape, SDXL by hand
     09  metrics, features, clip, evaluation          FID, KID, CLIP score
     10  customise, controlnet, new_shape, safety     LoRA, DreamBooth, ControlNet, filters
     11  fewstep      the probability-flow ODE, DPM-Solver++ by hand

@@ -4,7 +4,8 @@ The real model is named in one place (SD_MODELS). `python -m course_lib.sd_weigh
 downloads it once into a local folder (the only command in the course that uses the network);
 afterwards everything loads offline. Without CUDA or without that folder, notebook 08 says so
 and runs the course's small diffusers-format model from data/sd_course: the same pipeline
-code, only the folder and dtype change.
+code, only the folder and dtype change. COURSE_SD_MODEL=sdxl_course picks the course's own
+SDXL-shaped model (data/sdxl_course) on any device, so SDXL's cells run on a CPU too.
 """
 from __future__ import annotations
 
@@ -24,8 +25,10 @@ SD_MODELS = {
     "sd15": ("stable-diffusion-v1-5/stable-diffusion-v1-5", "main"),
     "sdxl": ("stabilityai/stable-diffusion-xl-base-1.0", "main"),
 }
+# the course's own diffusers folders: no download, chosen by name on any device
+COURSE_MODELS = {"sd_course": DATA_DIR / "sd_course", "sdxl_course": DATA_DIR / "sdxl_course"}
 DEFAULT = os.environ.get("COURSE_SD_MODEL", "sd15")
-COURSE_MODEL = DATA_DIR / "sd_course"
+COURSE_MODEL = COURSE_MODELS["sd_course"]  # the fallback of the real models
 
 
 def local_folder(name: str = DEFAULT) -> Path:
@@ -36,7 +39,12 @@ def local_folder(name: str = DEFAULT) -> Path:
 
 def choose(name: str = DEFAULT) -> tuple[Path, torch.device, torch.dtype, str]:
     """(folder, device, dtype, reason): real weights in fp16 on CUDA when both are present,
-    else the course model (fp16 on CUDA, fp32 on CPU), with the reason in plain words."""
+    else the course model (fp16 on CUDA, fp32 on CPU), with the reason in plain words. A course
+    model's own name (COURSE_MODELS) picks it on every device."""
+    if name in COURSE_MODELS:
+        device = get_device()
+        dtype = torch.float16 if device.type == "cuda" else torch.float32
+        return COURSE_MODELS[name], device, dtype, f"the course's own {name} on {device}"
     device, real = get_device(), local_folder(name)
     have_weights = (real / "model_index.json").exists()
     if device.type == "cuda" and have_weights:
@@ -57,8 +65,9 @@ def load_pipeline(folder: Path, device: torch.device, dtype: torch.dtype, safety
     from diffusers import DiffusionPipeline
 
     if not (Path(folder) / "model_index.json").exists():
+        name = Path(folder).name if Path(folder).name in COURSE_MODELS else "sd_course"
         raise FileNotFoundError(f"{folder} holds no diffusers pipeline. The course model is "
-                                "made by `python -m course_lib.train sd_course`.")
+                                f"made by `python -m course_lib.train {name}`.")
     extra = {} if safety else {"safety_checker": None, "requires_safety_checker": False}
     if "xl" in Path(folder).name:
         extra = {}  # SDXL pipelines have no safety checker component
@@ -91,11 +100,14 @@ def prefetch(name: str = DEFAULT) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Fetch real Stable Diffusion weights once.")
     parser.add_argument("command", choices=["prefetch", "where"])
-    parser.add_argument("name", nargs="?", default=DEFAULT, choices=list(SD_MODELS))
+    parser.add_argument("name", nargs="?", default=DEFAULT,
+                        choices=[*SD_MODELS, *COURSE_MODELS])
     args = parser.parse_args(argv)
     if args.command == "where":
         print(choose(args.name)[3])
         return 0
+    if args.name in COURSE_MODELS:
+        parser.error(f"{args.name} ships in data/: there is nothing to download")
     prefetch(args.name)
     return 0
 

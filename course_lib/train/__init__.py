@@ -7,6 +7,7 @@
     python -m course_lib.train vae           # data/vae.pt, ~2.5 min on two CPU threads
     python -m course_lib.train text2img      # data/text2img.pt (needs data/vae.pt), ~6 min
     python -m course_lib.train sd_course     # data/sd_course/, a diffusers folder, ~25 min
+    python -m course_lib.train sdxl_course --threads 1  # data/sdxl_course/ (after sd_course), 8 min
     python -m course_lib.train features --threads 1  # data/features.pt, ~60 s
     python -m course_lib.train clip --threads 1      # data/clip.pt, ~70 s
     python -m course_lib.train lora_cross --threads 1             # notebook 10, ~40 s
@@ -155,7 +156,8 @@ MODELS = {"spiral": ("spiral_mlp.pt", train_spiral, SPIRAL_CONFIG),
           "text2img": ("text2img.pt", train_text2img, T2I_CONFIG),
           "features": ("features.pt", train_feature_net, FEATURES_CONFIG),
           "clip": ("clip.pt", train_tiny_clip, CLIP_CONFIG),
-          "sd_course": ("sd_course", None, None)}  # a folder: main() lets sd_model train it
+          "sd_course": ("sd_course", None, None),  # a folder: main() lets sd_model train it
+          "sdxl_course": ("sdxl_course", None, None)}  # sd_course grown into SDXL: sdxl_model
 # notebook 10: LoRA adapters and a ControlNet for the shipped sd_course (they save themselves)
 NOTEBOOK_10 = {"lora_cross": ("lora_cross.safetensors", None, None),
                "dreambooth_sks": ("dreambooth_sks.safetensors", None, None),
@@ -185,6 +187,10 @@ def main(argv: list[str] | None = None) -> int:
         from course_lib import sd_model  # imports diffusers (seconds): only when asked for
 
         losses = sd_model.train_and_save(out)
+    elif args.model == "sdxl_course":  # converted from data/sd_course, then fine-tuned
+        from course_lib import sdxl_model
+
+        losses = sdxl_model.train_and_save(out)
     elif args.model in NOTEBOOK_10:  # need data/sd_course; --out names the file or folder
         from course_lib import controlnet, customise
 
