@@ -95,3 +95,24 @@ def show_images(images: torch.Tensor, nrow: int = 8, title: str = "", value_rang
     plt.axis("off")
     plt.title(title)
     plt.show()
+
+
+def live(draw, **controls) -> None:
+    """draw(**values) once at the controls' starting values, as a plain picture that a saved
+    notebook keeps (a reopened notebook shows "Error displaying widget" where sliders were),
+    then the controls (ipywidgets), which draw the view again below them when moved; they
+    need a running kernel. The one way the notebooks offer sliders: in place of
+    `interact(draw, **controls)`."""
+    from IPython.display import display
+    from ipywidgets import interactive
+
+    draw(**{name: control.value for name, control in controls.items()})
+    print("Above: the starting view. Move a control to redraw below (needs a running kernel).")
+    drawn = []
+
+    def redraw(**values):
+        if drawn:  # interactive() calls it once on creation: that view is already above
+            draw(**values)
+        drawn.append(True)
+
+    display(interactive(redraw, **controls))
