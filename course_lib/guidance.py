@@ -33,6 +33,7 @@ __all__ = ["N_CLASSES", "NULL", "CondConfig", "ConditionalDenoiser", "adherence"
 @dataclass(frozen=True)
 class CondConfig(spiral.SpiralConfig):
     """Notebook 05's conditional denoiser and its run (saved with data/spiral_cond.pt)."""
+    depth: int = 3  # as trained (notebook 01's model has 4 since; this one keeps its 3)
     n_points: int = 255
     label_noise: float = 0.25
     p_uncond: float = 0.2

@@ -20,9 +20,14 @@ __all__ = ["SpiralConfig", "SpiralDenoiser", "build", "make_spiral", "sigma_embe
 
 @dataclass(frozen=True)
 class SpiralConfig(Config):
-    """Notebook 01's denoiser and its training run (saved with data/spiral_mlp.pt)."""
+    """Notebook 01's denoiser and its training run (saved with data/spiral_mlp.pt).
+
+    depth counts hidden layers. The loss first sits on a plateau, where the model knows only
+    the blurred spiral, and drops once it learns the curve; with 3 layers a tight spiral
+    leaves the plateau so late that samples end far off the curve. A 4th layer leaves it
+    sooner (python -m course_lib.bench.spiral compares it with smalldiffusion's recipe)."""
     hidden: int = 128
-    depth: int = 3
+    depth: int = 4
     emb_dim: int = 16
     n_points: int = 256
     steps: int = 10_000
@@ -49,7 +54,7 @@ class SpiralDenoiser(nn.Module):
     x: (B, 2), sigma: scalar or (B,) -> eps_hat: (B, 2).
     """
 
-    def __init__(self, hidden: int = 128, depth: int = 3, emb_dim: int = 16,
+    def __init__(self, hidden: int = 128, depth: int = 4, emb_dim: int = 16,
                  sigma_min: float = 0.01, sigma_max: float = 10.0):
         super().__init__()
         self.emb_dim, self.sigma_min, self.sigma_max = emb_dim, sigma_min, sigma_max

@@ -1,6 +1,6 @@
 """Reproducible training commands for every checkpoint shipped in data/.
 
-    python -m course_lib.train spiral        # data/spiral_mlp.pt, ~15 s on one CPU thread
+    python -m course_lib.train spiral        # data/spiral_mlp.pt, ~20 s on one CPU thread
     python -m course_lib.train spiral_cond   # data/spiral_cond.pt, ~17 s on one CPU thread
     python -m course_lib.train judge         # data/shapes_judge.pt, ~30 s on one CPU thread
     python -m course_lib.train unet_pixels   # data/unet_pixels.pt, ~8 min on two CPU threads
