@@ -231,7 +231,7 @@ def expected(landlock: bool) -> dict[str, tuple[dict[str, int], dict[str, str]]]
         "broken_metadata": pts(**missing_00),
         "syntax_error": pts(mse="is not a regular file",
                             add_noise="SyntaxError in the answer cell, line 5"),
-        "infinite_loop": pts(sigma_schedule="timed out after 5 s"),
+        "infinite_loop": pts(sigma_schedule="timed out after 12 s"),
         "memory_hog": pts(**missing_00, add_noise="ran out of memory"),
         "kills_itself": pts(**missing_00, sigma_embedding="killed (SIGKILL)",
                             denoising_loss="exit code 3", predict_x0="raised SystemExit"),

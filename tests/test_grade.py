@@ -25,13 +25,14 @@ LANDLOCK = sandbox.landlock_abi() > 0
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    """The fixture class, graded once through the CLI entry point (2 workers, 5 s limit)."""
+    """The fixture class, graded once through the CLI entry point (2 workers, 12 s limit:
+    train_loop needs about 4 s alone)."""
     root = tmp_path_factory.mktemp("grading")
     klass, outside = fx.build_class(root)
     before = fx.fingerprint(klass)
     out = root / "out"
     code = grade.main([str(klass), "--notebooks", *fx.NOTEBOOKS, "--out", str(out),
-                       "--timeout", "5", "--memory-mb", "2048", "--workers", "2",
+                       "--timeout", "12", "--memory-mb", "2048", "--workers", "2",
                        "--no-progress"])
     report = json.loads((out / "grades.json").read_text(encoding="utf-8"))
     with open(out / "grades.csv", newline="", encoding="utf-8") as f:
