@@ -161,12 +161,12 @@ def train_and_save(folder: str | Path, config: dict = CONFIG, progress: bool = T
 
 
 # --- 4. saving and loading --------------------------------------------------------------------
-def save_pipeline(pipe: StableDiffusionPipeline, folder: str | Path) -> None:
+def save_pipeline(pipe, folder: str | Path) -> None:
     """Saved the way the hub keeps models: float32 main weights, which a plain
     `DiffusionPipeline.from_pretrained(folder)` loads on any device, and a float16 copy as
     `variant="fp16"` for GPUs. Both hold the same numbers (rounded to float16 first), so a
     float16 GPU run and a float32 CPU run start from one model."""
-    parts = (pipe.vae, pipe.unet, pipe.text_encoder)
+    parts = [m for m in pipe.components.values() if isinstance(m, torch.nn.Module)]
     for part in parts:
         part.half()                  # not .to(dtype): diffusers warns on every such cast
     pipe.save_pretrained(folder, safe_serialization=True, variant="fp16")
@@ -176,17 +176,19 @@ def save_pipeline(pipe: StableDiffusionPipeline, folder: str | Path) -> None:
 
 
 def load_course_pipeline(device: str | torch.device | None = None,
-                         dtype: torch.dtype | None = None) -> StableDiffusionPipeline:
-    """The shipped pipeline from data/sd_course, offline; on runtime.get_device() by default,
-    in float16 on CUDA and float32 otherwise. Real SD weights: the same call with their folder."""
+                         dtype: torch.dtype | None = None, name: str = FOLDER,
+                         rebuild: str = "about 9 minutes on a CPU"):
+    """The shipped pipeline from data/<name> (sd_course, or sdxl_course), offline; on
+    runtime.get_device() by default, in float16 on CUDA and float32 otherwise. Real SD
+    weights: the same call with their folder."""
     device = torch.device(device) if device is not None else runtime.get_device()
     dtype = dtype or (torch.float16 if device.type == "cuda" else torch.float32)
-    folder = runtime.DATA_DIR / FOLDER
+    folder = runtime.DATA_DIR / name
     if not (folder / "model_index.json").exists():
         raise FileNotFoundError(
             f"{folder} is missing. It ships with the course: restore it with "
-            f"`git checkout -- data/{FOLDER}`, or rebuild it (about 9 minutes on a CPU) with "
-            f"`python -m course_lib.train {FOLDER}`.")
+            f"`git checkout -- data/{name}`, or rebuild it ({rebuild}) with "
+            f"`python -m course_lib.train {name}`.")
     from course_lib.sd_weights import load_pipeline  # the one loader of diffusers folders
 
     return load_pipeline(folder, device, dtype)

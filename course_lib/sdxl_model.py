@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from diffusers import StableDiffusionXLPipeline, UNet2DConditionModel
 from transformers import CLIPTextConfig, CLIPTextModelWithProjection
 
-from course_lib import runtime, shapes
+from course_lib import sd_model, shapes
 from course_lib.fit import fit
 from course_lib.sd_model import encode_latents, training_target
 from course_lib.sdxl_loop import add_time_ids, embed_xl
@@ -186,37 +186,16 @@ def train_and_save(folder: str | Path, config: dict = CONFIG, progress: bool = T
     images, time_ids = micro_conditioned(images, gen, c["sizes"], c["p_crop"], c["zoom"])
     losses = fine_tune(pipe, images, captions, time_ids, c["steps"], c["batch_size"], c["lr"],
                        c["p_empty"], c["p_drop_each"], c["seed"], progress) if c["steps"] else []
-    save_pipeline(pipe, folder)
+    sd_model.save_pipeline(pipe, folder)
     record = {"config": c, "losses": losses, "effects_before": before,
               "effects_after": condition_effects(pipe)}
     (Path(folder) / "losses.json").write_text(json.dumps(record), encoding="utf-8")
     return losses
 
 
-# --- 4. saving and loading, the hub's way ------------------------------------------------------
-def save_pipeline(pipe: StableDiffusionXLPipeline, folder: str | Path) -> None:
-    """float32 main weights (a plain from_pretrained(folder) runs on a CPU) and the same
-    numbers, rounded to float16 first, as variant="fp16" for GPUs (as sd_model saves)."""
-    parts = [m for m in pipe.components.values() if isinstance(m, torch.nn.Module)]
-    for part in parts:
-        part.half()                   # not .to(dtype): diffusers warns on every such cast
-    pipe.save_pretrained(folder, safe_serialization=True, variant="fp16")
-    for part in parts:
-        part.float()
-    pipe.save_pretrained(folder, safe_serialization=True)
-
-
+# --- 4. saving and loading: the hub's way, as sd_model saves and loads sd_course ------------
 def load_course_xl_pipeline(device: str | torch.device | None = None,
                             dtype: torch.dtype | None = None) -> StableDiffusionXLPipeline:
-    """The shipped data/sdxl_course, offline, as sd_model.load_course_pipeline loads SD's."""
-    device = torch.device(device) if device is not None else runtime.get_device()
-    dtype = dtype or (torch.float16 if device.type == "cuda" else torch.float32)
-    folder = runtime.DATA_DIR / FOLDER
-    if not (folder / "model_index.json").exists():
-        raise FileNotFoundError(
-            f"{folder} is missing. It ships with the course: restore it with "
-            f"`git checkout -- data/{FOLDER}`, or rebuild it from data/{SOURCE} with "
-            f"`python -m course_lib.train {FOLDER}`.")
-    from course_lib.sd_weights import load_pipeline  # the one loader of diffusers folders
-
-    return load_pipeline(folder, device, dtype)
+    """The shipped data/sdxl_course, offline, in float16 on CUDA and float32 otherwise."""
+    return sd_model.load_course_pipeline(device, dtype, name=FOLDER,
+                                         rebuild=f"from data/{SOURCE}, about 8 minutes")
