@@ -50,10 +50,10 @@ def folder_problem(submissions: Path, out: Path) -> str | None:
     subs, out = submissions.resolve(), out.resolve()
     if out == subs or subs in out.parents:
         return f"--out {out} is inside {submissions}; the grader never writes there"
+    allowed_paths = [p for p in readable_paths() if not p.startswith("/proc/")]
     for folder, what in ((subs, "the submissions"), (out, "--out")):
-        for allowed in readable_paths():
-            if not allowed.startswith("/proc/") and (str(folder) == allowed
-                                                     or Path(allowed) in folder.parents):
+        for allowed in allowed_paths:
+            if str(folder) == allowed or Path(allowed) in folder.parents:
                 return (f"{what} ({folder}) lies inside {allowed}, which graded code may read; "
                         "put it elsewhere")
     return None
