@@ -46,13 +46,15 @@ def _settings() -> dict[str, tuple]:
     """Each case compared with the pipeline: (scheduler: None for the probe's DDIM, or a
     class name and its config changes; prompts; negative prompts; steps; w; noise seed)."""
     two = probe_prompts(105, 2, PROMPTS)
-    steps, w = pick(106, 6, 4, 5), pick(107, 4.0, 2.5, 6.0)
+    steps, w = pick(106, 4, 3, 5), pick(107, 4.0, 2.5, 6.0)
     # (not the cosine schedule: at t = 999 its alpha_bar is ~1e-9, x0 predictions explode)
     other_ddim = {"beta_schedule": pick(108, "linear", "scaled_linear"),
                   "beta_end": pick(122, 0.012, 0.02, 0.008),
                   "timestep_spacing": pick(109, "trailing", "linspace"),
                   "prediction_type": "v_prediction"}     # not the probe's (nor the notebook's)
-    return {"seed3": (None, two, probe_negatives(110, 2, ["", "green"]), steps, w, 3),
+    # seed3 and no_negative differ only in "" negative prompts given or left to their default:
+    # the same seed must give the same latents (the negative prompts are tried in dpm, three)
+    return {"seed3": (None, two, ["", ""], steps, w, 3),
             "no_negative": (None, two, None, steps, w, 3),
             "euler": (("EulerDiscreteScheduler", {}), probe_prompts(111, 1, PROMPTS[:1]), None,
                       pick(112, 5, 3, 4), pick(113, 3.0, 2.0, 5.0), 5),
@@ -85,8 +87,6 @@ def cases() -> dict[str, Case]:
         if name == "three":  # a pipeline that has run before: its scheduler holds that run
             pipe.scheduler.set_timesteps(steps + 2)
         out[name] = Case((pipe, prompts, neg, steps, w, gen(seed)))
-        if name == "seed3":
-            out["seed3_again"] = Case((pipe, prompts, neg, steps, w, gen(seed)))
     return out
 
 
@@ -127,11 +127,15 @@ def _pipeline(outs, refs):
 
 @PROPS("the same seed gives the same latents",
        "the starting noise comes from the generator you are given, so that a seed fixes the "
-       "image; torch's global random state is neither used nor reset",
+       "image; torch's global random state is neither used nor reset. (Probed with no "
+       "negative prompts, once given as empty strings and once left to their default, "
+       "which is the same thing)",
        code="torch.randn(shape, generator=generator, dtype=...); no torch.manual_seed")
 def _seed(outs, refs):
-    same = torch.equal(outs["seed3"].value, outs["seed3_again"].value)
-    return same, "the same seed gives the same latents" if same else "same seed, new latents"
+    same = torch.allclose(outs["seed3"].value, outs["no_negative"].value, rtol=0, atol=TOL)
+    return same, ("the same seed gives the same latents" if same else
+                  "the same seed, with negative prompts [\"\", \"\"] or left out, gave "
+                  "new latents")
 
 
 def _unscaled_step(unet, sch, lat, t, emb, w):  # guided_step without scale_model_input
