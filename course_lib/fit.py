@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterable
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+
+from course_lib.runtime import progress_bar
 
 
 def fit(models: nn.Module | Iterable[nn.Module], loss_fn: Callable[[torch.Generator], torch.Tensor],
@@ -37,7 +38,7 @@ def fit(models: nn.Module | Iterable[nn.Module], loss_fn: Callable[[torch.Genera
     for m in models:
         m.train()
     losses = []
-    for _ in tqdm(range(steps), desc=desc, disable=not progress):
+    for _ in progress_bar(range(steps), desc=desc, disable=not progress):
         loss = loss_fn(gen)
         opt.zero_grad()
         loss.backward()

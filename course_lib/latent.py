@@ -10,13 +10,13 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from course_lib import diffusion, guidance, samplers, text, unet, vae
 from course_lib.config import Config
 
 # The notebook's exercise: its reference lives once, in its exercise file.
 from course_lib.exercises.nb07.t2i_train_step import t2i_train_step
+from course_lib.runtime import progress_bar
 
 __all__ = ["TextToImage", "TextToImageConfig", "build", "generate", "t2i_train_step",
            "train_text_to_image"]
@@ -94,7 +94,7 @@ def train_text_to_image(model: TextToImage, latents: torch.Tensor, captions: lis
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
     model.train()
     losses = []
-    for _ in tqdm(range(steps), desc="training", disable=not progress):
+    for _ in progress_bar(range(steps), desc="training", disable=not progress):
         idx = torch.randint(len(latents), (batch_size,), generator=gen)
         losses.append(t2i_train_step(model, encoded, latents[idx], (ids_all[idx], mask_all[idx]),
                                      empty, opt, 1.0, p_empty, diffusion.COURSE, gen))

@@ -107,6 +107,19 @@ def load_model(path, build, config_type=None) -> tuple[torch.nn.Module, object, 
     return model.eval(), config, blob["losses"]
 
 
+def progress_bar(iterable=None, **kwargs):
+    """A progress bar for the course's loops: tqdm's text bar, written to stdout. In a notebook
+    it updates in place like the widget bar, and unlike the widget it is still there when the
+    saved notebook is reopened (a widget bar then reads "Error displaying widget")."""
+    import sys
+
+    from tqdm.std import tqdm
+
+    kwargs.setdefault("file", sys.stdout)
+    kwargs.setdefault("ncols", 90)
+    return tqdm(iterable, **kwargs)
+
+
 def show_source(obj) -> None:
     """Display the source of a course_lib function or class, highlighted, in a notebook."""
     import inspect
