@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.diffusion import append_dims, batch_sigma
+from course_lib.diffusion import add_noise, append_dims, batch_sigma
 from course_lib.exercises.nb02.alpha_bar_to_sigma import alpha_bar_to_sigma
 
 
@@ -38,6 +38,21 @@ class UNetDenoiser:
         if self.prediction == "v_prediction":
             out = (out + sigma.reshape(scale.shape) * x_t) / scale      # eps from v
         return out
+
+
+def training_pair(scheduler, z: torch.Tensor, noise: torch.Tensor, t: torch.Tensor):
+    """What a diffusers U-Net is trained on at integer timesteps t (B,), in the sigma view:
+    (its input, its target). Its input is z noised to sigma_t = sqrt(1/alpha_bar_t - 1) with
+    add_noise (notebook 01), seen as DDPM's x_t = x_sigma / sqrt(1 + sigma^2) as in
+    UNetDenoiser; its target is the noise, or v = (noise - sigma z) / sqrt(1 + sigma^2) for a
+    model trained for v (the scheduler's prediction_type). The same numbers as diffusers'
+    scheduler.add_noise and get_velocity (tests/test_sd_model.py)."""
+    sigma = alpha_bar_to_sigma(scheduler.alphas_cumprod.double())[t.cpu()].to(z)     # (B,)
+    scale = append_dims(torch.sqrt(1 + sigma**2), z.dim())
+    x_t = add_noise(z, sigma, noise) / scale
+    if scheduler.config.prediction_type == "v_prediction":
+        return x_t, (noise - append_dims(sigma, z.dim()) * z) / scale
+    return x_t, noise
 
 
 def levels(scheduler, steps: int) -> torch.Tensor:

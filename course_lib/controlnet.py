@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from course_lib import runtime, shapes
+from course_lib.bridge import training_pair
 
 # The notebook's exercise: its reference lives once, in its exercise file.
 from course_lib.exercises.nb10.controlled_unet import controlled_unet
@@ -56,7 +57,7 @@ def train_controlnet(pipe, controlnet, images: torch.Tensor, captions: list[str]
                      p_empty: float = 0.1, seed: int = 0, progress: bool = True) -> list[float]:
     """The usual loss of the frozen U-Net steered by the ControlNet, which alone learns.
     Half of the captions lose their place (the mask must carry it), a tenth are empty."""
-    from course_lib.sd_model import encode_latents, token_ids, training_target
+    from course_lib.sd_model import encode_latents, token_ids
 
     unet, scheduler = pipe.unet.requires_grad_(False), pipe.scheduler
     images = images.to(pipe.device, pipe.dtype)
@@ -77,9 +78,9 @@ def train_controlnet(pipe, controlnet, images: torch.Tensor, captions: list[str]
         t = torch.randint(scheduler.config.num_train_timesteps, (batch_size,), generator=gen)
         noise = torch.randn(latents[idx].shape, generator=gen).to(latents)
         t = t.to(latents.device)
-        noisy = scheduler.add_noise(latents[idx], noise, t)
-        pred = controlled_unet(unet, controlnet, noisy, t, text[ids], controls[idx])
-        return F.mse_loss(pred, training_target(scheduler, latents[idx], noise, t))
+        x_t, target = training_pair(scheduler, latents[idx], noise, t)
+        pred = controlled_unet(unet, controlnet, x_t, t, text[ids], controls[idx])
+        return F.mse_loss(pred, target)
 
     return fit(controlnet, loss_on_batch, steps, lr, seed=seed, weight_decay=1e-2,
                cosine=False, desc="ControlNet", progress=progress)

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from course_lib import new_shape, runtime, shapes
+from course_lib.bridge import training_pair
 
 # The notebook's exercises: each reference lives once, in its exercise file.
 from course_lib.exercises.nb10.lora_forward import lora_forward
@@ -78,11 +79,9 @@ def fine_tune(pipe, images: torch.Tensor, captions: list[str], steps: int, batch
               lr: float = 2e-3, prior: tuple | None = None, prior_weight: float = 1.0,
               seed: int = 0, progress: bool = True) -> list[float]:
     """Train the U-Net's trainable parameters (a LoRA after add_lora) on images + captions
-    with the usual loss (see sd_model.training_target); with prior = (class images, class captions)
+    with the usual loss (see bridge.training_pair); with prior = (class images, class captions)
     every batch also holds batch_size of those, weighted by prior_weight. Text encoder and
     VAE stay frozen."""
-    from course_lib.sd_model import training_target
-
     unet, scheduler = pipe.unet, pipe.scheduler
     latents, text = _latents_and_text(pipe, images, captions)
     if prior is not None:
@@ -98,9 +97,9 @@ def fine_tune(pipe, images: torch.Tensor, captions: list[str], steps: int, batch
         t = torch.randint(scheduler.config.num_train_timesteps, (len(z),), generator=gen)
         noise = torch.randn(z.shape, generator=gen).to(z)
         t = t.to(z.device)
-        pred = unet(scheduler.add_noise(z, noise, t), t, encoder_hidden_states=txt).sample
-        return prior_preservation_loss(pred, training_target(scheduler, z, noise, t), is_prior,
-                                       prior_weight)
+        x_t, target = training_pair(scheduler, z, noise, t)
+        pred = unet(x_t, t, encoder_hidden_states=txt).sample
+        return prior_preservation_loss(pred, target, is_prior, prior_weight)
 
     return fit(unet, loss_on_batch, steps, lr, seed=seed, weight_decay=1e-2, cosine=False,
                desc="fine-tune", progress=progress)

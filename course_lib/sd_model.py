@@ -19,6 +19,7 @@ from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
 from course_lib import runtime, shapes
 from course_lib.bpe import MAX_LENGTH, save_tokenizer, token_ids
+from course_lib.bridge import training_pair
 from course_lib.fit import fit
 from course_lib.judge import Judge, match_rate
 
@@ -107,20 +108,11 @@ def encode_latents(vae: AutoencoderKL, images: torch.Tensor) -> torch.Tensor:
     return latents * vae.config.scaling_factor
 
 
-def training_target(scheduler, z: torch.Tensor, noise: torch.Tensor, t: torch.Tensor):
-    """What the U-Net learns to output, as its scheduler's config says: the noise
-    (prediction_type "epsilon", SD 1.5) or v = sqrt(alpha_bar) eps - sqrt(1 - alpha_bar) z
-    ("v_prediction", SD 2 and the course model)."""
-    if scheduler.config.prediction_type == "v_prediction":
-        return scheduler.get_velocity(z, noise, t)
-    return noise
-
-
 def train_denoiser(pipe: StableDiffusionPipeline, images: torch.Tensor, captions: list[str],
                    steps: int, batch_size: int = 64, lr: float = 1e-3, p_empty: float = 0.1,
                    seed: int = 0, progress: bool = True) -> list[float]:
     """U-Net and text encoder together: the scheduler's prediction type (v or epsilon) on
-    scaled latents noised by the scheduler at uniform random timesteps; a fraction p_empty
+    scaled latents noised at uniform random timesteps (bridge.training_pair); a fraction p_empty
     of captions become "" (the empty prompt, which classifier-free guidance uses as the
     unconditional input)."""
     vae, unet, text_encoder, scheduler = pipe.vae, pipe.unet, pipe.text_encoder, pipe.scheduler
@@ -133,10 +125,9 @@ def train_denoiser(pipe: StableDiffusionPipeline, images: torch.Tensor, captions
         ids = torch.where(drop, empty, ids_all[idx])
         t = torch.randint(scheduler.config.num_train_timesteps, (batch_size,), generator=gen)
         noise = torch.randn(latents[idx].shape, generator=gen)
-        noisy = scheduler.add_noise(latents[idx], noise, t)
+        x_t, target = training_pair(scheduler, latents[idx], noise, t)
         text = text_encoder(ids)[0]                # last hidden state, as the pipeline uses
-        target = training_target(scheduler, latents[idx], noise, t)
-        return F.mse_loss(unet(noisy, t, encoder_hidden_states=text).sample, target)
+        return F.mse_loss(unet(x_t, t, encoder_hidden_states=text).sample, target)
 
     return fit([unet, text_encoder], loss_on_batch, steps, lr, seed=seed,
                desc="UNet + text encoder", progress=progress)

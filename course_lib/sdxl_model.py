@@ -19,8 +19,9 @@ from diffusers import StableDiffusionXLPipeline, UNet2DConditionModel
 from transformers import CLIPTextConfig, CLIPTextModelWithProjection
 
 from course_lib import sd_model, shapes
+from course_lib.bridge import training_pair
 from course_lib.fit import fit
-from course_lib.sd_model import encode_latents, training_target
+from course_lib.sd_model import encode_latents
 from course_lib.sdxl_loop import add_time_ids, embed_xl
 
 FOLDER = "sdxl_course"   # data/sdxl_course/, made by `python -m course_lib.train sdxl_course`
@@ -137,10 +138,10 @@ def fine_tune(pipe: StableDiffusionXLPipeline, images: torch.Tensor, captions: l
                             states[..., d1:] * keep[:, 1, None, None]], dim=-1)
         t = torch.randint(scheduler.config.num_train_timesteps, (batch_size,), generator=gen)
         noise = torch.randn(latents[idx].shape, generator=gen)
-        noisy = scheduler.add_noise(latents[idx], noise, t)
+        x_t, target = training_pair(scheduler, latents[idx], noise, t)
         added = {"text_embeds": pooled * keep[:, 2:], "time_ids": time_ids[idx]}
-        out = unet(noisy, t, encoder_hidden_states=states, added_cond_kwargs=added).sample
-        return F.mse_loss(out, training_target(scheduler, latents[idx], noise, t))
+        out = unet(x_t, t, encoder_hidden_states=states, added_cond_kwargs=added).sample
+        return F.mse_loss(out, target)
 
     return fit([unet, pipe.text_encoder_2], loss_on_batch, steps, lr, seed=seed,
                desc="SDXL U-Net + text encoder 2", progress=progress)

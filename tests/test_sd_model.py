@@ -99,3 +99,21 @@ def test_the_folder_loads_the_plain_diffusers_way_and_as_an_fp16_variant():
         assert torch.equal(w32.half(), w16), name
     sizes = sum(f.stat().st_size for f in folder.rglob("*.safetensors")) / 2**20
     assert sizes < 30, f"data/sd_course weighs {sizes:.1f} MiB"
+
+
+@pytest.mark.parametrize("prediction", ["epsilon", "v_prediction"])
+@pytest.mark.parametrize("schedule", ["scaled_linear", "linear", "squaredcos_cap_v2"])
+def test_training_pair_is_diffusers_add_noise_and_target_in_the_sigma_view(prediction, schedule):
+    from diffusers import DDPMScheduler
+
+    from course_lib.bridge import training_pair
+
+    sch = DDPMScheduler(beta_schedule=schedule, prediction_type=prediction)
+    g = torch.Generator().manual_seed(3)
+    z, noise = torch.randn(6, 4, 8, 8, generator=g), torch.randn(6, 4, 8, 8, generator=g)
+    t = torch.tensor([0, 1, 250, 500, 998, 999])
+    x_t, target = training_pair(sch, z, noise, t)
+    assert torch.allclose(x_t, sch.add_noise(z, noise, t), atol=2e-6)
+    want = sch.get_velocity(z, noise, t) if prediction == "v_prediction" else noise
+    assert torch.allclose(target, want, atol=2e-6)
+    assert x_t.dtype == target.dtype == z.dtype
