@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 
+from course_lib.checking import picture
 from course_lib.checking.exercise import Exercise, Prop, Props, close, exercise
 from course_lib.checking.judge import FAIL, PASS, Line, Report, describe, form_problem, judge
 from course_lib.checking.probe import Case, Outcome, run_case, run_cases
@@ -56,7 +57,9 @@ def evaluate(ex: Exercise, fn: Callable, _seen: frozenset = frozenset()) -> Repo
     swaps = failing_earlier_answers(ex, fn, EXERCISES, _seen)
     with swapped(fn, swaps):
         outs = run_cases(ex.probed(fn), ex.probe_cases(), ex.watch())
-    report = judge(ex, outs, reference_outcomes(ex))
+    refs = reference_outcomes(ex)
+    report = judge(ex, outs, refs)
+    report.outcomes = (outs, refs)
     report.notes += [f"your {name} does not pass its check yet, so this check ran yours with "
                      f"the course's {name} in its place" for name in swaps]
     return report
@@ -68,7 +71,8 @@ FAILED_RUNS: dict[str, int] = {}  # exercise id -> failed checks so far in this 
 def check(exercise_id: str, fn: Callable) -> None:
     """Check a learner's function; print one line per property; raise if anything fails.
     Hints come in tiers: what a failed property means from the first failure, the code-level
-    hint from the third failed run of the same exercise in this kernel."""
+    hint from the third failed run of the same exercise in this kernel. Under a failure a
+    notebook also shows the first differing case as a picture, where it is one (picture.py)."""
     from course_lib.checking.registry import get_exercise
 
     ex = get_exercise(exercise_id)
@@ -80,6 +84,8 @@ def check(exercise_id: str, fn: Callable) -> None:
     print(report.render(tier=2 if failed_before >= 2 else 1, failed_before=failed_before))
     if not report.passed and not report.not_attempted:
         FAILED_RUNS[exercise_id] = failed_before + 1
+    if not report.passed and not report.not_attempted and report.outcomes:
+        picture.show(report, *report.outcomes)  # in a notebook: reference vs yours, drawn
     if report.not_attempted:
         raise NotAttempted(f"{exercise_id} is not attempted yet")
     if not report.passed:

@@ -40,6 +40,8 @@ class Report:
     lines: list[Line]
     not_attempted: bool = False
     notes: list[str] = field(default_factory=list)  # said, but no point depends on them
+    # (yours, the reference's) outcomes, kept by evaluate() for the picture of a failure
+    outcomes: tuple | None = field(default=None, repr=False, compare=False)
 
     @property
     def passed(self) -> bool:
