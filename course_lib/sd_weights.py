@@ -4,8 +4,10 @@ The real model is named in one place (SD_MODELS). `python -m course_lib.sd_weigh
 downloads it once into a local folder (the only command in the course that uses the network);
 afterwards everything loads offline. Without CUDA or without that folder, notebook 08 says so
 and runs the course's small diffusers-format model from data/sd_course: the same pipeline
-code, only the folder and dtype change. COURSE_SD_MODEL=sdxl_course picks the course's own
-SDXL-shaped model (data/sdxl_course) on any device, so SDXL's cells run on a CPU too.
+code, only the folder and dtype change. Notebook 08's SDXL section asks choose_xl(): real
+SDXL weights when COURSE_SD_MODEL=sdxl and they are there on a GPU, else the course's own
+SDXL-shaped model (data/sdxl_course), so its cells run on a CPU too; with an SDXL name the SD
+1.x sections run SD 1.5 (or the course model).
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ SD_MODELS = {
 COURSE_MODELS = {"sd_course": DATA_DIR / "sd_course", "sdxl_course": DATA_DIR / "sdxl_course"}
 DEFAULT = os.environ.get("COURSE_SD_MODEL", "sd15")
 COURSE_MODEL = COURSE_MODELS["sd_course"]  # the fallback of the real models
+XL = {"sdxl": "sdxl_course", "sdxl_course": "sdxl_course"}  # SDXL names, and their fallback
 
 
 def local_folder(name: str = DEFAULT) -> Path:
@@ -40,7 +43,9 @@ def local_folder(name: str = DEFAULT) -> Path:
 def choose(name: str = DEFAULT) -> tuple[Path, torch.device, torch.dtype, str]:
     """(folder, device, dtype, reason): real weights in fp16 on CUDA when both are present,
     else the course model (fp16 on CUDA, fp32 on CPU), with the reason in plain words. A course
-    model's own name (COURSE_MODELS) picks it on every device."""
+    model's own name (COURSE_MODELS) picks it on every device. An SDXL name is for
+    choose_xl: here it means SD 1.5, for the SD 1.x sections."""
+    name = "sd15" if name in XL else name
     if name in COURSE_MODELS:
         device = get_device()
         dtype = torch.float16 if device.type == "cuda" else torch.float32
@@ -56,6 +61,20 @@ def choose(name: str = DEFAULT) -> tuple[Path, torch.device, torch.dtype, str]:
                f"`python -m course_lib.sd_weights prefetch {name}`)")
     dtype = torch.float16 if device.type == "cuda" else torch.float32
     return COURSE_MODEL, device, dtype, f"{why}: running the course's own model on {device}"
+
+
+def choose_xl(name: str = DEFAULT) -> tuple[Path, torch.device, torch.dtype, str]:
+    """choose() for notebook 08's SDXL section: real SDXL in fp16 on CUDA when COURSE_SD_MODEL
+    is "sdxl" and its weights are there, else the course's SDXL-shaped model."""
+    device = get_device()
+    dtype = torch.float16 if device.type == "cuda" else torch.float32
+    real = local_folder("sdxl")
+    if name == "sdxl" and device.type == "cuda" and (real / "model_index.json").exists():
+        return real, device, dtype, f"real sdxl weights from {real}, fp16 on {device}"
+    why = ("" if name != "sdxl" else "no CUDA GPU here: " if device.type != "cuda" else
+           f"no sdxl weights in {real}: ")
+    return (COURSE_MODELS["sdxl_course"], device, dtype,
+            f"{why}the course's own SDXL-shaped model (data/sdxl_course) on {device}")
 
 
 def load_pipeline(folder: Path, device: torch.device, dtype: torch.dtype, safety: bool = False):

@@ -143,3 +143,36 @@ def test_float64_inputs_must_give_float64_at_float64_precision():
     # no float inputs (sigma_schedule takes numbers): the line does not apply
     schedule = get_exercise("sigma_schedule")
     assert name not in [line.name for line in evaluate(schedule, schedule.reference).lines]
+
+
+DEVICE = "stays on the inputs' device (a GPU, say)"
+
+
+def test_a_tensor_made_on_the_cpu_is_caught_on_another_device():
+    # the meta device stands in for a GPU: right values, but the frequencies land on the CPU
+    ex = get_exercise("sigma_embedding")
+
+    def cpu_frequencies(sigma, dim):
+        omega = 2.0 ** torch.linspace(-2, 3, dim // 2, dtype=sigma.dtype)
+        angle = sigma.log()[:, None] * omega
+        return torch.cat([angle.sin(), angle.cos()], dim=1)
+    report = evaluate(ex, cpu_frequencies)
+    assert _failed(report) == [DEVICE], report.render()
+    assert "not on the expected device" in report.render()
+
+
+def test_a_result_moved_to_the_cpu_is_caught_and_item_is_not_judged():
+    ex = get_exercise("add_noise")
+    moved = evaluate(ex, lambda x0, sigma, eps: (x0 + sigma[:, None] * eps).cpu()
+                     if x0.dim() == 2 else x0 + sigma.reshape(-1, 1, 1, 1) * eps)
+    shape = evaluate(ex, lambda x0, sigma, eps: x0 + sigma.reshape(-1, *[1] * (x0.dim() - 1)) *
+                     eps)
+    assert shape.passed and DEVICE in [line.name for line in shape.lines], shape.render()
+    # .cpu() on a meta tensor cannot copy: such an answer is not judged on the device line
+    line = next(line for line in moved.lines if line.name == DEVICE)
+    assert line.ok and line.detail.startswith("not checked"), moved.render()
+
+    def to_numpy_and_back(x0, sigma, eps):  # wrong on a GPU: .numpy() needs a CPU tensor
+        out = x0.numpy() + sigma.reshape(-1, *[1] * (x0.dim() - 1)).numpy() * eps.numpy()
+        return torch.from_numpy(out)
+    assert DEVICE in _failed(evaluate(ex, to_numpy_and_back))

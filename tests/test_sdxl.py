@@ -135,6 +135,17 @@ def test_add_time_ids_equals_the_pipelines(shipped):
     assert torch.equal(sdxl_loop.add_time_ids((24, 32), (4, 0), (32, 32), 1), theirs)
 
 
+def test_the_library_runs_the_notebooks_sdxl_answers():
+    """Notebook 08's SDXL exercises are what sdxl_loop runs: one reference, no copy to drift."""
+    from course_lib.checking.registry import EXERCISES
+
+    assert sdxl_loop.sdxl_encode_prompt is EXERCISES["sdxl_encode_prompt"].reference
+    assert sdxl_loop.sdxl_time_ids is EXERCISES["sdxl_time_ids"].reference
+    guided = sdxl_loop.sdxl_time_ids((8, 16), (4, 2), (32, 24), 3, dtype=torch.float16)
+    assert guided.shape == (6, 6) and guided.dtype == torch.float16
+    assert guided[5].tolist() == [8, 16, 4, 2, 32, 24]
+
+
 CASES = {  # (scheduler, prompts, negative prompts, force_zeros_for_empty_prompt, sizes)
     "ddim-two": ("ddim", PROMPTS, None, True, {}),
     "ddim-one-negative": ("ddim", PROMPTS[:1], ["blue"], True, {}),
@@ -180,3 +191,15 @@ def test_missing_folder_names_the_training_command(monkeypatch, tmp_path):
     monkeypatch.setattr(runtime, "DATA_DIR", tmp_path)
     with pytest.raises(FileNotFoundError, match="python -m course_lib.train sdxl_course"):
         sdxl_model.load_course_xl_pipeline(device="cpu")
+
+
+@pytest.mark.parametrize("name", ["sdxl", "sdxl_course"])
+def test_an_sdxl_name_keeps_the_sd1_sections_on_sd1_and_the_sdxl_section_on_sdxl(name):
+    # COURSE_SD_MODEL=sdxl runs notebook 08 top to bottom: SD 1.x cells get SD 1.5 (here,
+    # without a GPU, the course model) and the SDXL section gets SDXL (here, the course's)
+    from course_lib import sd_weights
+
+    folder, _, _, reason = sd_weights.choose(name)
+    assert folder == sd_weights.COURSE_MODEL, reason
+    xl_folder, _, _, xl_reason = sd_weights.choose_xl(name)
+    assert xl_folder == sd_weights.COURSE_MODELS["sdxl_course"] and "SDXL" in xl_reason

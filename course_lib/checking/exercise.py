@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from course_lib.checking.device import with_device_copy
 from course_lib.checking.probe import Case, Outcome, with_float64_copy
 
 
@@ -43,6 +44,7 @@ class Exercise:
     # every state a sampling loop yields), and is what gets probed, for answer and reference
     harness: Callable[[Callable], Callable] | None = None
     float64: bool = True  # also probe a float64 copy of the first case (False: a training run)
+    device: bool = True  # and a copy on another device (False: a training run, or too slow)
     reread: str = ""  # the notebook section a stuck learner should read again (its heading)
 
     def probed(self, fn: Callable) -> Callable:
@@ -52,8 +54,10 @@ class Exercise:
         return functools.wraps(fn)(self.harness(fn))  # __wrapped__: the tripwire sees fn
 
     def probe_cases(self) -> dict[str, Case]:
-        """The cases answers are probed on: the file's own, and a float64 copy of the first."""
-        return with_float64_copy(self.cases()) if self.float64 else self.cases()
+        """The cases answers are probed on: the file's own, a float64 copy of the first and
+        a copy of the first on another device (checking/device.py)."""
+        cases = with_float64_copy(self.cases()) if self.float64 else self.cases()
+        return with_device_copy(cases) if self.float64 and self.device else cases
 
     def watch(self) -> dict[str, Callable]:
         """What an answer must not hand the work to: the course's own copy of this very
@@ -78,7 +82,7 @@ class Props(list):
 
 def exercise(module: dict, points: int, summary: str, proxies: Callable[[], tuple] = tuple,
              harness: Callable[[Callable], Callable] | None = None, float64: bool = True,
-             reread: str = "") -> Exercise:
+             reread: str = "", device: bool = True) -> Exercise:
     """The Exercise an exercise file declares, from that file's `globals()`: its id is the file's
     name, its notebook the package's NOTEBOOK, its reference the function named like the file,
     and its `cases`, `PROPS`, `BUGS` and `ALTERNATIVES` are the file's own. `reread` names the
@@ -88,7 +92,8 @@ def exercise(module: dict, points: int, summary: str, proxies: Callable[[], tupl
         id=name, notebook=sys.modules[package].NOTEBOOK, points=points, reference=module[name],
         cases=module["cases"], props=module["PROPS"], summary=summary, proxies=proxies,
         bugs=module.get("BUGS", {}), alternatives=module.get("ALTERNATIVES", {}),
-        file=module["__file__"], harness=harness, float64=float64, reread=reread)
+        file=module["__file__"], harness=harness, float64=float64, reread=reread,
+        device=device)
 
 
 def close(*names: str, atol: float = 1e-5, rtol: float = 1e-4):

@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from course_lib.checking.device import ELSEWHERE, device_line
 from course_lib.checking.exercise import Exercise
 from course_lib.checking.probe import FLOAT64, Outcome
 
@@ -127,6 +128,7 @@ def judge(ex: Exercise, outs: dict[str, Outcome], refs: dict[str, Outcome],
         return Report(ex, [], not_attempted=True)
     outs = dict(outs)
     f64 = {k: outs.pop(k) for k in [k for k in outs if k.endswith(FLOAT64)]}
+    elsewhere = {k: outs.pop(k) for k in [k for k in outs if k.endswith(ELSEWHERE)]}
     lines = []
     errors = {name: o.error for name, o in outs.items() if o.error}
     forms = {name: p for name, o in outs.items()
@@ -152,7 +154,7 @@ def judge(ex: Exercise, outs: dict[str, Outcome], refs: dict[str, Outcome],
                       "use out-of-place operations (x = x + y), not x += y or x.add_(y)"))
     usable = _Usable({k: v for k, v in outs.items() if k not in errors and k not in forms})
     lines += generic_lines(usable, refs)
-    lines += dtype_line(f64, refs, usable)
+    lines += dtype_line(f64, refs, usable) + device_line(elsewhere, refs)
     called = sorted({name for o in outs.values() for name in (o.proxies or [])})
     proxy_note = (f"calls {', '.join(called)}, which computes what this exercise asks for"
                   if called else "")

@@ -39,6 +39,7 @@ class Outcome:
     aliased: bool = False       # the result shares memory with an input tensor
     rng_touched: bool = False   # the call drew from (or reseeded) torch's global RNG
     proxies: list = field(default_factory=list)  # watched functions the call reached
+    device: str = ""            # the result's device type (checking/device.py)
 
     def to_plain(self) -> dict:
         return dict(self.__dict__)
@@ -52,6 +53,8 @@ class Outcome:
 def _plain(value: Any) -> Any:
     """Detach tensors to CPU, turn numpy into tensors; anything else exotic becomes its repr."""
     if isinstance(value, torch.Tensor):
+        if value.is_meta:  # shape and dtype only (checking/device.py)
+            return torch.zeros(value.shape, dtype=value.dtype)
         return value.detach().cpu().clone()
     if isinstance(value, np.ndarray):
         return torch.from_numpy(np.array(value))
@@ -62,6 +65,15 @@ def _plain(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return repr(value)[:200]
+
+
+def device_of(value: Any) -> str:
+    """The device type of a result: of the tensor, or of the first tensor in a sequence."""
+    if isinstance(value, torch.Tensor):
+        return value.device.type
+    if isinstance(value, (tuple, list)):
+        return next((d for d in map(device_of, value) if d), "")
+    return ""
 
 
 def _tensors(obj: Any) -> list[torch.Tensor]:
@@ -180,6 +192,8 @@ def run_case(fn: Callable, case: Case, watch: dict[str, Callable] | None = None)
     restored afterwards."""
     args = list(case.args) + [case.kwargs[k] for k in sorted(case.kwargs)]
     inputs, parts = _tensors(args), _parts(args)
+    on_meta = any(t.is_meta for t in inputs)  # values unknown: device and shape only
+    parts = [] if on_meta else parts
     before = [_state(part) for _, part in parts]
     rng = torch.get_rng_state()
     me = inspect.unwrap(fn)  # the function under test may be the reference itself (tests)
@@ -187,7 +201,9 @@ def run_case(fn: Callable, case: Case, watch: dict[str, Callable] | None = None)
     try:
         with wire:
             value = fn(*case.args, **case.kwargs)
-    except NotImplementedError:
+    except NotImplementedError as exc:  # the stub; on meta tensors, an op without meta
+        if on_meta:
+            return Outcome(error=f"NotImplementedError: {exc}"[:600], type_name="error")
         return Outcome(not_implemented=True, type_name="NotImplementedError")
     except Exception as exc:  # the learner's bug, reported in words by judge()
         return Outcome(error=f"{type(exc).__name__}: {exc}{_where(exc)}"[:600],
@@ -198,8 +214,9 @@ def run_case(fn: Callable, case: Case, watch: dict[str, Callable] | None = None)
     changed = [label for (label, part), b in zip(parts, before) if _changed(part, b)]
     grad = isinstance(value, torch.Tensor) and value.requires_grad
     return Outcome(value=_plain(value), type_name=type(value).__name__, mutated=bool(changed),
-                   changed=changed, requires_grad=grad, aliased=_shares_memory(value, inputs),
-                   rng_touched=rng_touched, proxies=wire.hits)
+                   changed=changed, requires_grad=grad,
+                   aliased=not on_meta and _shares_memory(value, inputs),
+                   rng_touched=rng_touched, proxies=wire.hits, device=device_of(value))
 
 
 FLOAT64 = " (float64 copy)"  # the name suffix of the case derived by float64_copy

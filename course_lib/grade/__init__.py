@@ -38,7 +38,8 @@ __all__ = ["CourseNotebook", "Grade", "Unreadable", "find_answer", "find_noteboo
 
 OUTCOME_FIELDS = {"value": None, "type_name": str, "error": (str, type(None)),
                   "not_implemented": bool, "mutated": bool, "requires_grad": bool,
-                  "aliased": bool, "rng_touched": bool, "proxies": list, "changed": list}
+                  "aliased": bool, "rng_touched": bool, "proxies": list, "changed": list,
+                  "device": str}
 
 
 # ----------------------------------------------------------------------------- judging

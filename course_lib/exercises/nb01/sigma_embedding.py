@@ -50,9 +50,10 @@ def _linear_frequencies(s, d):
     return torch.cat([torch.sin(angle), torch.cos(angle)], dim=1)
 
 
-def _embed(s, d, log=torch.log, dtype="sigma's"):
+def _embed(s, d, log=torch.log, dtype="sigma's", device="sigma's"):
     """The planted answers' own embedding (calling the reference would trip its proxy line)."""
-    omega = torch.logspace(-2, 3, d // 2, base=2.0, dtype=s.dtype if dtype == "sigma's" else dtype)
+    omega = torch.logspace(-2, 3, d // 2, base=2.0, dtype=s.dtype if dtype == "sigma's" else dtype,
+                           device=s.device if device == "sigma's" else device)
     angle = log(s)[:, None] * omega
     return torch.cat([torch.sin(angle), torch.cos(angle)], dim=1)
 
@@ -68,11 +69,13 @@ BUGS = {
     "[held] 8 frequencies (dim 16) whatever dim is": lambda s, d: _embed(s, 16),
     "[held] squeezes a batch of one": lambda s, d: _embed(s, d).squeeze(),
     "[dtype] frequencies built in float32": lambda s, d: _embed(s, d, dtype=torch.float32),
+    "[device] frequencies built on the CPU": lambda s, d: _embed(s, d, device=None),
     "[alias] takes the log of sigma in place": lambda s, d: _embed(s, d, log=torch.log_),
 }
 ALTERNATIVES = {
     "powers of two and an outer product": lambda s, d: torch.cat(
-        [f(torch.outer(s.log(), 2.0 ** torch.linspace(-2, 3, d // 2, dtype=s.dtype)))
+        [f(torch.outer(s.log(), 2.0 ** torch.linspace(-2, 3, d // 2, dtype=s.dtype,
+                                                         device=s.device)))
          for f in (torch.sin, torch.cos)], dim=1),
 }
 

@@ -95,9 +95,9 @@ def _clip_loss(u, v, log_scale, directions=2, normalise=True, exp=True, mean=Tru
     return both / 2 if mean else both
 
 
-def _text_by_image(u, v, s):
+def _text_by_image(u, v, s, where="the inputs'"):
     u, v = F.normalize(u, dim=-1), F.normalize(v, dim=-1)
-    t = torch.arange(len(u))
+    t = torch.arange(len(u), device=u.device if where == "the inputs'" else where)
     return (F.cross_entropy(s.exp() * u @ v.T, t) + F.cross_entropy(s.exp() * v @ u.T, t)) / 2
 
 
@@ -116,6 +116,7 @@ def _in_place(u, v, s):
 
 
 BUGS = {
+    "[device] targets made on the CPU": lambda u, v, s: _text_by_image(u, v, s, where=None),
     "image-to-text direction only": lambda u, v, s: _clip_loss(u, v, s, directions=1),
     "embeddings not normalised": lambda u, v, s: _clip_loss(u, v, s, normalise=False),
     "log_scale used as the scale": lambda u, v, s: _clip_loss(u, v, s, exp=False),

@@ -122,9 +122,9 @@ def _fd(mu_a, cov_a, mu_b, cov_b, cross="ref", two=2.0, root=False):
 
 def _scipy(mu_a, cov_a, mu_b, cov_b):
     import scipy.linalg
-    root = scipy.linalg.sqrtm((cov_a @ cov_b).numpy())     # as pytorch-fid does
+    root = scipy.linalg.sqrtm((cov_a @ cov_b).cpu().numpy())     # as pytorch-fid does
     return (((mu_a - mu_b) ** 2).sum() + cov_a.trace() + cov_b.trace()
-            - 2 * torch.from_numpy(root.real).trace())
+            - 2 * torch.from_numpy(root.real).to(cov_a.device).trace())
 
 
 BUGS = {
