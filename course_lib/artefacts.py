@@ -50,6 +50,7 @@ ARTEFACTS = {
     "clip": _entry("clip", "clip.pt", "clip", "ClipConfig", " --threads 1"),
     "spiral_flow": _entry("spiral_flow", "spiral_flow.pt", "flow", "FlowConfig"),
     "spiral_reflow": _entry("spiral_reflow", "spiral_reflow.pt", "flow", "FlowConfig"),
+    "dit": _entry("dit", "dit_shapes.pt", "dit", "DiTConfig", " --threads 1"),
 }
 
 

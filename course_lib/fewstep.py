@@ -20,7 +20,6 @@ because (sigma_t' / sigma_t) alpha_t / alpha_t' = sigma' / sigma and exp(-h) = s
 from __future__ import annotations
 
 import torch
-from tqdm.auto import tqdm
 
 from course_lib import bridge, samplers
 from course_lib.exercises.nb02.alpha_bar_to_sigma import alpha_bar_to_sigma
@@ -29,6 +28,7 @@ from course_lib.exercises.nb02.alpha_bar_to_sigma import alpha_bar_to_sigma
 from course_lib.exercises.nb11.dpm_2m_step import dpm_2m_step
 from course_lib.exercises.nb11.dpm_first_order_step import dpm_first_order_step
 from course_lib.exercises.nb11.dpm_solver_samples import dpm_solver_samples
+from course_lib.runtime import progress_bar
 
 __all__ = ["SAMPLERS", "as_timestep_model", "course_latents", "diffusers_dpm",
            "diffusers_states", "dpm_2m_step", "dpm_first_order_step", "dpm_solver_samples",
@@ -65,7 +65,7 @@ def sample(denoiser, sigmas: torch.Tensor, n: int | None = None, dim: int = 2, s
     if x is None:
         x = sigmas[0] * torch.randn(n, dim, generator=torch.Generator().manual_seed(seed))
     with torch.no_grad():
-        steps = tqdm(dpm_solver_samples(denoiser, sigmas, x, cond), total=len(sigmas) - 1,
+        steps = progress_bar(dpm_solver_samples(denoiser, sigmas, x, cond), total=len(sigmas) - 1,
                      desc="DPM-Solver++(2M)", disable=not progress)
         states = [x] + list(steps)
     return torch.stack(states) if trajectory else states[-1]

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from course_lib.config import Config
 from course_lib.diffusion import batch_sigma
@@ -29,6 +28,7 @@ from course_lib.exercises.nb12.flow_loss import flow_loss
 from course_lib.exercises.nb12.flow_path import flow_path
 from course_lib.exercises.nb12.velocity_from_denoiser import velocity_from_denoiser
 from course_lib.fit import fit
+from course_lib.runtime import progress_bar
 from course_lib.spiral import make_spiral, sigma_embedding
 
 __all__ = ["FlowConfig", "FlowMLP", "as_denoiser", "as_velocity", "build", "eps_from_velocity",
@@ -140,7 +140,7 @@ def sample(velocity, ts: torch.Tensor, n: int | None = None, dim: int = 2, seed:
     if x is None:
         x = torch.randn(n, dim, generator=torch.Generator().manual_seed(seed)) * float(ts[0])
     model = velocity if cond is None else (lambda x_t, t: velocity(x_t, t, cond))
-    steps = tqdm(euler_flow_samples(model, ts, x), total=len(ts) - 1, desc="Euler steps",
+    steps = progress_bar(euler_flow_samples(model, ts, x), total=len(ts) - 1, desc="Euler steps",
                  disable=not progress)
     states = [x] + list(steps)
     return torch.stack(states) if trajectory else states[-1]

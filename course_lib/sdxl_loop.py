@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import torch
 
+# The notebook's exercises: each reference lives once, in its exercise file.
+from course_lib.exercises.nb08.sdxl_encode_prompt import sdxl_encode_prompt
+from course_lib.exercises.nb08.sdxl_time_ids import sdxl_time_ids
+
 
 def embed_xl(tokenizers, text_encoders, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
     """B texts -> (states (B, 77, D1 + D2), pooled (B, P)): each encoder's penultimate hidden
@@ -28,26 +32,24 @@ def embed_xl(tokenizers, text_encoders, texts: list[str]) -> tuple[torch.Tensor,
 def encode_prompt_xl(tokenizers, text_encoders, prompts: list[str],
                      negative_prompts: list[str] | None = None,
                      zeros_for_empty: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-    """(embeds (2B, 77, D1 + D2), pooled (2B, P)), the negative prompts' half first. With no
-    negative prompts the unconditional half is all zeros when zeros_for_empty (the pipeline's
-    config.force_zeros_for_empty_prompt, True for SDXL), else the embedding of ""."""
-    states, pooled = embed_xl(tokenizers, text_encoders, prompts)
-    if negative_prompts is None and zeros_for_empty:
-        neg_states, neg_pooled = torch.zeros_like(states), torch.zeros_like(pooled)
-    else:
-        negative_prompts = negative_prompts or [""] * len(prompts)
-        neg_states, neg_pooled = embed_xl(tokenizers, text_encoders, negative_prompts)
-    return torch.cat([neg_states, states]), torch.cat([neg_pooled, pooled])
+    """(embeds (2B, 77, D1 + D2), pooled (2B, P)), the negative prompts' half first: notebook
+    08's sdxl_encode_prompt. With no negative prompts the unconditional half is all zeros when
+    zeros_for_empty (the pipeline's config.force_zeros_for_empty_prompt, True for SDXL), else
+    the embedding of ""."""
+    if negative_prompts is None and not zeros_for_empty:
+        negative_prompts = [""] * len(prompts)
+    return sdxl_encode_prompt(tokenizers, text_encoders, prompts, negative_prompts)
 
 
 def add_time_ids(original_size: tuple[int, int], crop_top_left: tuple[int, int],
                  target_size: tuple[int, int], n: int, dtype: torch.dtype = torch.float32,
                  device: torch.device | str | None = None) -> torch.Tensor:
-    """SDXL's micro-conditioning for n U-Net inputs, (n, 6): (height, width) of the training
-    image before it was resized, the (top, left) corner of the crop taken from it, and the
-    (height, width) asked for; the same row for every input, as the pipeline makes it."""
-    row = [*original_size, *crop_top_left, *target_size]
-    return torch.tensor([row] * n, dtype=dtype, device=device)
+    """SDXL's micro-conditioning for n U-Net inputs, (n, 6) (notebook 08's sdxl_time_ids,
+    without the guidance doubling): (height, width) of the training image before it was
+    resized, the (top, left) corner of the crop taken from it, and the (height, width) asked
+    for; the same row for every input, as the pipeline makes it."""
+    return sdxl_time_ids(original_size, crop_top_left, target_size, n, guided=False,
+                         dtype=dtype, device=device)
 
 
 @torch.no_grad()
@@ -78,8 +80,8 @@ def generate_latents_xl(pipe, prompts: list[str], negative_prompts: list[str] | 
                                       negative_prompts, pipe.config.force_zeros_for_empty_prompt)
     size = pipe.unet.config.sample_size                        # latent height and width
     pixels = (size * pipe.vae_scale_factor,) * 2               # the image's, in pixels
-    time_ids = add_time_ids(original_size or pixels, crop_top_left, target_size or pixels,
-                            len(embeds), embeds.dtype, embeds.device)
+    time_ids = sdxl_time_ids(original_size or pixels, crop_top_left, target_size or pixels,
+                             len(prompts), guided=True, dtype=embeds.dtype, device=embeds.device)
     pipe.scheduler.set_timesteps(steps, device=embeds.device)
     shape = (len(prompts), pipe.unet.config.in_channels, size, size)
     latents = torch.randn(shape, generator=generator, dtype=embeds.dtype).to(embeds.device)

@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 @pytest.mark.parametrize("exercise_id, bug, how", [
     ("sigma_schedule", "linear spacing", "curve"),
     ("ddim_samples", "steps to t - 1 instead of the next timestep", "points"),
-    ("attention_2d", "no residual", "image"),
+    ("decode_latents", "multiplies by the scale", "image"),
 ])
 def test_a_failing_answer_gets_a_picture_of_its_first_differing_case(exercise_id, bug, how):
     ex = get_exercise(exercise_id)
@@ -36,3 +36,5 @@ def test_nothing_is_drawn_for_a_pass_or_a_scalar():
     assert picture.kind(torch.tensor(1.0), torch.tensor(2.0)) is None
     assert picture.kind(torch.zeros(3, 2), torch.zeros(4, 2)) is None  # shapes differ
     assert picture.figure("x", torch.zeros(2, 3), torch.ones(2, 3)) is None
+    assert picture.kind(torch.zeros(1, 6, 3), torch.zeros(1, 6, 3)) is None  # 18 numbers: lines
+    assert picture.kind(torch.zeros(4, 4), None) is None

@@ -178,7 +178,7 @@ def test_the_hand_loop_equals_the_pipeline(shipped, case):
 
 
 def test_a_course_choice_picks_the_sdxl_model_on_any_device():
-    folder, device, dtype, reason = sd_weights.choose("sdxl_course")
+    folder, device, dtype, reason = sd_weights.choose_xl("sdxl_course")
     assert folder == FOLDER and "sdxl_course" in reason
     assert dtype == (torch.float16 if device.type == "cuda" else torch.float32)
     if device.type == "cpu":                 # the real models still fall back to sd_course

@@ -142,8 +142,12 @@ def judge(ex: Exercise, outs: dict[str, Outcome], refs: dict[str, Outcome],
     first_form = next(iter(forms.items()), None)
     form_detail = (f"case '{first_form[0]}': {first_form[1]}" if first_form else
                    "not checked: no case ran" if len(errors) == len(outs) else "")
+    nan = bool(first_form) and first_form[1] == "contains NaN or inf"
     lines.append(Line(not forms and not form_detail,
                       f"returns the right type, shape and dtype (e.g. {example})", form_detail,
+                      "a NaN or inf comes from a division by zero, a log of zero or an exp that "
+                      "overflows: look at the edge cases the markdown names (a level of 0, the "
+                      "last step)" if nan else
                       "compare with the docstring: shapes and dtype of the result"))
     mutated = [(name, sorted(set(o.changed) - set(refs[name].changed)))
                for name, o in outs.items() if set(o.changed) - set(refs[name].changed)]

@@ -23,12 +23,13 @@ def failed_case(lines) -> str | None:
 
 def kind(want: torch.Tensor, got: torch.Tensor) -> str | None:
     """How to draw a pair of outputs: 'points', 'image', 'curve', or None (not drawable)."""
-    if want.shape != got.shape or want.numel() < 5:
+    if not (isinstance(want, torch.Tensor) and isinstance(got, torch.Tensor)) or \
+            want.shape != got.shape or want.numel() < 5:
         return None
     if want.dim() in (2, 3) and want.shape[-1] == 2 and want.shape[-2] >= 3:
         return "points"  # 2-D points (N, 2), or a trajectory of them (steps, N, 2)
-    if want.dim() >= 2 and min(want.shape[-2:]) >= 3:
-        return "image"
+    if want.dim() >= 2 and min(want.shape[-2:]) >= 3 and want.shape[-1] * want.shape[-2] >= 64:
+        return "image"  # (a few numbers read better as the lines' figures)
     if want.dim() == 1:
         return "curve"
     return None
@@ -62,11 +63,14 @@ def figure(name: str, want: torch.Tensor, got: torch.Tensor):
                 ax.imshow(((img - lo) / max(hi - lo, 1e-12)).clamp(0, 1).numpy(),
                           interpolation="nearest")
             else:
-                ax.imshow(img.numpy(), vmin=lo, vmax=hi, cmap="viridis", interpolation="nearest")
+                shown = ax.imshow(img.numpy(), vmin=lo, vmax=hi, cmap="viridis",
+                                  interpolation="nearest")
             ax.set_title(title)
+        if not rgb:
+            fig.colorbar(shown, ax=axes[:2].tolist(), shrink=0.8)
         diff = (g - w).abs()
-        axes[2].imshow((diff.amax(-1) if rgb else diff).numpy(), cmap="magma",
-                       interpolation="nearest")
+        fig.colorbar(axes[2].imshow((diff.amax(-1) if rgb else diff).numpy(), cmap="magma",
+                                    interpolation="nearest"), ax=axes[2], shrink=0.8)
         axes[2].set_title("|yours - reference|")
         for ax in axes:
             ax.set_xticks([]), ax.set_yticks([])

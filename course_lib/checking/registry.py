@@ -35,6 +35,7 @@ from course_lib.exercises.nb05 import (
     adherence,
     cfg_denoise,
     cfg_eps,
+    cond_train_step,
     drop_condition,
     guided_samples,
 )
@@ -52,7 +53,14 @@ from course_lib.exercises.nb07 import (
     t2i_train_step,
     tokenize,
 )
-from course_lib.exercises.nb08 import decode, encode_prompt, generate_latents, guided_step
+from course_lib.exercises.nb08 import (
+    decode,
+    encode_prompt,
+    generate_latents,
+    guided_step,
+    sdxl_encode_prompt,
+    sdxl_time_ids,
+)
 from course_lib.exercises.nb09 import (
     clip_loss,
     clip_score,
@@ -67,12 +75,23 @@ from course_lib.exercises.nb10 import (
     prior_preservation_loss,
     watermark_score,
 )
-from course_lib.exercises.nb11 import dpm_2m_step, dpm_first_order_step, dpm_solver_samples
+from course_lib.exercises.nb11 import (
+    consistency_fn,
+    dpm_2m_step,
+    dpm_first_order_step,
+    dpm_solver_samples,
+    lcm_samples,
+    lcm_target,
+)
 from course_lib.exercises.nb12 import (
+    adaln_zero,
     eps_from_velocity,
     euler_flow_samples,
     flow_loss,
     flow_path,
+    modulate,
+    patchify,
+    unpatchify,
     velocity_from_denoiser,
 )
 
@@ -82,14 +101,16 @@ MODULES = [  # in course order
     alpha_bars, q_sample, alpha_bar_to_sigma, posterior_mean, ddpm_step, ddpm_samples,
     ddim_timesteps, ddim_noise_std, ddim_step, ddim_samples, ddim_sigmas,
     dist_K, proj_K, ideal_eps, gd_step, ge_direction, samples,
-    drop_condition, cfg_eps, cfg_denoise, guided_samples, adherence,
+    drop_condition, cond_train_step, cfg_eps, cfg_denoise, guided_samples, adherence,
     group_norm, resblock_forward, attention, attention_2d, unet_forward,
     reparameterize, kl_divergence, decode_latents, tokenize, t2i_train_step,
-    encode_prompt, guided_step, generate_latents, decode,
+    encode_prompt, guided_step, generate_latents, decode, sdxl_encode_prompt, sdxl_time_ids,
     frechet_distance, fid, mmd2_unbiased, clip_loss, clip_score,
     lora_forward, merge_lora, prior_preservation_loss, controlled_unet, watermark_score,
     dpm_first_order_step, dpm_2m_step, dpm_solver_samples,
+    consistency_fn, lcm_target, lcm_samples,
     flow_path, flow_loss, euler_flow_samples, eps_from_velocity, velocity_from_denoiser,
+    patchify, unpatchify, modulate, adaln_zero,
 ]
 EXERCISES: dict[str, Exercise] = {m.EXERCISE.id: m.EXERCISE for m in MODULES}
 

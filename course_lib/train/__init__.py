@@ -16,6 +16,8 @@
     python -m course_lib.train controlnet --threads 1              # controlnet_layout/, ~2.5 min
     python -m course_lib.train spiral_flow    # data/spiral_flow.pt, notebook 12, ~45 s
     python -m course_lib.train spiral_reflow  # data/spiral_reflow.pt (needs spiral_flow), ~30 s
+    python -m course_lib.train lcm_lora --threads 1  # notebook 11 (needs sd_course), 6-12 min
+    python -m course_lib.train dit --threads 1  # data/dit_shapes.pt (after vae), ~8 min
 
 Each command fixes its seed and uses one thread, so the same command gives the same file.
 """
@@ -164,11 +166,23 @@ NOTEBOOK_10 = {"lora_cross": ("lora_cross.safetensors", None, None),
                "dreambooth_sks_noprior": ("dreambooth_sks_noprior.safetensors", None, None),
                "controlnet": ("controlnet_layout", None, None)}
 MODELS.update(NOTEBOOK_10)
+# notebook 11: the LCM-LoRA distilled from the shipped sd_course (it saves itself)
+MODELS["lcm_lora"] = ("lcm_lora.safetensors", None, None)
 # notebook 12: the spiral's velocity model, and one reflow round of it (needs spiral_flow.pt)
 MODELS.update({"spiral_flow": ("spiral_flow.pt", flow.train_spiral_flow, flow.FlowConfig()),
                "spiral_reflow": ("spiral_reflow.pt",
                                  lambda: flow.train_reflow(artefacts.load("spiral_flow").model),
                                  flow.REFLOW)})
+
+
+def _train_dit():
+    """Notebook 12's DiT on the shapes latents (needs data/vae.pt), with flow matching."""
+    from course_lib import dit  # its config and vocabulary come back with the model
+
+    return dit.train_shapes_dit()
+
+
+MODELS["dit"] = ("dit_shapes.pt", _train_dit, None)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,10 +210,15 @@ def main(argv: list[str] | None = None) -> int:
 
         losses = (controlnet.train_and_save(out) if args.model == "controlnet"
                   else customise.train_adapter(args.model, out.parent))
+    elif args.model == "lcm_lora":  # needs data/sd_course; --out names the file
+        from course_lib import lcm
+
+        losses = lcm.train_and_save(out.parent)
     else:
         model, losses, *rest = train()
-        # the text-to-image model is the largest file: store it in float16 (10 -> 5 MB)
-        save_model(out, model, rest[0] if rest else config, losses, half=args.model == "text2img")
+        # the text-to-image models are the largest files: float16 on disk (10 -> 5 MB)
+        save_model(out, model, rest[0] if rest else config, losses,
+                   half=args.model in ("text2img", "dit"))
     print(f"wrote {out} after {time.perf_counter() - start:.1f} s; "
           f"final loss (mean of last 500 steps) {sum(losses[-500:]) / len(losses[-500:]):.4f}")
     return 0

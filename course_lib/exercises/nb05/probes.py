@@ -101,3 +101,109 @@ def halves(den, x, s, cond, uncond=None):
     """(eps_uncond, eps_cond) from two calls."""
     uncond = torch.full_like(cond, NULL) if uncond is None else uncond
     return den(x, s, uncond), den(x, s, cond)
+
+
+# The kit of the training-step exercise `cond_train_step`: its harness, which records every
+# call the step makes to the model, and the step with one rule changed (its planted bugs).
+
+STEPS = 2  # the harness calls the step this many times on each case's batch
+# what the harness returns, by position
+LOSSES, FLOATS, INPUTS, SIGMAS, SEEN, CALLS, MOVED, WEIGHTS, SETTINGS = range(9)
+
+
+def weights_of(model) -> torch.Tensor:
+    return torch.cat([p.detach().reshape(-1) for p in model.parameters()]).clone()
+
+
+def seen_labels(step):
+    """The harness: call `step` STEPS times on the case's batch (each call draws afresh from
+    the generator), recording every call it makes to the model: the input x, sigma and the
+    labels it got. Returns plain data, indexed by the names above; SEEN holds, per label the
+    model saw, 0 (the caller's label), 1 (NULL) or 2 (anything else)."""
+    def run(model, x0, labels, optimizer, p_uncond, schedule, generator=None):
+        calls = []
+
+        def on_model(module, args, kwargs):
+            got = list(args) + [kwargs.get(k) for k in ("x", "sigma", "cond")[len(args):]]
+            x, sigma, cond = got[:3]
+            calls.append((x.detach().double().clone(),
+                          torch.as_tensor(sigma).detach().double().reshape(-1).clone(),
+                          None if cond is None else torch.as_tensor(cond).detach().clone()))
+
+        given = labels.clone()
+        hook = model.register_forward_pre_hook(on_model, with_kwargs=True)
+        before = weights_of(model)
+        losses, floats, weights, xs, sigmas, seen = [], [], [], [], [], []
+        try:
+            for _ in range(STEPS):
+                n_calls = len(calls)
+                loss = step(model, x0, labels, optimizer, p_uncond, schedule, generator)
+                floats.append(type(loss) is float)
+                losses.append(float(loss.detach() if isinstance(loss, torch.Tensor) else loss))
+                weights.append(weights_of(model))
+                if len(calls) > n_calls and len(calls[n_calls][0]) == len(x0):
+                    x, sigma, cond = calls[n_calls]
+                    xs.append(x)
+                    sigmas.append(sigma.expand(len(x0)))
+                    seen.append(kinds(cond, given))
+        finally:
+            hook.remove()
+        return [torch.tensor(losses, dtype=torch.float64), torch.tensor(floats),
+                torch.stack(xs) if xs else torch.zeros(0, dtype=torch.float64),
+                torch.cat(sigmas) if sigmas else torch.zeros(0, dtype=torch.float64),
+                torch.stack(seen) if seen else torch.zeros(0, dtype=torch.long),
+                torch.tensor([len(c[0]) for c in calls], dtype=torch.long),
+                torch.tensor(not torch.equal(before, weights_of(model))),
+                torch.stack(weights),
+                torch.tensor([p_uncond, schedule.sigma_min, schedule.sigma_max, STEPS, len(x0)],
+                             dtype=torch.float64)]
+    return run
+
+
+def kinds(cond, given: torch.Tensor) -> torch.Tensor:
+    """Per label the model saw: 0 the caller's own label, 1 NULL, 2 anything else (None: all
+    NULL)."""
+    if cond is None:
+        return torch.ones(len(given), dtype=torch.long)
+    if cond.shape != given.shape:
+        return torch.full((len(given),), 2)
+    return torch.where(cond == given, 0, torch.where(cond == NULL, 1, 2))
+
+
+def step_with(drop="rand", null=NULL, zero_grad=True, step=True, detach=False, order="dsn",
+              clean_input=False, target="eps", sigma="log", rng=True, in_place=False,
+              p_fixed=None, as_tensor=False):
+    """A training step with one rule changed: the planted bugs of `cond_train_step`."""
+    def run(model, x0, labels, optimizer, p_uncond, schedule, generator=None):
+        g = generator if rng else None
+        p = p_uncond if p_fixed is None else p_fixed
+        B, draws = len(x0), {}
+        for what in order:
+            if what == "d":
+                u = torch.rand(B if drop != "batch" else 1, generator=g)
+                draws[what] = (u > p if drop == "flip" else u < p).expand(B)
+            elif what == "s":
+                draws[what] = (schedule.sample(B, g) if sigma == "log" else schedule.sample(1, g)
+                               .expand(B) if sigma == "one" else schedule.sigma_min
+                               + torch.rand(B, generator=g) * (schedule.sigma_max
+                                                               - schedule.sigma_min))
+            else:
+                draws[what] = torch.randn(x0.shape, generator=g, dtype=x0.dtype)
+        drop_, s, eps = draws["d"], draws["s"], draws["n"]
+        if in_place:
+            labels[drop_] = null
+            cond = labels
+        else:
+            cond = torch.where(drop_, torch.full_like(labels, null), labels)
+        x = x0 + s[:, None] * eps
+        eps_hat = model(x0 if clean_input else x, s, cond)
+        loss = ((eps_hat - (x0 if target == "x0" else eps)) ** 2).mean()
+        if detach:  # a new leaf with the loss's value: backward reaches no weight
+            loss = torch.tensor(loss.item(), requires_grad=True)
+        if zero_grad:
+            optimizer.zero_grad()
+        loss.backward()
+        if step:
+            optimizer.step()
+        return loss if as_tensor else loss.item()
+    return run

@@ -1,0 +1,230 @@
+"""Exercise `cond_train_step` (notebook 05): one training step of the conditional denoiser with
+condition dropout, graded by what it does (probes.py's harness: two calls per probe batch, every
+call to the model watched, losses and weights compared with the course's step on the same
+draws)."""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from course_lib import diffusion, spiral
+from course_lib.checking import Case, Props, exercise
+from course_lib.exercises.common import gen, pick
+from course_lib.exercises.nb05.cfg_denoise import probe_conditional
+from course_lib.exercises.nb05.drop_condition import drop_condition
+from course_lib.exercises.nb05.probes import (
+    CALLS,
+    FLOATS,
+    INPUTS,
+    LOSSES,
+    MOVED,
+    SEEN,
+    SETTINGS,
+    SIGMAS,
+    WEIGHTS,
+    labels_for,
+    seen_labels,
+    step_with,
+)
+from course_lib.exercises.nb07.harness import compare
+from course_lib.guidance import NULL
+
+
+# <solution cell>
+def cond_train_step(model, x0: torch.Tensor, labels: torch.Tensor, optimizer, p_uncond: float,
+                    schedule, generator: torch.Generator | None = None) -> float:
+    """One training step of section 4 for the conditional denoiser `model` (called as
+    model(x, sigma, cond), it returns eps_hat) on a batch of B points x0 (B, 2) with their
+    labels (B,) (integers), `optimizer` holding the model's parameters. The model sees each
+    label, or NULL in its place with probability p_uncond (your drop_condition), and each point
+    noised as in section 4 at its own level from schedule.sample; the loss is notebook 01's L
+    on the noise. Returns the loss as a Python float. Every random draw comes from
+    `generator`, in this order: the dropout, the noise levels, the noise (in x0's shape and
+    dtype). The caller's labels stay as they were."""
+    ### BEGIN SOLUTION
+    cond = drop_condition(labels, p_uncond, generator)
+    sigma = schedule.sample(len(x0), generator)
+    eps = torch.randn(x0.shape, generator=generator, dtype=x0.dtype)
+    x = x0 + sigma[:, None] * eps
+    loss = ((model(x, sigma, cond) - eps) ** 2).mean()
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+    ### END SOLUTION
+# </solution cell>
+
+
+def _case(n: int, size: int, p: float, sched, lr: float = 0.05, dtype=torch.float32) -> Case:
+    """A fresh small conditional network (weights of probe n) and an SGD optimiser over it
+    (plain SGD: Adam would turn rounding differences into whole steps), `size` spiral points
+    with labels, p_uncond = p, the schedule and generator n + 1."""
+    model = probe_conditional(n).to(dtype)
+    idx = torch.randint(255, (size,), generator=gen(n + 2))
+    x0 = spiral.make_spiral(255)[idx].to(dtype)
+    return Case((model, x0, labels_for(n + 3, size), torch.optim.SGD(model.parameters(), lr=lr),
+                 p, sched, gen(n + 1)))
+
+
+def cases() -> dict[str, Case]:
+    sched = pick(220, diffusion.Schedule(0.02, 5.0), diffusion.Schedule(0.005, 3.0),
+                 diffusion.Schedule(0.05, 8.0))  # not the course's own range
+    return {
+        "odd batch": _case(221, pick(222, 7, 5, 9), pick(223, 0.5, 0.4, 0.6), sched),
+        "one sample": _case(225, 1, 0.5, sched),
+        "float64": _case(228, pick(229, 6, 4, 8), pick(230, 0.5, 0.35, 0.65), sched,
+                         dtype=torch.float64),
+        "p 0": _case(232, 9, 0.0, sched),
+        "p 1": _case(235, 9, 1.0, sched),
+        "many": _case(238, 300, pick(239, 0.3, 0.25, 0.35), sched, lr=0.01),
+    }
+
+
+PROPS = Props()
+SAME = ("odd batch", "one sample", "float64")
+
+
+@PROPS("returns the loss of the step as a Python float",
+       "the step reports its loss as a plain number, taken after backpropagation",
+       code="the loss is a 0-dim tensor until you ask for its number, after backpropagating")
+def _float(outs, refs):
+    flags = outs["many"].value[FLOATS]
+    return bool(flags.all()), "a float every step" if bool(flags.all()) else "not a float"
+
+
+@PROPS("calls the model once per step, on the whole batch",
+       "one forward pass per step: all B noisy points, each with its label or NULL; the "
+       "unconditional prediction is not a second pass in training")
+def _calls(outs, refs):
+    sizes, settings = outs["many"].value[CALLS], refs["many"].value[SETTINGS]
+    steps, batch = int(settings[3]), int(settings[4])
+    ok = len(sizes) == steps and bool((sizes == batch).all())
+    return ok, f"{len(sizes)} calls in {steps} steps, batch sizes {sorted(set(sizes.tolist()))}"
+
+
+@PROPS("the model sees each point's own label or NULL, nothing else",
+       f"a dropped label becomes the \"no condition\" token NULL = {NULL} (the last row of the "
+       "label embedding, not class 0); a label that is not dropped reaches the model as it is")
+def _rows(outs, refs):
+    seen = outs["many"].value[SEEN]
+    bad = int((seen == 2).sum())
+    return bad == 0 and seen.numel() > 0, (f"{bad} of {seen.numel()} labels the model saw are "
+                                           "neither the point's own nor NULL")
+
+
+@PROPS("p_uncond = 0 keeps every label, p_uncond = 1 drops all of them",
+       "a label is dropped with probability p_uncond: never at 0, always at 1")
+def _edges(outs, refs):
+    kept, dropped = outs["p 0"].value[SEEN], outs["p 1"].value[SEEN]
+    ok = kept.numel() > 0 and dropped.numel() > 0 and bool((kept == 0).all()) \
+        and bool((dropped == 1).all())
+    return ok, (f"NULL for {(kept == 1).double().mean():.0%} of the labels at p_uncond = 0 and "
+                f"{(dropped == 1).double().mean():.0%} at p_uncond = 1")
+
+
+@PROPS("drops each label on its own, at the rate p_uncond",
+       "one uniform number per label, not one per batch: a batch mixes dropped and kept labels, "
+       "and the share dropped is p_uncond")
+def _rate(outs, refs):
+    seen, p = outs["many"].value[SEEN], refs["many"].value[SETTINGS][0].item()
+    if not seen.numel():
+        return False, "the model was never called"
+    rate = (seen == 1).double().mean().item()
+    mixed = int(((seen == 1).any(1) & (seen == 0).any(1)).sum())
+    return abs(rate - p) < 0.07 and mixed == len(seen), (
+        f"{rate:.0%} of {seen.numel()} labels dropped for p_uncond = {p}; {mixed} of "
+        f"{len(seen)} batches mix dropped and kept labels")
+
+
+@PROPS("draws one noise level per point, log-uniform over the schedule's range",
+       "each point gets its own noise level from the schedule you are given, spread evenly in "
+       "log sigma between its smallest and largest level",
+       code="schedule.sample(B, generator) gives one sigma per point of the schedule given")
+def _sigmas(outs, refs):
+    sig, settings = outs["many"].value[SIGMAS], refs["many"].value[SETTINGS]
+    if not len(sig):
+        return False, "the model was never called"
+    lo, hi = math.log(settings[1].item()), math.log(settings[2].item())
+    log_s = sig.clamp(min=1e-30).log()
+    inside = bool(((log_s >= lo - 1e-6) & (log_s <= hi + 1e-6)).all())
+    below = (log_s < (lo + hi) / 2).double().mean().item()
+    varied = bool(sig[: int(settings[4])].max() > sig[: int(settings[4])].min())
+    return inside and abs(below - 0.5) < 0.1 and varied, (
+        f"log sigma in [{log_s.min():.2f}, {log_s.max():.2f}] for [{lo:.2f}, {hi:.2f}]; "
+        f"{below:.0%} below the middle; "
+        f"{'one sigma per point' if varied else 'one sigma for the whole batch'}")
+
+
+PROPS("the model gets the noisy points of the course's step on the same draws",
+      "the model's input is the clean point plus its noise level times the noise (section 4), "
+      "drawn from the generator in the documented order",
+      lambda outs, refs: compare(outs, refs, SAME, INPUTS, "in the model's input x")[:2],
+      code="draw the dropout, then schedule.sample(B, generator), then the noise with "
+           "generator= and dtype=x0.dtype; noise x0 (not eps or the labels) with them")
+
+
+@PROPS("steps the optimiser: the model's weights move",
+       "backpropagate the loss itself (the tensor the model's output went into) and step the "
+       "optimiser you are given")
+def _moves(outs, refs):
+    moved = bool(outs["odd batch"].value[MOVED])
+    return moved, "the weights moved" if moved else "the weights did not move"
+
+
+PROPS("the same losses as the course's step on the same draws",
+      "the loss is notebook 01's L: the squared error between the predicted and the true noise, "
+      "averaged over the batch and the coordinates",
+      lambda outs, refs: compare(outs, refs, SAME, LOSSES, "loss")[:2],
+      code="compare the model's output with the noise eps, not with x0; take the mean")
+
+PROPS("the same weights as the course's step after every step",
+      "each step must apply its own gradient, and only once",
+      lambda outs, refs: compare(outs, refs, SAME, WEIGHTS, "weights")[:2],
+      code="each step must apply its own gradient: clear the old ones, backpropagate the loss, "
+           "step the optimiser once")
+
+
+def _reuses_answer(model, x0, labels, optimizer, p_uncond, schedule, generator=None):
+    cond = drop_condition(labels, p_uncond, generator)  # an earlier answer, called by name
+    sigma = schedule.sample(len(x0), generator).to(x0.dtype)
+    eps = torch.randn(x0.shape, generator=generator, dtype=x0.dtype)
+    eps_hat = model(x0 + diffusion.append_dims(sigma, x0.dim()) * eps, sigma, cond)
+    loss = torch.nn.functional.mse_loss(eps_hat, eps)
+    loss.backward()
+    optimizer.step()
+    optimizer.zero_grad()
+    return float(loss.detach())
+
+
+BUGS = {
+    "one draw drops the whole batch at once": step_with(drop="batch"),
+    "drops with probability 1 - p_uncond": step_with(drop="flip"),
+    "drops to label 0, not NULL": step_with(null=0),
+    "no zero_grad: gradients pile up": step_with(zero_grad=False),
+    "never steps the optimiser": step_with(step=False),
+    "noise added to x0, but the model gets the clean x0": step_with(clean_input=True),
+    "the loss compares with x0, not the noise": step_with(target="x0"),
+    "noise drawn before sigma": step_with(order="dns"),
+    "sigma uniform, not log-uniform": step_with(sigma="uniform"),
+    "one sigma for the whole batch": step_with(sigma="one"),
+    "returns the loss tensor": step_with(as_tensor=True),
+    "[grad] backpropagates a copy of the loss (loss.item() first)": step_with(detach=True),
+    "[rng] draws from the global RNG": step_with(rng=False),
+    "[held] p_uncond fixed at 0.2": step_with(p_fixed=0.2),
+    "[mutates] writes NULL into the caller's labels": step_with(in_place=True),
+}
+ALTERNATIVES = {
+    "drop_condition by name, zero_grad after the step, mse_loss": _reuses_answer,
+}
+
+
+def _proxies() -> tuple:
+    from course_lib import fit, guidance
+
+    return (guidance.train_conditional, diffusion.train_denoiser, fit.fit)
+
+
+EXERCISE = exercise(globals(), points=4, summary="one training step with condition dropout, "
+                    "graded by what it does to a small conditional model", proxies=_proxies,
+                    harness=seen_labels, float64=False, reread="4. Training")

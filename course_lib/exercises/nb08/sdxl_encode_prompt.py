@@ -1,0 +1,270 @@
+"""Exercise `sdxl_encode_prompt` (notebook 08): SDXL's text conditioning from two encoders."""
+from __future__ import annotations
+
+import functools
+
+import torch
+
+from course_lib.checking import Case, Props, exercise
+from course_lib.exercises.common import draw, pick
+from course_lib.exercises.nb08.probes import (
+    PROMPTS,
+    TOL,
+    probe_negatives,
+    probe_prompts,
+)
+from course_lib.exercises.nb08.probes_xl import probe_xl_pipeline, probe_xl_text
+
+
+# <solution cell>
+@torch.no_grad()
+def sdxl_encode_prompt(tokenizers, text_encoders, prompts: list, negative_prompts=None):
+    """SDXL's text conditioning for B negative prompts, then B prompts: the token states c
+    of section 10's first equation, (2B, 77, D1 + D2), and the pooled embedding p of the
+    second text encoder, (2B, P). negative_prompts None: the unconditional half is all zeros
+    (SDXL's force_zeros_for_empty_prompt). On the text encoders' device, in their dtype."""
+    ### BEGIN SOLUTION
+    def embed(texts):
+        states = []
+        for tokenizer, text_encoder in zip(tokenizers, text_encoders):
+            ids = tokenizer(texts, padding="max_length", max_length=tokenizer.model_max_length,
+                            truncation=True, return_tensors="pt").input_ids
+            out = text_encoder(ids.to(text_encoder.device), output_hidden_states=True)
+            states.append(out.hidden_states[-2])     # the penultimate layer's output
+        return torch.cat(states, dim=-1), out.text_embeds
+
+    states, pooled = embed(prompts)
+    if negative_prompts is None:
+        neg_states, neg_pooled = torch.zeros_like(states), torch.zeros_like(pooled)
+    else:
+        neg_states, neg_pooled = embed(negative_prompts)
+    return torch.cat([neg_states, states]), torch.cat([neg_pooled, pooled])
+    ### END SOLUTION
+# </solution cell>
+
+
+def _texts() -> dict[str, tuple[list, list | None]]:
+    """(prompts, negative prompts) of each case: two prompts with negative prompts, the same
+    without (zeros), one prompt with a non-empty negative, and an odd batch of three."""
+    return {"two": (probe_prompts(131, 2, PROMPTS), probe_negatives(132, 2, ["", "green"])),
+            "no_negative": (probe_prompts(133, 2, PROMPTS[::-1]), None),
+            "one": (probe_prompts(134, 1), probe_negatives(135, 2)[1:]),
+            "three": (probe_prompts(136, 3), probe_negatives(137, 3))}
+
+
+def cases() -> dict[str, Case]:
+    tokenizers, encoders = probe_xl_text()
+    out = {name: Case((tokenizers, encoders, list(p), None if n is None else list(n)))
+           for name, (p, n) in _texts().items()}
+    doubled = probe_xl_text()       # float64 text encoders: the dtype follows the encoders'
+    encoders64 = tuple(e.double() for e in doubled[1])
+    prompts, negatives = _texts()[pick(138, "two", "one", "three")]
+    out["float64"] = Case((doubled[0], encoders64, list(prompts), list(negatives)))
+    return out
+
+
+@functools.lru_cache(maxsize=4)
+def _pipeline_embeds(probe_draw: int) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """(embeds, pooled) from StableDiffusionXLPipeline.encode_prompt per case, each
+    [negative, prompt] along the batch."""
+    p, out = probe_xl_pipeline(), {}
+    for name, (pos, neg) in _texts().items():
+        e, ne, pooled, npooled = p.encode_prompt(pos, device="cpu", negative_prompt=neg)
+        out[name] = torch.cat([ne, e]), torch.cat([npooled, pooled])
+    return out
+
+
+def _pair(value) -> tuple[torch.Tensor, torch.Tensor]:
+    """The answer's (embeds, pooled), or a TypeError that says what came back instead."""
+    if not (isinstance(value, (list, tuple)) and len(value) == 2
+            and all(isinstance(v, torch.Tensor) for v in value)):
+        raise TypeError("expected two tensors (embeds, pooled)")
+    return value[0], value[1]
+
+
+def _worst(outs, which: int, rows=slice(None)) -> tuple[float, str]:
+    """The largest difference from the pipeline's part `which` (0 states, 1 pooled) over the
+    cases, and the case's name; a wrong shape counts as infinitely far."""
+    worst, where = 0.0, ""
+    for name, want in _pipeline_embeds(draw()).items():
+        got = _pair(outs[name].value)[which]
+        want = want[which]
+        diff = (float("inf") if got.shape != want.shape
+                else (got[rows] - want[rows]).abs().max().item())
+        if not diff < worst:
+            worst, where = diff, name
+    return worst, where
+
+
+PROPS = Props()
+
+
+@PROPS("returns (embeds, pooled): (2B, 77, D1 + D2) and (2B, P) in the encoders' dtype",
+       "two results: one vector per token with the two encoders' features side by side, and "
+       "one pooled vector per text, the size of the second encoder's projection; both in the "
+       "dtype of the text encoders (float16 on a GPU)",
+       code="return a tuple (embeds, pooled); pooled comes from the second encoder's output "
+            "with the projection (text_embeds)")
+def _form(outs, refs):
+    for name, ref in refs.items():
+        got = _pair(outs[name].value)
+        for part, g, w in zip(("embeds", "pooled"), got, ref.value):
+            if g.shape != w.shape or g.dtype != w.dtype:
+                return False, (f"case '{name}': {part} is {tuple(g.shape)} {g.dtype}, expected "
+                               f"{tuple(w.shape)} {w.dtype}")
+    return True, "shapes and dtypes as expected"
+
+
+@PROPS("token states equal StableDiffusionXLPipeline.encode_prompt's (1, 2 and 3 prompts)",
+       "each encoder reads the text tokenized by its own tokenizer (the second pads "
+       "differently), and SDXL takes the output of each encoder's penultimate layer, not the "
+       "last one; the two are laid side by side along the features, the first encoder's "
+       "first. The detail names the worst case",
+       code="text_encoder(ids, output_hidden_states=True).hidden_states holds every layer's "
+            "output, the last one last; torch.cat along the last axis, first encoder first")
+def _states(outs, refs):
+    worst, where = _worst(outs, 0)
+    return worst < TOL, (f"max |yours - the pipeline's prompt_embeds| = {worst:.1e} (allowed "
+                         f"{TOL:.0e}, worst in case '{where}')")
+
+
+@PROPS("pooled embeddings equal the pipeline's",
+       "the pooled embedding is one vector per text from the second (larger) encoder only: "
+       "its summary token after the encoder's projection layer, which is what the U-Net's "
+       "added embedding reads",
+       code="CLIPTextModelWithProjection's output has text_embeds (after the projection); "
+            "its text_model's pooler_output is before it, and the first encoder has no "
+            "projection")
+def _pooled(outs, refs):
+    worst, where = _worst(outs, 1)
+    return worst < TOL, (f"max |yours - the pipeline's pooled_prompt_embeds| = {worst:.1e} "
+                         f"(allowed {TOL:.0e}, worst in case '{where}')")
+
+
+@PROPS("the unconditional half: zeros without negative prompts, theirs with them",
+       "SDXL's unconditional input is not the empty prompt's embedding: with no negative "
+       "prompts both its token states and its pooled vector are all zeros; with negative "
+       "prompts it is their embedding, each for its own prompt, and it comes first",
+       code="negative_prompts is None: torch.zeros_like of the prompts' states and pooled; "
+            "else embed the negative prompts the same way; concatenate negative first")
+def _unconditional(outs, refs):
+    worst = 0.0
+    for name, (embeds, pooled) in _pipeline_embeds(draw()).items():
+        half = len(embeds) // 2
+        got = _pair(outs[name].value)
+        if got[0].shape != embeds.shape or got[1].shape != pooled.shape:
+            return False, f"case '{name}': not checked, wrong shapes"
+        worst = max(worst, (got[0][:half] - embeds[:half]).abs().max().item(),
+                    (got[1][:half] - pooled[:half]).abs().max().item())
+    return worst < TOL, f"first half vs the pipeline's negative embeddings: max diff {worst:.1e}"
+
+
+@PROPS("follows the text encoders' dtype (float64 encoders, float64 results)",
+       "on a GPU the encoders run in float16 and the U-Net expects their dtype: the "
+       "embeddings, the zeros included, must come out in the encoders' own dtype",
+       code="zeros_like keeps the dtype of its argument; no .float() on the results")
+def _float64(outs, refs):
+    got, want = _pair(outs["float64"].value), refs["float64"].value
+    if any(g.dtype != torch.float64 for g in got):
+        return False, f"float64 encoders gave {got[0].dtype} and {got[1].dtype}"
+    diff = max((g - w).abs().max().item() for g, w in zip(got, want))
+    return diff < 1e-9, f"max |yours - reference| = {diff:.1e} in float64"
+
+
+# --- planted bugs and correct alternatives ----------------------------------------------------
+def _ids(tok, texts, padding="max_length"):
+    return tok(texts, padding=padding, max_length=tok.model_max_length, truncation=True,
+               return_tensors="pt").input_ids
+
+
+def _pooled_of(encs, toks, texts, outs, order, pooled):
+    """The pooled vector a bug takes: the right one, the first encoder's (no projection), or
+    the second encoder's before its projection."""
+    if pooled == "first":
+        return outs[order.index(0)].pooler_output
+    if pooled == "before projection":
+        return encs[1].text_model(_ids(toks[1], texts)).pooler_output
+    return outs[order.index(1)].text_embeds
+
+
+def _encode(toks, encs, prompts, neg, layer=-2, pooled="text_embeds", axis=-1, order=(0, 1),
+            zeros=True, zeros_always=False, neg_first=True, same_tok=False, cast=None):
+    def embed(texts):
+        states, outs = [], []
+        for i in order:
+            tok = toks[0] if same_tok else toks[i]
+            out = encs[i](_ids(tok, texts), output_hidden_states=True)
+            states.append(out.last_hidden_state if layer == "last" else out.hidden_states[layer])
+            outs.append(out)
+        return torch.cat(states, dim=axis), _pooled_of(encs, toks, texts, outs, order, pooled)
+    with torch.no_grad():
+        s, p = embed(prompts)
+        if zeros_always or (neg is None and zeros):
+            ns, np_ = torch.zeros_like(s), torch.zeros_like(p)
+        else:
+            ns, np_ = embed(neg if neg is not None else [""] * len(prompts))
+        first, second = ((ns, np_), (s, p)) if neg_first else ((s, p), (ns, np_))
+        out = torch.cat([first[0], second[0]]), torch.cat([first[1], second[1]])
+    return out if cast is None else tuple(o.to(cast) for o in out)
+
+
+BUGS = {
+    "the last layer's output, not the penultimate": lambda *a: _encode(*a, layer=-1),
+    "last_hidden_state (the last layer, after the final norm)":
+        lambda *a: _encode(*a, layer="last"),
+    "pooled from the first encoder": lambda *a: _encode(*a, pooled="first"),
+    "pooled before the projection (text_model's pooler_output)":
+        lambda *a: _encode(*a, pooled="before projection"),
+    "concatenated along the tokens, not the features": lambda *a: _encode(*a, axis=1),
+    "second encoder's states first": lambda *a: _encode(*a, order=(1, 0)),
+    "the empty prompt's embedding instead of zeros": lambda *a: _encode(*a, zeros=False),
+    "[held] zeros even when negative prompts are given":
+        lambda *a: _encode(*a, zeros_always=True),
+    "prompts first, negative prompts second": lambda *a: _encode(*a, neg_first=False),
+    "[held] the first tokenizer for both encoders": lambda *a: _encode(*a, same_tok=True),
+    "[dtype] casts the results to float32": lambda *a: _encode(*a, cast=torch.float32),
+}
+
+
+def _one_text_at_a_time(toks, encs, prompts, neg):
+    rows = []
+    for text in (neg or []) + prompts:
+        s1 = encs[0](_ids(toks[0], [text]), output_hidden_states=True).hidden_states[-2]
+        o2 = encs[1](_ids(toks[1], [text]), output_hidden_states=True)
+        rows.append((torch.cat([s1, o2.hidden_states[-2]], dim=2), o2[0]))
+    states, pooled = torch.cat([r[0] for r in rows]), torch.cat([r[1] for r in rows])
+    if neg is None:
+        states = torch.cat([states * 0, states])
+        pooled = torch.cat([pooled * 0, pooled])
+    return states, pooled
+
+
+def _both_lists_at_once(toks, encs, prompts, neg):
+    texts = (neg if neg is not None else [""] * len(prompts)) + prompts
+    outs = [e(_ids(t, texts), output_hidden_states=True) for t, e in zip(toks, encs)]
+    states = torch.cat([o.hidden_states[-2] for o in outs], dim=-1)
+    pooled = outs[1].text_embeds
+    if neg is None:
+        keep = torch.arange(len(texts)) >= len(prompts)
+        states = states * keep[:, None, None].to(states.dtype)
+        pooled = pooled * keep[:, None].to(pooled.dtype)
+    return states, pooled
+
+
+ALTERNATIVES = {
+    "one text at a time, dim=2, out[0] for the pooled": _one_text_at_a_time,
+    "both lists in one call, zeros by a mask": _both_lists_at_once,
+}
+
+
+def _pipeline_encode() -> tuple:
+    from diffusers import StableDiffusionXLPipeline
+
+    return (StableDiffusionXLPipeline.encode_prompt,)
+
+
+EXERCISE = exercise(
+    globals(), points=3,
+    summary="SDXL's two text encoders: token states side by side and the pooled embedding",
+    proxies=_pipeline_encode, float64=False,
+    reread="10. SDXL by hand: two text encoders, a pooled embedding, six numbers")
