@@ -161,4 +161,8 @@ def load_controlnet(device: str | torch.device = "cpu", dtype: torch.dtype = tor
     from diffusers import ControlNetModel
 
     folder = folder or runtime.data_path(FOLDER)
-    return ControlNetModel.from_pretrained(folder, dtype=dtype, local_files_only=True).to(device)
+    from course_lib.sd_weights import no_loading_bars
+
+    with no_loading_bars():
+        net = ControlNetModel.from_pretrained(folder, dtype=dtype, local_files_only=True)
+    return net.to(device)

@@ -12,6 +12,7 @@ SDXL-shaped model (data/sdxl_course), so its cells run on a CPU too; with an SDX
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -77,6 +78,25 @@ def choose_xl(name: str = DEFAULT) -> tuple[Path, torch.device, torch.dtype, str
             f"{why}the course's own SDXL-shaped model (data/sdxl_course) on {device}")
 
 
+@contextlib.contextmanager
+def no_loading_bars():
+    """Loading a course folder takes a second: no "Loading pipeline components" / "Loading
+    weights" widget bars from diffusers and transformers (a saved notebook reopened shows
+    each as "Error displaying widget")."""
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    was = [m.is_progress_bar_enabled() for m in (diffusers_logging, transformers_logging)]
+    for m in (diffusers_logging, transformers_logging):
+        m.disable_progress_bar()
+    try:
+        yield
+    finally:
+        for m, on in zip((diffusers_logging, transformers_logging), was):
+            if on:
+                m.enable_progress_bar()
+
+
 def load_pipeline(folder: Path, device: torch.device, dtype: torch.dtype, safety: bool = False):
     """StableDiffusion(XL)Pipeline.from_pretrained(folder) offline. The safety checker is kept
     only if asked for and present (the course model has none: shapes need no filter)."""
@@ -94,8 +114,9 @@ def load_pipeline(folder: Path, device: torch.device, dtype: torch.dtype, safety
     main = any(p for p in Path(folder).rglob("*.safetensors") if ".fp16." not in p.name)
     if fp16 and (dtype == torch.float16 or not main):
         extra["variant"] = "fp16"  # the GPU copy; prefetch downloads only this one
-    pipe = DiffusionPipeline.from_pretrained(folder, dtype=dtype, local_files_only=True,
-                                             **extra)
+    with no_loading_bars():
+        pipe = DiffusionPipeline.from_pretrained(folder, dtype=dtype, local_files_only=True,
+                                                 **extra)
     pipe.set_progress_bar_config(disable=True)
     return pipe.to(device)
 
