@@ -255,15 +255,12 @@ def train_dit(model: DiT, latents: torch.Tensor, captions: list[str], vocab: dic
 def train_shapes_dit(config: DiTConfig | dict = DiTConfig(), progress: bool = True):
     """data/dit_shapes.pt from scratch, on the latents of the shipped VAE (data/vae.pt):
     (model, losses, config with its vocabulary)."""
-    from course_lib import artefacts, shapes
+    from course_lib.latent import shapes_latents
 
     c = DiTConfig.from_dict(config)
     torch.manual_seed(c.seed)
-    autoencoder, vae_config, _ = artefacts.load("vae")
-    images, captions, _ = shapes.make_dataset(c.n_images, seed=c.seed)
-    with torch.no_grad():
-        z = torch.cat([autoencoder.encode(b)[0] for b in images.split(1000)]) * vae_config.scale
-    c = c.replace(vocab=text.build_vocab(captions))
+    z, captions, vocab = shapes_latents(c.n_images, c.seed)
+    c = c.replace(vocab=vocab)
     model = build(c)
     losses = train_dit(model, z, captions, c.vocab, c.steps, c.batch_size, c.lr, c.p_empty,
                        c.t_sampling, c.seed, progress)

@@ -101,3 +101,15 @@ def train_text_to_image(model: TextToImage, latents: torch.Tensor, captions: lis
         sched.step()
     model.eval()
     return losses
+
+
+def shapes_latents(n_images: int, seed: int):
+    """The shapes data set of n_images, encoded by the shipped VAE (data/vae.pt) and scaled,
+    as notebooks 07 and 12 train on it: (latents (N, 4, 8, 8), captions, their vocabulary)."""
+    from course_lib import artefacts, shapes
+
+    autoencoder, vae_config, _ = artefacts.load("vae")
+    images, captions, _ = shapes.make_dataset(n_images, seed=seed)
+    with torch.no_grad():
+        z = torch.cat([autoencoder.encode(b)[0] for b in images.split(1000)]) * vae_config.scale
+    return z, captions, text.build_vocab(captions)

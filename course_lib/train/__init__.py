@@ -116,11 +116,8 @@ def train_text2img(config: latent.TextToImageConfig | dict = T2I_CONFIG,
     """Notebook 07's text-to-image model on the latents of the shipped VAE."""
     c = latent.TextToImageConfig.from_dict(config)
     torch.manual_seed(c.seed)
-    autoencoder, vae_config, _ = artefacts.load("vae")
-    images, captions, _ = shapes.make_dataset(c.n_images, seed=c.seed)
-    with torch.no_grad():
-        z = torch.cat([autoencoder.encode(b)[0] for b in images.split(1000)]) * vae_config.scale
-    c = c.replace(vocab=text.build_vocab(captions))
+    z, captions, vocab = latent.shapes_latents(c.n_images, c.seed)
+    c = c.replace(vocab=vocab)
     model = latent.build(c)
     losses = latent.train_text_to_image(model, z, captions, c.vocab, c.steps, c.batch_size,
                                         c.lr, c.p_empty, c.seed, progress)
