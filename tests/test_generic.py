@@ -176,3 +176,27 @@ def test_a_result_moved_to_the_cpu_is_caught_and_item_is_not_judged():
         out = x0.numpy() + sigma.reshape(-1, *[1] * (x0.dim() - 1)).numpy() * eps.numpy()
         return torch.from_numpy(out)
     assert DEVICE in _failed(evaluate(ex, to_numpy_and_back))
+
+
+def test_lines_that_only_follow_from_the_global_rng_say_so_instead_of_their_own_hints():
+    # a learner's randn_like in a training step: the RNG line names the cause; the value
+    # lines that fail with it point back to it rather than at the loss or the optimiser
+    from course_lib.checking.judge import CONSEQUENCE
+    from course_lib.exercises.nb05.drop_condition import drop_condition
+
+    ex = get_exercise("cond_train_step")
+
+    def own_noise(model, x0, labels, optimizer, p, schedule, generator=None):
+        cond = drop_condition(labels, p, generator)
+        sigma = schedule.sample(len(x0), generator)
+        eps = torch.randn_like(x0)
+        loss = ((model(x0 + sigma[:, None] * eps, sigma, cond) - eps) ** 2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+    report = evaluate(ex, own_noise)
+    failed = [line for line in report.lines if not line.ok]
+    assert failed[0].name == "leaves torch's global random state alone", report.render()
+    later = [line for line in failed[1:] if not line.detail.startswith("not checked")]
+    assert later and all(line.hint == CONSEQUENCE and not line.code for line in later)

@@ -166,6 +166,7 @@ def judge(ex: Exercise, outs: dict[str, Outcome], refs: dict[str, Outcome],
         lines.append(Line(not called, "does the work itself", proxy_note,
                           "write it from the equations above; calling your own earlier "
                           "answers is welcome, calling a finished version of this one is not"))
+    first_prop = len(lines)
     for prop in ex.props:
         try:
             ok, detail = prop.test(usable, refs)
@@ -174,7 +175,15 @@ def judge(ex: Exercise, outs: dict[str, Outcome], refs: dict[str, Outcome],
         except Exception as exc:  # a value the property could not even compare
             ok, detail = False, f"could not compare ({type(exc).__name__}: {exc})"
         lines.append(Line(bool(ok), prop.name, detail, prop.hint, prop.code))
+    if any(line.name == GENERIC[1][0] and not line.ok for line in lines):
+        for line in lines[first_prop:]:  # other random numbers give other values everywhere
+            if not line.ok:
+                line.hint, line.code = CONSEQUENCE, ""
     return Report(ex, lines, notes=[proxy_note] if proxy_note and allow_proxies else [])
+
+
+CONSEQUENCE = ("may only follow from the random-state line above (other random numbers give "
+               "other values): fix that first, then run the check again")
 
 
 GENERIC = [  # (what the line says, the Outcome flag that breaks it, the hint, the code hint)
