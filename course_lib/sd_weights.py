@@ -32,7 +32,7 @@ SD_MODELS = {
 COURSE_MODELS = {"sd_course": DATA_DIR / "sd_course", "sdxl_course": DATA_DIR / "sdxl_course"}
 DEFAULT = os.environ.get("COURSE_SD_MODEL", "sd15")
 COURSE_MODEL = COURSE_MODELS["sd_course"]  # the fallback of the real models
-XL = {"sdxl": "sdxl_course", "sdxl_course": "sdxl_course"}  # SDXL names, and their fallback
+XL = {"sdxl", "sdxl_course"}  # SDXL names: for choose_xl (the SDXL section) only
 
 
 def local_folder(name: str = DEFAULT) -> Path:

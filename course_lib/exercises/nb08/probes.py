@@ -101,16 +101,32 @@ def _tokenizer():
                          model_max_length=77)
 
 
+def tiny_unet(**extra):
+    """The probe pipelines' tiny U-Net on 8x8x4 latents (extra: its text and added inputs)."""
+    from diffusers import UNet2DConditionModel
+
+    return UNet2DConditionModel(
+        sample_size=8, in_channels=4, out_channels=4, block_out_channels=(32, 64),
+        layers_per_block=1, down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"), attention_head_dim=8,
+        norm_num_groups=16, **extra)
+
+
+def tiny_vae():
+    """The probe pipelines' tiny VAE: 32x32 images to 8x8x4 latents."""
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL(block_out_channels=(16, 32, 32), latent_channels=4,
+                         down_block_types=("DownEncoderBlock2D",) * 3,
+                         up_block_types=("UpDecoderBlock2D",) * 3, layers_per_block=1,
+                         norm_num_groups=16, sample_size=32)
+
+
 @functools.lru_cache(maxsize=4)
 def _pristine_pipeline(probe_draw: int):
     """The pipeline of this draw (weights seeded by probe 80 of it), built once."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from diffusers import (
-        AutoencoderKL,
-        DDIMScheduler,
-        StableDiffusionPipeline,
-        UNet2DConditionModel,
-    )
+    from diffusers import DDIMScheduler, StableDiffusionPipeline
     from transformers import CLIPTextConfig, CLIPTextModel
 
     assert probe_draw == draw()
@@ -121,15 +137,7 @@ def _pristine_pipeline(probe_draw: int):
             vocab_size=vocab_size, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
             intermediate_size=64, max_position_embeddings=77, bos_token_id=tokenizer.bos_token_id,
             eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id))
-        unet = UNet2DConditionModel(
-            sample_size=8, in_channels=4, out_channels=4, block_out_channels=(32, 64),
-            layers_per_block=1, down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
-            up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"), cross_attention_dim=32,
-            attention_head_dim=8, norm_num_groups=16)
-        vae = AutoencoderKL(block_out_channels=(16, 32, 32), latent_channels=4,
-                            down_block_types=("DownEncoderBlock2D",) * 3,
-                            up_block_types=("UpDecoderBlock2D",) * 3, layers_per_block=1,
-                            norm_num_groups=16, sample_size=32)
+        unet, vae = tiny_unet(cross_attention_dim=32), tiny_vae()
     scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
                               clip_sample=False, set_alpha_to_one=False, steps_offset=1)
     pipe = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer,

@@ -13,7 +13,7 @@ import functools
 import os
 
 from course_lib.exercises.common import draw, seeded
-from course_lib.exercises.nb08.probes import _tokenizer
+from course_lib.exercises.nb08.probes import _tokenizer, tiny_unet, tiny_vae
 
 D1, D2, POOLED, TIME_DIM = 32, 48, 24, 8  # encoder widths, projection, features per time id
 
@@ -44,12 +44,7 @@ def _text_config(tokenizer, **sizes):
 def _pristine_xl(probe_draw: int):
     """The SDXL pipeline of this draw (weights seeded by probe 130 of it), built once."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from diffusers import (
-        AutoencoderKL,
-        EulerDiscreteScheduler,
-        StableDiffusionXLPipeline,
-        UNet2DConditionModel,
-    )
+    from diffusers import EulerDiscreteScheduler, StableDiffusionXLPipeline
     from transformers import CLIPTextModel, CLIPTextModelWithProjection
 
     assert probe_draw == draw()
@@ -64,17 +59,10 @@ def _pristine_xl(probe_draw: int):
         text_encoder_2 = CLIPTextModelWithProjection(_text_config(
             tokenizer_2, hidden_size=D2, num_hidden_layers=3, num_attention_heads=2,
             intermediate_size=96, projection_dim=POOLED))
-        unet = UNet2DConditionModel(
-            sample_size=8, in_channels=4, out_channels=4, block_out_channels=(32, 64),
-            layers_per_block=1, down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
-            up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"), cross_attention_dim=D1 + D2,
-            attention_head_dim=8, norm_num_groups=16, addition_embed_type="text_time",
-            addition_time_embed_dim=TIME_DIM,
-            projection_class_embeddings_input_dim=6 * TIME_DIM + POOLED)
-        vae = AutoencoderKL(block_out_channels=(16, 32, 32), latent_channels=4,
-                            down_block_types=("DownEncoderBlock2D",) * 3,
-                            up_block_types=("UpDecoderBlock2D",) * 3, layers_per_block=1,
-                            norm_num_groups=16, sample_size=32)
+        unet = tiny_unet(cross_attention_dim=D1 + D2, addition_embed_type="text_time",
+                          addition_time_embed_dim=TIME_DIM,
+                          projection_class_embeddings_input_dim=6 * TIME_DIM + POOLED)
+        vae = tiny_vae()
     scheduler = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012,
                                        beta_schedule="scaled_linear", steps_offset=1,
                                        timestep_spacing="leading")   # SDXL's own scheduler
