@@ -143,9 +143,16 @@ def _fresh(outs, refs):
        code="iterate over timesteps as given and keep the last data guess as it is")
 def _lands(outs, refs):
     K, _, _ = points_consistency(pick(1182, 5, 4, 6), 1183)
-    final = outs["down to timestep 1-3: lands on K"].value[-1]
-    gap = torch.cdist(final.double(), K.double()).min(1).values.max().item()
-    return gap < 0.05, f"largest distance from a final sample to K: {gap:.3f} (0.05 at most)"
+    name = "down to timestep 1-3: lands on K"
+
+    def gap(final):  # the largest distance from a final sample to K
+        return torch.cdist(final.double(), K.double()).min(1).values.max().item()
+    # at timestep 3 the consistency function's guess can stay a little off K (0.075 at one
+    # draw in 60): allow half as much again as the reference's own gap, and 0.05 at least
+    allowed = max(0.05, 1.5 * gap(refs[name].value[-1]))
+    got = gap(outs[name].value[-1])
+    return got <= allowed, (f"largest distance from a final sample to K: {got:.3f} "
+                            f"({allowed:.2f} at most)")
 
 
 PROPS("matches the reference on one step, one sample with 8 steps",
