@@ -15,8 +15,8 @@ from course_lib import grade
 from course_lib.grade.shard import MergeError, merge_reports, parse_shard, shard_students
 
 SEED = 31337
-STUDENTS = ["complete", "blank", "partly_right", "invalid_json", "kills_itself",
-            "monkeypatcher"]
+# full marks, zero, some points, an unreadable notebook (the hostile ones are test_grade's)
+STUDENTS = ["complete", "blank", "partly_right", "invalid_json"]
 
 
 def test_parse_shard():
@@ -91,7 +91,7 @@ def _without_timings(report: dict) -> dict:
     return report
 
 
-@pytest.mark.slow  # grades a class of six twice: once whole, once in three shards
+@pytest.mark.slow  # grades a class of four twice: once whole, once in three shards
 def test_three_shards_merged_equal_one_run(tmp_path):
     klass = tmp_path / "class"
     for name in STUDENTS:
@@ -107,7 +107,8 @@ def test_three_shards_merged_equal_one_run(tmp_path):
         assert grade.main([str(klass), *common, "--shard", f"{i}/3", "--out",
                            str(shards[-1])]) == 0
         own = json.loads((shards[-1] / "grades.json").read_text(encoding="utf-8"))
-        assert len(own["students"]) == 2 and own["shard"]["class"] == sorted(STUDENTS)
+        assert len(own["students"]) == (2 if i == 1 else 1)
+        assert own["shard"]["class"] == sorted(STUDENTS)
     assert grade.main(["merge", *map(str, shards[::-1]), "--out", str(tmp_path / "merged")]) == 0
     one, merged = ((tmp_path / d / "grades.json").read_text(encoding="utf-8")
                    for d in ("one", "merged"))
