@@ -9,18 +9,21 @@ image embedding compared with the text embeddings of a forbidden concept.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import BatchFeature
 
 from course_lib import clip as tiny_clip
 from course_lib import text
 
 # The notebook's exercise: its reference lives once, in its exercise file.
 from course_lib.exercises.nb10.watermark_score import watermark_score
+
+if TYPE_CHECKING:
+    from transformers import BatchFeature
 
 BLOCK = 2           # the pattern is constant on 2x2 pixel blocks (survives mild resizing)
 STRENGTH = 4 / 255  # its amplitude, on images in [0, 1]
@@ -94,6 +97,8 @@ class ToCLIPInput:
     def __call__(self, images, return_tensors: str = "pt") -> BatchFeature:
         x = torch.stack([torch.from_numpy(np.asarray(im.convert("RGB").resize((32, 32)),
                                                      dtype=np.float32)) for im in images])
+        from transformers import BatchFeature  # here: importing transformers takes 0.6 s
+
         return BatchFeature({"pixel_values": x.permute(0, 3, 1, 2) / 127.5 - 1})
 
 

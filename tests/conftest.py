@@ -1,6 +1,7 @@
 """Shared test set-up: fast mode for every notebook kernel the tests start, the `slow` mark on
-every notebook run (nbval items) and on the checks of the whole Stable Diffusion loop (each
-runs the pipeline under three schedulers), so `pytest -m "not slow"` is the quick lane.
+every notebook run (nbval items), on the checks of the whole Stable Diffusion loop (each
+runs the pipeline under three schedulers) and on the grading-draw tests of the other heavy
+checks (HEAVY_CHECKS), so `pytest -m "not slow"` is the quick lane.
 
 The suite runs on pytest-xdist workers (`-n auto --dist loadfile` in pyproject.toml), one
 torch thread each, so that two workers on two cores do not fight over them. A file goes to
@@ -26,7 +27,17 @@ def pytest_configure(config):
         torch.set_num_threads(1)
 
 
+# Checks that run a U-Net, a VAE, a text encoder or a training loop on every case (0.3 to 1 s
+# a check): their grading-draw tests (test_draws.py, several draws each) are slow; on the
+# notebook's probes they stay in the quick lane, except generate_latents (a whole pipeline
+# under three schedulers, 2 to 8 s a check), which is slow everywhere.
+HEAVY_CHECKS = ("unet_forward", "controlled_unet", "decode", "guided_step", "t2i_train_step",
+                "sdxl_encode_prompt", "encode_prompt", "train_loop")
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if item.path.suffix == ".ipynb" or "[generate_latents" in item.nodeid:
+        heavy_draw = item.path.name == "test_draws.py" and any(
+            f"[{ex}]" in item.nodeid or f"[{ex}-" in item.nodeid for ex in HEAVY_CHECKS)
+        if item.path.suffix == ".ipynb" or "[generate_latents" in item.nodeid or heavy_draw:
             item.add_marker(pytest.mark.slow)
