@@ -12,14 +12,22 @@ import copy
 from collections.abc import Callable
 
 from course_lib.checking import picture
-from course_lib.checking.exercise import Exercise, Prop, Props, close, exercise
+from course_lib.checking.exercise import (
+    Exercise,
+    Prop,
+    Props,
+    close,
+    equals_input,
+    exercise,
+    is_zero,
+)
 from course_lib.checking.judge import FAIL, PASS, Line, Report, describe, form_problem, judge
 from course_lib.checking.probe import Case, Outcome, run_case, run_cases
 from course_lib.checking.reuse import failing_earlier_answers, swapped
 
 __all__ = ["FAIL", "PASS", "Case", "CheckFailed", "Exercise", "Line", "NotAttempted", "Outcome",
-           "Prop", "Props", "Report", "check", "close", "describe", "evaluate", "exercise",
-           "form_problem", "judge", "run_case", "run_cases"]
+           "Prop", "Props", "Report", "check", "close", "describe", "equals_input", "evaluate",
+           "exercise", "form_problem", "is_zero", "judge", "run_case", "run_cases"]
 
 
 class CheckFailed(AssertionError):

@@ -70,7 +70,9 @@ class Exercise:
 
 class Props(list):
     """An exercise file's properties, in the order it declares them: `@PROPS(name, hint)` above
-    a test function, or `PROPS(name, hint, close("case"))` for a plain comparison; `code=` adds
+    a test function, or `PROPS(name, hint, close("case"))` for a plain comparison (and
+    `equals_input(...)` for a limit whose answer is one of the inputs, `is_zero(...)` for one
+    whose answer is 0); `code=` adds
     the second-tier, code-level hint."""
 
     def __call__(self, name: str, hint: str, test: Callable | None = None, code: str = ""):
@@ -108,4 +110,25 @@ def close(*names: str, atol: float = 1e-5, rtol: float = 1e-4):
                 return False, f"case '{name}': max |yours - reference| = {diff.max():.2e}"
             diffs.append(f"{diff.max():.1e}" if diff.numel() else "0")
         return True, f"max |yours - reference| = {', '.join(diffs)}"
+    return test
+
+
+def equals_input(cases: Callable[[], dict[str, Case]], case: str, arg: int, name: str,
+                 atol: float = 1e-6):
+    """A Prop test for a limit whose answer is known without the reference: the output on the
+    named case equals that case's own argument number `arg` (called `name` in the message),
+    as w = 0 gives eps_uncond. atol=0 asks for the very same numbers."""
+    def test(outs, refs):
+        want = cases()[case].args[arg]
+        gap = (torch.as_tensor(outs[case].value) - want).abs().max().item()
+        return gap <= atol, f"case '{case}': max |yours - {name}| = {gap:.1e}, expected 0"
+    return test
+
+
+def is_zero(case: str, name: str, atol: float = 0.0):
+    """A Prop test: every entry of the output on the named case is 0 within atol (a perfect
+    model's loss, a set's distance to itself); `name` says in the message what is 0."""
+    def test(outs, refs):
+        got = torch.as_tensor(outs[case].value, dtype=torch.float64).abs().max().item()
+        return got <= atol, f"{name} = {got:.2e}, expected 0"
     return test

@@ -18,7 +18,12 @@ from pathlib import Path
 
 from course_lib.checking import Exercise, Outcome, judge, run_cases
 from course_lib.exercises.common import probes_drawn
-from course_lib.grade.options import add_grading_options, folder_problem, limits_from
+from course_lib.grade.options import (
+    add_grading_options,
+    course_or_refuse,
+    folder_problem,
+    limits_from,
+)
 from course_lib.grade.report import Grade, summary, write_reports
 from course_lib.grade.shard import parse_shard, shard_students
 from course_lib.grade.submissions import (
@@ -225,10 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
-    try:
-        course = load_course(only=args.notebooks)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    course = course_or_refuse(args.notebooks)
+    if course is None:
         return 2
     limits, shard = limits_from(args), None
     students = find_students(subs, [nb.stem for nb in course])

@@ -14,8 +14,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from course_lib.grade.options import add_grading_options
-from course_lib.grade.submissions import load_course
+from course_lib.grade.options import add_grading_options, course_or_refuse
 from course_lib.runtime import REPO_ROOT
 
 COURSE_FILES = ("course_lib", "solutions", "data", "pyproject.toml", "requirements.txt")
@@ -124,10 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.out.suffix != ".zip":
         print(f"error: {args.out} should end in .zip", file=sys.stderr)
         return 2
-    try:
-        course = load_course(only=args.notebooks)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    course = course_or_refuse(args.notebooks)
+    if course is None:
         return 2
     config = {"notebooks": [nb.stem for nb in course],
               "limits": {"timeout": args.timeout, "memory_mb": args.memory_mb,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import secrets
+import sys
 from pathlib import Path
 
 from course_lib.grade.worker import Limits
@@ -57,3 +58,15 @@ def folder_problem(submissions: Path, out: Path) -> str | None:
                 return (f"{what} ({folder}) lies inside {allowed}, which graded code may read; "
                         "put it elsewhere")
     return None
+
+
+def course_or_refuse(notebooks: list[str] | None):
+    """The course's graded notebooks named by --notebooks (all when None), or None after
+    saying on stderr which name is unknown: the command then exits with status 2."""
+    from course_lib.grade.submissions import load_course
+
+    try:
+        return load_course(only=notebooks)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None

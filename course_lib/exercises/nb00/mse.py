@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checking import Case, Props, close, exercise
+from course_lib.checking import Case, Props, close, exercise, is_zero
 from course_lib.exercises.common import gen, pick
 
 
@@ -34,13 +34,11 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS("is 0 when both inputs are equal",
-       "the error is built from the element-wise differences between a and b: when the two "
-       "tensors are equal every difference is 0, and so is the mean of their squares",
-       code="start from the difference a - b itself, element by element, before squaring")
-def _zero_for_same(outs, refs):
-    got = float(outs["same"].value)
-    return got == 0.0, f"mse(a, a) = {got:.3g}, expected 0"
+PROPS("is 0 when both inputs are equal",
+      "the error is built from the element-wise differences between a and b: when the two "
+      "tensors are equal every difference is 0, and so is the mean of their squares",
+      is_zero("same", "mse(a, a)"),
+      code="start from the difference a - b itself, element by element, before squaring")
 
 
 BUGS = {

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checking import Case, Props, close, exercise
+from course_lib.checking import Case, Props, close, equals_input, exercise
 from course_lib.exercises.common import gen, per_sample, pick
 
 
@@ -43,15 +43,12 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS("sigma = 0 leaves x0 unchanged",
-       "the added noise is proportional to the noise level: at sigma = 0 nothing is added and "
-       "x_sigma is x0 exactly",
-       code="multiply eps by the (reshaped) sigma and add the product to x0; nothing else may "
-            "change x0")
-def _zero_sigma_gives_x0(outs, refs):
-    x0 = cases()["zero"].args[0]
-    diff = (outs["zero"].value - x0).abs().max().item()
-    return diff == 0.0, f"max |x_sigma - x0| at sigma = 0 is {diff:.2e}, expected 0"
+PROPS("sigma = 0 leaves x0 unchanged",
+      "the added noise is proportional to the noise level: at sigma = 0 nothing is added and "
+      "x_sigma is x0 exactly",
+      equals_input(cases, "zero", 0, "x0", atol=0),
+      code="multiply eps by the (reshaped) sigma and add the product to x0; nothing else may "
+           "change x0")
 
 
 def _in_place(x0, sigma, eps):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from course_lib.checking import Case, Props, close, exercise
+from course_lib.checking import Case, Props, close, exercise, is_zero
 from course_lib.exercises.common import gen, per_sample, pick, seeded
 from course_lib.exercises.nb01.add_noise import add_noise
 
@@ -80,14 +80,12 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS("a perfect denoiser gets loss 0",
-       "the denoiser sees the noisy points x_sigma and is scored against the noise eps that made "
-       "them, with a squared error: a denoiser that returns exactly that noise scores 0",
-       code="noise x0 with your add_noise, call the denoiser on the result and compare its "
-            "output with eps (not x0); square the error, no .abs() and no unsquared norm")
-def _oracle_zero(outs, refs):
-    got = float(outs["oracle"].value)
-    return abs(got) < 1e-6, f"loss of a perfect denoiser = {got:.3g}, expected 0"
+PROPS("a perfect denoiser gets loss 0",
+      "the denoiser sees the noisy points x_sigma and is scored against the noise eps that made "
+      "them, with a squared error: a denoiser that returns exactly that noise scores 0",
+      is_zero("oracle", "loss of a perfect denoiser", atol=1e-6),
+      code="noise x0 with your add_noise, call the denoiser on the result and compare its "
+           "output with eps (not x0); square the error, no .abs() and no unsquared norm")
 
 
 def _noised(x0, s, e):

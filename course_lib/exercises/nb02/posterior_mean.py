@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from course_lib import ddpm
-from course_lib.checking import Case, Props, close, exercise
+from course_lib.checking import Case, Props, close, equals_input, exercise
 from course_lib.exercises.common import gen, pick
 from course_lib.exercises.nb02.alpha_bars import alpha_bars
 from course_lib.exercises.nb02.probes import alpha_bar64, alpha_bar_prev, ddpm_scheduler
@@ -48,15 +48,12 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS("at t = 0 the mean is x0",
-       "before step 0 no signal has been lost, so the previous alpha_bar counts as 1 when t is "
-       "0: then the weight of x0 becomes 1 and the weight of x_t becomes 0",
-       code="a_prev = alpha_bar[t - 1] only when t > 0, else 1.0; at t = 0, alpha_bar[-1] would "
-            "read the last entry of the schedule")
-def _t0(outs, refs):
-    x0 = cases()["t0"].args[0]
-    diff = (outs["t0"].value - x0).abs().max().item()
-    return diff < 1e-4, f"at t = 0 (alpha_bar_-1 = 1) max |mean - x0| = {diff:.1e}, expected 0"
+PROPS("at t = 0 the mean is x0",
+      "before step 0 no signal has been lost, so the previous alpha_bar counts as 1 when t is "
+      "0: then the weight of x0 becomes 1 and the weight of x_t becomes 0",
+      equals_input(cases, "t0", 0, "x0", atol=1e-4),
+      code="a_prev = alpha_bar[t - 1] only when t > 0, else 1.0; at t = 0, alpha_bar[-1] would "
+           "read the last entry of the schedule")
 
 
 @PROPS("x_t = sqrt(alpha_bar_t) x0 gives sqrt(alpha_bar_(t-1)) x0",

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checking import Case, Props, close, exercise
+from course_lib.checking import Case, Props, close, exercise, is_zero
 from course_lib.exercises.common import pick
 from course_lib.exercises.nb03.probes import linear_alpha_bar, schedule_alpha_bar, timestep_pairs
 
@@ -39,12 +39,10 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS("eta = 0 gives no noise",
-       "eta scales the whole standard deviation: at eta = 0 there is no fresh noise at all",
-       code="multiply by eta outside the square root")
-def _zero(outs, refs):
-    got = outs["eta0"].value.abs().max().item()
-    return got == 0.0, f"max std at eta = 0: {got:.2e}, expected 0"
+PROPS("eta = 0 gives no noise",
+      "eta scales the whole standard deviation: at eta = 0 there is no fresh noise at all",
+      is_zero("eta0", "the largest std at eta = 0"),
+      code="multiply by eta outside the square root")
 
 
 @PROPS("eta = 1 gives DDPM's posterior std sqrt(beta_tilde)",
@@ -59,13 +57,11 @@ def _ddpm(outs, refs):
     return diff < 1e-5, f"max |std(eta=1) - sqrt(beta_tilde)| = {diff:.1e}"
 
 
-@PROPS("a last step to alpha_bar = 1 adds no noise",
-       "at alpha_bar_prev = 1 the jump lands on x0 itself: the noise variance left after the "
-       "jump is 0, and the std with it",
-       code="the factor (1 - a_prev) is 0 there: keep it multiplied inside the square root")
-def _last(outs, refs):
-    got = outs["last_step"].value.abs().item()
-    return got == 0.0, f"std from alpha_bar_t to alpha_bar_prev = 1: {got:.2e}, expected 0"
+PROPS("a last step to alpha_bar = 1 adds no noise",
+      "at alpha_bar_prev = 1 the jump lands on x0 itself: the noise variance left after the "
+      "jump is 0, and the std with it",
+      is_zero("last_step", "the std from alpha_bar_t to alpha_bar_prev = 1"),
+      code="the factor (1 - a_prev) is 0 there: keep it multiplied inside the square root")
 
 
 def _std(a, p, eta):

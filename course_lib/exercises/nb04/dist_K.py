@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checking import Case, Props, close, exercise
+from course_lib.checking import Case, Props, close, exercise, is_zero
 from course_lib.exercises.nb04.probes import set_cases, sq_dists
 
 
@@ -25,13 +25,11 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS("points of K are at distance 0",
-       "the distance to a set is the distance to its nearest point: a point of the set is at "
-       "distance 0 from itself",
-       code="take .min(dim=1) over the (B, N) distances, not .mean() or .max()")
-def _on_K(outs, refs):
-    got = outs["on_K"].value.abs().max().item()
-    return got < 1e-6, f"max dist_K of points of K: {got:.1e}, expected 0"
+PROPS("points of K are at distance 0",
+      "the distance to a set is the distance to its nearest point: a point of the set is at "
+      "distance 0 from itself",
+      is_zero("on_K", "the largest dist_K of points of K", atol=1e-6),
+      code="take .min(dim=1) over the (B, N) distances, not .mean() or .max()")
 
 
 def _expanded(x, K):  # |x|^2 - 2 x.k + |k|^2: exact in algebra, cancels in floating point

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checking import Case, Props, close, exercise
+from course_lib.checking import Case, Props, close, equals_input, exercise
 from course_lib.exercises.common import gen, pick
 
 
@@ -34,14 +34,11 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS("first step (no eps_prev) returns eps_hat",
-       "with no previous prediction there is nothing to mix: the direction is the current "
-       "prediction",
-       code="if eps_prev is None: return eps_hat")
-def _first(outs, refs):
-    e = cases()["first"].args[0]
-    ok = torch.equal(outs["first"].value, e)
-    return ok, "with no previous eps_hat, returns eps_hat" if ok else "first step changed eps_hat"
+PROPS("first step (no eps_prev) returns eps_hat",
+      "with no previous prediction there is nothing to mix: the direction is the current "
+      "prediction",
+      equals_input(cases, "first", 0, "eps_hat", atol=0),
+      code="if eps_prev is None: return eps_hat")
 
 
 @PROPS("gam = 2 extrapolates past eps_hat, away from eps_prev",

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checking import Case, Props, close, exercise
+from course_lib.checking import Case, Props, close, equals_input, exercise
 from course_lib.exercises.common import gen, pick
 
 
@@ -33,26 +33,20 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS("w = 1 gives the conditional prediction",
-       "the guided prediction starts from the unconditional one and moves w times the gap "
-       "towards the conditional one: at w = 1 it is exactly the conditional prediction "
-       "(diffusers' convention, not the one that scales the gap by one plus w)",
-       code="start from eps_uncond and add w times the difference; a factor (1 + w) belongs to "
-            "the other convention")
-def _cfg_w1(outs, refs):
-    c = cases()["w1"].args[1]
-    diff = (outs["w1"].value - c).abs().max().item()
-    return diff < 1e-6, f"w = 1: max |result - eps_cond| = {diff:.1e}, expected 0"
+PROPS("w = 1 gives the conditional prediction",
+      "the guided prediction starts from the unconditional one and moves w times the gap "
+      "towards the conditional one: at w = 1 it is exactly the conditional prediction "
+      "(diffusers' convention, not the one that scales the gap by one plus w)",
+      equals_input(cases, "w1", 1, "eps_cond"),
+      code="start from eps_uncond and add w times the difference; a factor (1 + w) belongs to "
+           "the other convention")
 
 
-@PROPS("w = 0 gives the unconditional prediction",
-       "the guided prediction starts from the unconditional one and adds w times the gap between "
-       "the two: at w = 0 nothing is added",
-       code="start from eps_uncond, not from eps_cond or from 0")
-def _cfg_w0(outs, refs):
-    u = cases()["w0"].args[0]
-    diff = (outs["w0"].value - u).abs().max().item()
-    return diff < 1e-6, f"w = 0: max |result - eps_uncond| = {diff:.1e}, expected 0"
+PROPS("w = 0 gives the unconditional prediction",
+      "the guided prediction starts from the unconditional one and adds w times the gap between "
+      "the two: at w = 0 nothing is added",
+      equals_input(cases, "w0", 0, "eps_uncond"),
+      code="start from eps_uncond, not from eps_cond or from 0")
 
 
 def _adds_in_place(u, c, w):

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from course_lib import unet
-from course_lib.checking import Case, Props, close, exercise
+from course_lib.checking import Case, Props, close, equals_input, exercise
 from course_lib.exercises.common import gen, pick
 from course_lib.exercises.nb06.attention import attention
 from course_lib.exercises.nb06.probes import fixed, random_affine
@@ -64,15 +64,12 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS("is x when the output projection is zero (residual)",
-       "the block adds its attention output to its un-normalised input x, in x's "
-       "(B, C, H, W) layout: with a zero output projection, x itself must come out",
-       code="add x (not block.norm of x) to the projected output, brought back to "
-            "(B, C, H, W), out of place (no +=)")
-def _a2d_residual(outs, refs):
-    x = cases()["silent"].args[1]
-    diff = (outs["silent"].value - x).abs().max().item()
-    return diff < 1e-6, f"with proj = 0 the block must return x: max diff {diff:.1e}"
+PROPS("is x when the output projection is zero (residual)",
+      "the block adds its attention output to its un-normalised input x, in x's "
+      "(B, C, H, W) layout: with a zero output projection, x itself must come out",
+      equals_input(cases, "silent", 1, "x"),
+      code="add x (not block.norm of x) to the projected output, brought back to "
+           "(B, C, H, W), out of place (no +=)")
 
 
 def _a2d(block, x, context=None, mask=None, residual=True, transpose=True, heads=True,

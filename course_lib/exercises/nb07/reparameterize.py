@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checking import Case, Props, close, exercise
+from course_lib.checking import Case, Props, close, equals_input, exercise
 from course_lib.exercises.common import gen, pick
 
 
@@ -35,14 +35,11 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS("eps = 0 gives the mean",
-       "z is the mean moved by the noise, scaled by the standard deviation s: with zero "
-       "noise z is the mean itself",
-       code="return the mean plus the scaled eps you are given (not torch.randn_like)")
-def _rep_eps0(outs, refs):
-    m = cases()["eps0"].args[0]
-    diff = (outs["eps0"].value - m).abs().max().item()
-    return diff < 1e-6, f"eps = 0 must give the mean: max diff {diff:.1e}"
+PROPS("eps = 0 gives the mean",
+      "z is the mean moved by the noise, scaled by the standard deviation s: with zero "
+      "noise z is the mean itself",
+      equals_input(cases, "eps0", 0, "the mean"),
+      code="return the mean plus the scaled eps you are given (not torch.randn_like)")
 
 
 @PROPS("logvar = 0 gives mean + eps",

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checking import Case, Props, close, exercise
+from course_lib.checking import Case, Props, close, exercise, is_zero
 from course_lib.exercises.common import gen, pick
 from course_lib.exercises.nb09.frechet_distance import frechet_distance
 from course_lib.exercises.nb09.probes import value
@@ -41,14 +41,12 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS("a set against itself gives 0",
-       "FID fits a Gaussian (mean and covariance) to each set and takes the Frechet distance "
-       "between the two: a set against itself is at distance 0",
-       code="the mean over dim 0 and torch.cov of the transposed features, in float64, then "
-            "frechet_distance of the two pairs")
-def _self(outs, refs):
-    got = value(outs, "self")
-    return abs(got) < 1e-8, f"FID of a set against itself = {got:.2e}, expected 0"
+PROPS("a set against itself gives 0",
+      "FID fits a Gaussian (mean and covariance) to each set and takes the Frechet distance "
+      "between the two: a set against itself is at distance 0",
+      is_zero("self", "FID of a set against itself", atol=1e-8),
+      code="the mean over dim 0 and torch.cov of the transposed features, in float64, then "
+           "frechet_distance of the two pairs")
 
 
 @PROPS("moving every feature by c adds |c|^2",

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from course_lib import metrics
-from course_lib.checking import Case, Props, close, exercise
+from course_lib.checking import Case, Props, close, exercise, is_zero
 from course_lib.exercises.common import gen, pick
 from course_lib.exercises.nb09.probes import value
 
@@ -52,15 +52,13 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS("is 0 for identical Gaussians",
-       "identical Gaussians are at distance 0: the means' term vanishes and the two traces "
-       "cancel the cross term exactly; the result is the squared distance d squared, with no "
-       "square root at the end",
-       code="return the sum of the four terms of the markdown's formula as it is, without "
-            ".sqrt(); the cross term is the sum of the square roots of the eigenvalues")
-def _same(outs, refs):
-    got = value(outs, "same")
-    return abs(got) < 1e-8, f"d^2(N(mu, C), N(mu, C)) = {got:.2e}, expected 0"
+PROPS("is 0 for identical Gaussians",
+      "identical Gaussians are at distance 0: the means' term vanishes and the two traces "
+      "cancel the cross term exactly; the result is the squared distance d squared, with no "
+      "square root at the end",
+      is_zero("same", "d^2(N(mu, C), N(mu, C))", atol=1e-8),
+      code="return the sum of the four terms of the markdown's formula as it is, without "
+           ".sqrt(); the cross term is the sum of the square roots of the eigenvalues")
 
 
 @PROPS("equal covariances leave |mu_a - mu_b|^2",

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from course_lib.checking import Case, Props, close, exercise
+from course_lib.checking import Case, Props, close, equals_input, exercise
 from course_lib.exercises.common import gen, pick, seeded
 from course_lib.exercises.nb10.lora_forward import lora_forward
 from course_lib.exercises.nb10.probes import peft_linear
@@ -86,13 +86,10 @@ def _peft(outs, refs):
     return worst < 1e-4, f"max |yours - peft's merge()| = {worst:.1e}"
 
 
-@PROPS("B = 0 leaves W unchanged",
-       "with B zero the adapter adds nothing: the result holds W's values",
-       code="return W plus the update as a new tensor (no W.add_ or +=)")
-def _zero(outs, refs):
-    W = cases()["B_zero"].args[0]
-    same = torch.equal(outs["B_zero"].value, W)
-    return same, "B = 0 leaves W as it was" if same else "B = 0 changed W"
+PROPS("B = 0 leaves W unchanged",
+      "with B zero the adapter adds nothing: the result holds W's values",
+      equals_input(cases, "B_zero", 0, "W", atol=0),
+      code="return W plus the update as a new tensor (no W.add_ or +=)")
 
 
 def _in_place(W, A, B, alpha):

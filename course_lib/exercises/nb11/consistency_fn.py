@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checking import Case, Props, close, exercise
+from course_lib.checking import Case, Props, close, equals_input, exercise
 from course_lib.exercises.common import gen, per_sample, pick
 
 
@@ -69,25 +69,19 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS("the boundary condition: at timestep 0 it returns x_t itself",
-       "at t = 0 the state is already data, so the consistency function must be the "
-       "identity there, whatever the network says; c_skip is 1 and c_out is 0",
-       code="both scalings are functions of the scaled timestep; at 0 the skip weight is "
-            "sigma_data squared over itself")
-def _boundary(outs, refs):
-    x = cases()["timestep 0"].args[0]
-    gap = (outs["timestep 0"].value - x).abs().max().item()
-    return gap < 1e-6, f"max |yours - x_t| = {gap:.1e}"
+PROPS("the boundary condition: at timestep 0 it returns x_t itself",
+      "at t = 0 the state is already data, so the consistency function must be the "
+      "identity there, whatever the network says; c_skip is 1 and c_out is 0",
+      equals_input(cases, "timestep 0", 0, "x_t"),
+      code="both scalings are functions of the scaled timestep; at 0 the skip weight is "
+           "sigma_data squared over itself")
 
 
-@PROPS("far from 0 it is the network's data guess (c_skip near 0, c_out near 1)",
-       "with LCM's timestep scaling of 10 the skip term fades within the first timesteps: "
-       "at t = 999 the output is the data guess",
-       code="c_out grows from 0 to 1 with the scaled timestep; c_skip falls from 1 to 0")
-def _far(outs, refs):
-    x0 = cases()["one latent, timestep 999"].args[1]
-    gap = (outs["one latent, timestep 999"].value - x0).abs().max().item()
-    return gap < 1e-5, f"max |yours - x0_hat| = {gap:.1e}"
+PROPS("far from 0 it is the network's data guess (c_skip near 0, c_out near 1)",
+      "with LCM's timestep scaling of 10 the skip term fades within the first timesteps: "
+      "at t = 999 the output is the data guess",
+      equals_input(cases, "one latent, timestep 999", 1, "x0_hat", atol=1e-5),
+      code="c_out grows from 0 to 1 with the scaled timestep; c_skip falls from 1 to 0")
 
 
 @PROPS("c_skip and c_out equal diffusers' LCMScheduler's at t = 0 ... 100 (timestep scaling "

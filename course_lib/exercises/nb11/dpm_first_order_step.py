@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checking import Case, Props, close, exercise
+from course_lib.checking import Case, Props, close, equals_input, exercise
 from course_lib.exercises.common import gen, pick
 from course_lib.exercises.nb11.probes import diffusers_step, sd_case, triple
 
@@ -56,15 +56,12 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS("a step to noise level 0 lands on the data guess",
-       "at level 0 the half-log-SNR is infinite: the exact part has decayed away entirely "
-       "and only the data guess is left",
-       code="-torch.log of a zero level is +inf, and exp(-inf) is 0: no special case is "
-            "needed, but no division by the level either")
-def _to_zero(outs, refs):
-    x0 = cases()["to zero"].args[1]
-    gap = (outs["to zero"].value - x0).abs().max().item()
-    return gap < 1e-6, f"max |yours - x0_hat| = {gap:.1e}"
+PROPS("a step to noise level 0 lands on the data guess",
+      "at level 0 the half-log-SNR is infinite: the exact part has decayed away entirely "
+      "and only the data guess is left",
+      equals_input(cases, "to zero", 1, "x0_hat"),
+      code="-torch.log of a zero level is +inf, and exp(-inf) is 0: no special case is "
+           "needed, but no division by the level either")
 
 
 @PROPS("it is DDIM: the data guess plus sigma_next times the noise guess of x",

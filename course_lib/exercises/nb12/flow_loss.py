@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from course_lib.checking import Case, Props, close, exercise
+from course_lib.checking import Case, Props, close, exercise, is_zero
 from course_lib.exercises.common import gen, per_sample, pick
 from course_lib.exercises.nb12.flow_path import flow_path
 from course_lib.exercises.nb12.probes import ProbeConvVelocity, ProbeVelocity, per_time
@@ -56,14 +56,12 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS("a perfect velocity model gets loss 0",
-       "the model sees the point on the path at time t and must give the velocity of that "
-       "path, the same at every time: from the data towards the noise",
-       code="build x_t with your flow_path; each sample's target is its noise minus its data; "
-            "square the error, then take the .mean()")
-def _oracle_zero(outs, refs):
-    got = float(outs["oracle"].value)
-    return abs(got) < 1e-6, f"loss of a perfect model = {got:.3g}, expected 0"
+PROPS("a perfect velocity model gets loss 0",
+      "the model sees the point on the path at time t and must give the velocity of that "
+      "path, the same at every time: from the data towards the noise",
+      is_zero("oracle", "loss of a perfect model", atol=1e-6),
+      code="build x_t with your flow_path; each sample's target is its noise minus its data; "
+           "square the error, then take the .mean()")
 
 
 def _on_path(x0, t, e):
