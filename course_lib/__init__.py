@@ -20,9 +20,9 @@ The book (what the notebooks import and you may read), by the notebook that intr
 
 Each exercise is one file in exercises/nbNN/<id>.py (its solution cell is the one copy of the
 reference, which the modules above re-export). The machine lives apart: checking/ (probe,
-judge, registry), build/ (solutions -> student notebooks; colab.py writes each notebook's
-Colab cell), grade/ (the class grader, its sandbox, the Gradescope export, shards),
-train/ (the commands that make data/), bench/ (figures for the README).
+judge and the generic lines, registry), build/ (solutions -> student notebooks; colab.py
+writes each notebook's Colab cell), grade/ (the class grader, its sandbox, the Gradescope
+export, shards), train/ (the commands that make data/), bench/ (figures for the README).
 """
 from course_lib.checking import CheckFailed, NotAttempted, check
 from course_lib.runtime import (

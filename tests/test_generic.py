@@ -181,7 +181,7 @@ def test_a_result_moved_to_the_cpu_is_caught_and_item_is_not_judged():
 def test_lines_that_only_follow_from_the_global_rng_say_so_instead_of_their_own_hints():
     # a learner's randn_like in a training step: the RNG line names the cause; the value
     # lines that fail with it point back to it rather than at the loss or the optimiser
-    from course_lib.checking.judge import CONSEQUENCE
+    from course_lib.checking.generic import CONSEQUENCE
     from course_lib.exercises.nb05.drop_condition import drop_condition
 
     ex = get_exercise("cond_train_step")

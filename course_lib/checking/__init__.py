@@ -21,7 +21,8 @@ from course_lib.checking.exercise import (
     exercise,
     is_zero,
 )
-from course_lib.checking.judge import FAIL, PASS, Line, Report, describe, form_problem, judge
+from course_lib.checking.judge import Report, form_problem, judge
+from course_lib.checking.line import FAIL, PASS, Line, describe
 from course_lib.checking.probe import Case, Outcome, run_case, run_cases
 from course_lib.checking.reuse import failing_earlier_answers, swapped
 

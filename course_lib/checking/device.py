@@ -15,6 +15,8 @@ from typing import Any
 
 import torch
 
+from course_lib.checking.generic import knock_on
+from course_lib.checking.line import Line
 from course_lib.checking.probe import Case, Outcome
 
 ELSEWHERE = " (on another device)"  # the name suffix of the derived case
@@ -46,15 +48,16 @@ def with_device_copy(cases: dict[str, Case]) -> dict[str, Case]:
     return {**cases, name + ELSEWHERE: Case(args, kwargs)} if moved else cases
 
 
-def device_line(outs: dict[str, Outcome], refs: dict[str, Outcome]):
-    """The line, where the reference stays on the meta device ([] elsewhere)."""
-    from course_lib.checking.judge import Line
-
+def device_line(outs: dict[str, Outcome], refs: dict[str, Outcome], usable: dict):
+    """The line, where the reference stays on the meta device ([] elsewhere); `usable`: the
+    cases that ran and were well formed."""
     name = next(iter(outs), None)
     ref = refs.get(name)
     if name is None or ref is None or ref.error or ref.device != "meta":
         return []
-    out, detail = outs[name], ""
+    out, detail, base = outs[name], "", name[: -len(ELSEWHERE)]
+    if base not in usable and (out.error or getattr(out.value, "shape", None) != ref.value.shape):
+        return [knock_on("stays on the inputs' device (a GPU, say)", base)]
     if out.error and any(words in out.error for words in _META_ONLY):
         return [Line(True, "stays on the inputs' device (a GPU, say)",
                      "not checked: the answer reads values back to Python (.item(), .cpu())")]

@@ -4,35 +4,14 @@ same cases (the Exercise of exercise.py says which cases and which properties)."
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 
 from course_lib.checking.device import ELSEWHERE, device_line
 from course_lib.checking.exercise import Exercise
+from course_lib.checking.generic import CONSEQUENCE, GENERIC, dtype_line, generic_lines
+from course_lib.checking.line import Line, describe
 from course_lib.checking.probe import FLOAT64, Outcome
-
-PASS, FAIL = "✓", "✗"
-
-
-@dataclass
-class Line:
-    ok: bool
-    name: str
-    detail: str = ""
-    hint: str = ""  # what the property means: shown with every failure
-    code: str = ""  # the code-level hint: shown from the third failed run (tier 2)
-
-    def render(self, tier: int = 1) -> str:
-        text = f"  {PASS if self.ok else FAIL} {self.name}"
-        if self.detail:
-            text += f": {self.detail}"
-        if not self.ok and not self.detail.startswith("not checked"):
-            if self.hint:
-                text += f"\n      hint: {self.hint}"
-            if self.code and tier >= 2:
-                text += f"\n      code hint: {self.code}"
-        return text
 
 
 @dataclass
@@ -70,19 +49,11 @@ class Report:
         if not self.passed:
             if ex.reread:
                 notes.append(f"  stuck? reread the section \"{ex.reread}\" above")
-            if tier < 2 and any(line.code for line in self.lines if not line.ok):
+            if tier < 2 and any(line.code for line in self.lines
+                                if not line.ok and not line.detail.startswith("not checked")):
                 more = "once more" if failed_before >= 1 else "twice more"
                 notes.append(f"  (code-level hints appear if this check fails {more})")
         return "\n".join([head] + [line.render(tier) for line in self.lines] + notes)
-
-
-def describe(value: Any) -> str:
-    """Short words for a value: 'tensor (8, 2) float32', 'float', 'None'."""
-    if isinstance(value, torch.Tensor):
-        return f"tensor {tuple(value.shape)} {str(value.dtype).replace('torch.', '')}"
-    if isinstance(value, list):
-        return f"a sequence of {len(value)}"
-    return "None" if value is None else type(value).__name__
 
 
 def form_problem(out: Outcome, ref: Outcome) -> str | None:
@@ -101,7 +72,8 @@ def form_problem(out: Outcome, ref: Outcome) -> str | None:
         if got.dtype != want.dtype:
             why = ("torch.tensor(numpy_array) and math with float64 tensors give float64"
                    if got.dtype == torch.float64 else
-                   "build results and constants in the inputs' dtype")
+                   "build results and constants in the inputs' dtype, or in the dtype "
+                   "the docstring names")
             return f"expected dtype {want.dtype}, got {got.dtype} ({why})"
         if got.is_floating_point() and not torch.isfinite(got).all():
             return "contains NaN or inf"
@@ -137,7 +109,10 @@ def judge(ex: Exercise, outs: dict[str, Outcome], refs: dict[str, Outcome],
     lines.append(Line(not errors, f"runs on all {len(outs)} probe inputs",
                       f"case '{first_error[0]}': {first_error[1]}" if first_error else "",
                       "the error names the failing line; print the shapes of the tensors it "
-                      "combines"))
+                      "combines",
+                      "call your function yourself on inputs shaped like the failing case's and "
+                      "print .shape of each tensor before that line; the docstring says which "
+                      "shapes must work (a batch of one, other ranks)"))
     example = describe(next(iter(refs.values())).value)
     first_form = next(iter(forms.items()), None)
     form_detail = (f"case '{first_form[0]}': {first_form[1]}" if first_form else
@@ -158,7 +133,7 @@ def judge(ex: Exercise, outs: dict[str, Outcome], refs: dict[str, Outcome],
                       "use out-of-place operations (x = x + y), not x += y or x.add_(y)"))
     usable = _Usable({k: v for k, v in outs.items() if k not in errors and k not in forms})
     lines += generic_lines(usable, refs)
-    lines += dtype_line(f64, refs, usable) + device_line(elsewhere, refs)
+    lines += dtype_line(f64, refs, usable) + device_line(elsewhere, refs, usable)
     called = sorted({name for o in outs.values() for name in (o.proxies or [])})
     proxy_note = (f"calls {', '.join(called)}, which computes what this exercise asks for"
                   if called else "")
@@ -180,87 +155,3 @@ def judge(ex: Exercise, outs: dict[str, Outcome], refs: dict[str, Outcome],
             if not line.ok:
                 line.hint, line.code = CONSEQUENCE, ""
     return Report(ex, lines, notes=[proxy_note] if proxy_note and allow_proxies else [])
-
-
-CONSEQUENCE = ("may only follow from the random-state line above (other random numbers give "
-               "other values): fix that first, then run the check again")
-
-
-GENERIC = [  # (what the line says, the Outcome flag that breaks it, the hint, the code hint)
-    ("returns a new tensor, not one of its inputs", "aliased",
-     "the result must own its memory: a caller who changes it must not change an input",
-     "returning an input, or a view of one (x.view(...), x[...], x.reshape(...) often), ties "
-     "the result to the caller's tensor; build it with out-of-place operations"),
-    ("leaves torch's global random state alone", "rng_touched",
-     "every random draw must come from the generator you are given, so a run can be repeated",
-     "pass generator=... to torch.randn / torch.rand; without it, or with torch.manual_seed, "
-     "they use or reset the global RNG"),
-]
-
-
-def _gap(out: Outcome | None, ref: Outcome | None) -> float:
-    """max |out - ref| relative to max(1, |ref|), or inf where they cannot be compared."""
-    if out is None or ref is None or not isinstance(out.value, torch.Tensor) or not \
-            isinstance(ref.value, torch.Tensor) or out.value.shape != ref.value.shape:
-        return float("inf")
-    if not ref.value.numel():
-        return 0.0
-    err = (out.value.double() - ref.value.double()).abs().max().item()
-    gap = err / max(1.0, ref.value.abs().max().item())
-    return gap if gap == gap else float("inf")  # NaN: cannot be compared
-
-
-def dtype_line(outs: dict[str, Outcome], refs: dict[str, Outcome],
-               usable: dict[str, Outcome]) -> list[Line]:
-    """Where the reference, given float64 inputs, returns float64: so must the answer, to
-    float64 precision (a float32 step inside shows as an error far above 1e-9). An answer
-    already wrong on the float32 case is judged here on dtype and shape only: its values
-    fail the exercise's own lines."""
-    name = next(iter(outs), None)
-    ref = refs.get(name)
-    if name is None or ref is None or ref.error or not isinstance(ref.value, torch.Tensor) \
-            or ref.value.dtype != torch.float64:
-        return []
-    out, detail = outs[name], ""
-    if out.error:
-        detail = f"float64 inputs: {out.error}"
-    elif not isinstance(out.value, torch.Tensor) or out.value.dtype != torch.float64:
-        detail = f"float64 inputs gave {describe(out.value)}"
-    elif out.value.shape != ref.value.shape:
-        detail = f"float64 inputs gave shape {tuple(out.value.shape)}"
-    else:
-        base = name[: -len(FLOAT64)]
-        right_in_float32 = _gap(usable.get(base) if base in usable else None,
-                                refs.get(base)) <= 1e-4
-        gap = _gap(out, ref)
-        if right_in_float32 and not gap <= 1e-9:
-            detail = (f"max |yours - reference| = {gap:.1e} (relative) on float64 inputs: "
-                      "float32 precision somewhere inside")
-    return [Line(not detail, "follows the inputs' dtype (float64 in, float64 out)", detail,
-                 "float64 inputs must give a float64 result, computed in float64 throughout",
-                 "build constants and intermediates in the inputs' dtype (torch.zeros_like, "
-                 "x.new_tensor, dtype=x.dtype); a fresh torch.tensor or .float() is float32")]
-
-
-def generic_lines(outs: dict[str, Outcome], refs: dict[str, Outcome]) -> list[Line]:
-    """The properties every exercise gets by its kind, judged on the cases where they apply
-    (where the reference itself has them): no aliasing, no global RNG, gradients kept."""
-    lines = []
-    usable = {k: o for k, o in dict(outs).items() if k in refs}
-    for name, flag, hint, code in GENERIC:
-        fair = [k for k, r in refs.items() if not getattr(r, flag)
-                and (flag != "aliased" or isinstance(r.value, torch.Tensor))]
-        if fair:
-            bad = [k for k in fair if k in usable and getattr(usable[k], flag)]
-            lines.append(Line(not bad, name, f"not so in case '{bad[0]}'" if bad else "",
-                              hint, code))
-    with_grad = [k for k, r in refs.items() if r.requires_grad]
-    if with_grad:
-        cut = [k for k in with_grad if k in usable and not usable[k].requires_grad]
-        lines.append(Line(
-            not cut, "keeps the graph: gradients reach the inputs and parameters",
-            f"the result of case '{cut[0]}' has no gradient to backpropagate" if cut else "",
-            "training backpropagates through this result: it must stay connected to its inputs",
-            "return the tensor itself: .item(), .detach(), .numpy(), torch.no_grad() or "
-            "torch.tensor(...) of a result cut the graph that training needs"))
-    return lines

@@ -57,7 +57,7 @@ def figure(name: str, want: torch.Tensor, got: torch.Tensor):
         w, g = _image(want), _image(got)
         rgb = w.dim() == 3
         lo, hi = float(w.min()), float(w.max())
-        fig, axes = plt.subplots(1, 3, figsize=(7.5, 2.7))
+        fig, axes = plt.subplots(1, 3, figsize=(7.5, 2.7), layout="constrained")
         for ax, img, title in zip(axes, [w, g], ["reference", "yours"]):
             if rgb:
                 ax.imshow(((img - lo) / max(hi - lo, 1e-12)).clamp(0, 1).numpy(),
@@ -75,7 +75,7 @@ def figure(name: str, want: torch.Tensor, got: torch.Tensor):
         for ax in axes:
             ax.set_xticks([]), ax.set_yticks([])
     else:
-        fig, ax = plt.subplots(figsize=(4.5, 3.2))
+        fig, ax = plt.subplots(figsize=(4.5, 3.2), layout="constrained")
         if how == "points":
             want, got = (want[-1], got[-1]) if want.dim() == 3 else (want, got)  # the end
             ax.scatter(*want.T.numpy(), s=8, label="reference", color="tab:blue", alpha=0.6)
@@ -87,7 +87,6 @@ def figure(name: str, want: torch.Tensor, got: torch.Tensor):
             ax.set_xlabel("index")
         ax.legend(fontsize=8)
     fig.suptitle(f"case '{name}': the first case where yours differs", fontsize=9)
-    fig.tight_layout()
     return fig
 
 

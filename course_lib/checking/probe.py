@@ -236,7 +236,7 @@ def _as_float64(obj: Any) -> tuple[Any, bool]:
 
 def with_float64_copy(cases: dict[str, Case]) -> dict[str, Case]:
     """The cases plus the first one with every float32 tensor and module made float64: the
-    generic "follows the inputs' dtype" line (judge.py) compares answer and reference there."""
+    generic "follows the inputs' dtype" line (generic.py) compares answer and reference there."""
     name, case = next(iter(cases.items()))
     case = copy.deepcopy(case)
     args, changed = _as_float64(case.args)

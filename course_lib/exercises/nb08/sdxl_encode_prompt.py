@@ -60,6 +60,12 @@ def cases() -> dict[str, Case]:
     encoders64 = tuple(e.double() for e in doubled[1])
     prompts, negatives = _texts()[pick(138, "two", "one", "three")]
     out["float64"] = Case((doubled[0], encoders64, list(prompts), list(negatives)))
+    # zeros for the negative half in the encoders' dtype: torch.cat would promote float32
+    # zeros to float64 without a trace, not to bfloat16
+    halved = probe_xl_text()
+    encoders16 = tuple(e.to(torch.bfloat16) for e in halved[1])
+    out["bfloat16, no negative prompts"] = Case((halved[0], encoders16,
+                                                 list(_texts()["no_negative"][0]), None))
     return out
 
 
@@ -188,7 +194,8 @@ def _pooled_of(encs, toks, texts, outs, order, pooled):
 
 
 def _encode(toks, encs, prompts, neg, layer=-2, pooled="text_embeds", axis=-1, order=(0, 1),
-            zeros=True, zeros_always=False, neg_first=True, same_tok=False, cast=None):
+            zeros=True, zeros_always=False, neg_first=True, same_tok=False, cast=None,
+            zeros_like=True):
     def embed(texts):
         states, outs = [], []
         for i in order:
@@ -200,7 +207,8 @@ def _encode(toks, encs, prompts, neg, layer=-2, pooled="text_embeds", axis=-1, o
     with torch.no_grad():
         s, p = embed(prompts)
         if zeros_always or (neg is None and zeros):
-            ns, np_ = torch.zeros_like(s), torch.zeros_like(p)
+            ns, np_ = ((torch.zeros_like(s), torch.zeros_like(p)) if zeros_like
+                       else (torch.zeros(s.shape), torch.zeros(p.shape)))
         else:
             ns, np_ = embed(neg if neg is not None else [""] * len(prompts))
         first, second = ((ns, np_), (s, p)) if neg_first else ((s, p), (ns, np_))
@@ -223,6 +231,8 @@ BUGS = {
     "prompts first, negative prompts second": lambda *a: _encode(*a, neg_first=False),
     "[held] the first tokenizer for both encoders": lambda *a: _encode(*a, same_tok=True),
     "[dtype] casts the results to float32": lambda *a: _encode(*a, cast=torch.float32),
+    "[dtype] the zeros made in float32 on the CPU, whatever the encoders' dtype":
+        lambda *a: _encode(*a, zeros_like=False),
 }
 
 
@@ -245,7 +255,7 @@ def _both_lists_at_once(toks, encs, prompts, neg):
     states = torch.cat([o.hidden_states[-2] for o in outs], dim=-1)
     pooled = outs[1].text_embeds
     if neg is None:
-        keep = torch.arange(len(texts)) >= len(prompts)
+        keep = torch.arange(len(texts), device=states.device) >= len(prompts)
         states = states * keep[:, None, None].to(states.dtype)
         pooled = pooled * keep[:, None].to(pooled.dtype)
     return states, pooled

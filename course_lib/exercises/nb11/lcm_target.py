@@ -62,6 +62,12 @@ def _identity(x, t, cond):
     return x + 0
 
 
+def _asked(x, t, cond):
+    """A target network that answers with what it was asked: the timestep, and 1000 times
+    the condition (nothing of the state but its shape)."""
+    return x * 0 + torch.as_tensor(t).to(x.dtype).reshape(-1, 1) + 1000 * cond.to(x.dtype)
+
+
 def cases() -> dict[str, Case]:
     g = gen(1171)
     b = pick(1172, 6, 5, 8)
@@ -87,6 +93,9 @@ def cases() -> dict[str, Case]:
                                     acp, cond, uncond, w)),
         "x_t with a graph, one sample": Case((ProbeNet(1180), ProbeNet(1181), x_grad,
                                               t[:1], s[:1], acp, cond[:1], uncond, w)),
+        "a target network that says what it is asked": Case((ProbeNet(1176), _asked,
+                                                             x.clone(), t, s, acp, cond,
+                                                             uncond, w)),
     }
 
 
@@ -173,6 +182,23 @@ def _zero(outs, refs):
         want = target(x, t, cond)
     gap = (outs["a step of length 0"].value - want).abs().max().item()
     return gap < 1e-5, f"max |yours - target(x_t, t, cond)| = {gap:.1e}"
+
+
+@PROPS("asks the target network at the earlier timestep s, for the prompt",
+       "the consistency target is what the target network says where the teacher's step "
+       "ended: at timestep s, not t, and for the prompt's condition, not the empty one",
+       code="target(x_s, s, cond)")
+def _asked_at_s(outs, refs):
+    _, _, x, t, s, _, cond, uncond, _ = cases()["a target network that says what it is asked"].args
+    got = outs["a target network that says what it is asked"].value
+    asked = {"at s, for the prompt": (s, cond), "at t instead of s": (t, cond),
+             "for the empty prompt instead of the prompt": (s, uncond),
+             "at t, for the empty prompt": (t, uncond)}
+    which = [k for k, (when, c) in asked.items()
+             if torch.allclose(got, _asked(x, when, c.expand_as(cond)), atol=1e-3)]
+    return which[:1] == ["at s, for the prompt"], (
+        f"the target network was asked {which[0]}" if which else
+        "the target network was asked at other timesteps or conditions")
 
 
 PROPS("matches the reference: probe networks, per-sample timesteps, a batch of one",

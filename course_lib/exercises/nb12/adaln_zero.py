@@ -99,9 +99,10 @@ def _learns(outs, refs):
     for name in refs:
         got, want = _value(outs, name, 1), _value(refs, name, 1)
         if got.shape != want.shape or not torch.allclose(got, want, atol=1e-4, rtol=1e-4):
-            err = (got - want).abs().max().item() if got.shape == want.shape else "shape"
+            err = (f"by {(got - want).abs().max().item():.2e}" if got.shape == want.shape
+                   else f"in shape, {tuple(got.shape)}")
             return False, (f"case '{name}': after one step the output differs from the "
-                           f"reference's by {err}")
+                           f"reference's {err}")
     return True, "one step moves it as expected"
 
 

@@ -74,8 +74,9 @@ def _shift_scale(outs, refs):
     for name in ("shift_only", "tokens"):
         got, want = (torch.as_tensor(o[name].value) for o in (outs, refs))
         if got.shape != want.shape or not torch.allclose(got, want, atol=1e-5):
-            err = (got - want).abs().max().item() if got.shape == want.shape else "shape"
-            return False, f"case '{name}': max |yours - reference| = {err}"
+            err = (f"max |yours - reference| = {(got - want).abs().max().item():.2e}"
+                   if got.shape == want.shape else f"shape {tuple(got.shape)}")
+            return False, f"case '{name}': {err}"
     return True, "shift and scale act as equation (M) says"
 
 
