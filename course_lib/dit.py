@@ -250,18 +250,3 @@ def train_dit(model: DiT, latents: torch.Tensor, captions: list[str], vocab: dic
 
     return fit(model, loss_on_batch, steps, lr, seed=seed, progress=progress,
                desc="DiT flow matching")
-
-
-def train_shapes_dit(config: DiTConfig | dict = DiTConfig(), progress: bool = True):
-    """data/dit_shapes.pt from scratch, on the latents of the shipped VAE (data/vae.pt):
-    (model, losses, config with its vocabulary)."""
-    from course_lib.latent import shapes_latents
-
-    c = DiTConfig.from_dict(config)
-    torch.manual_seed(c.seed)
-    z, captions, vocab = shapes_latents(c.n_images, c.seed)
-    c = c.replace(vocab=vocab)
-    model = build(c)
-    losses = train_dit(model, z, captions, c.vocab, c.steps, c.batch_size, c.lr, c.p_empty,
-                       c.t_sampling, c.seed, progress)
-    return model.eval(), losses, c

@@ -33,6 +33,7 @@ from course_lib import (
     artefacts,
     clip,
     diffusion,
+    dit,
     features,
     flow,
     guidance,
@@ -56,6 +57,8 @@ T2I_CONFIG = latent.TextToImageConfig()
 # notebook 09's two examiners: FID/KID features and a tiny CLIP (one thread: --threads 1)
 FEATURES_CONFIG = features.FeaturesConfig()
 CLIP_CONFIG = clip.ClipConfig()
+# notebook 12's diffusion transformer on the shapes latents
+DIT_CONFIG = dit.DiTConfig()
 
 
 def _schedule(c: spiral.SpiralConfig | unet.UNetConfig) -> diffusion.Schedule:
@@ -172,14 +175,20 @@ MODELS.update({"spiral_flow": ("spiral_flow.pt", flow.train_spiral_flow, flow.Fl
                                  flow.REFLOW)})
 
 
-def _train_dit():
-    """Notebook 12's DiT on the shapes latents (needs data/vae.pt), with flow matching."""
-    from course_lib import dit  # its config and vocabulary come back with the model
+def train_dit(config: dit.DiTConfig | dict = DIT_CONFIG, progress: bool = True):
+    """Notebook 12's DiT, flow matching on the latents of the shipped VAE (data/vae.pt):
+    (model, losses, config with its vocabulary)."""
+    c = dit.DiTConfig.from_dict(config)
+    torch.manual_seed(c.seed)
+    z, captions, vocab = latent.shapes_latents(c.n_images, c.seed)
+    c = c.replace(vocab=vocab)
+    model = dit.build(c)
+    losses = dit.train_dit(model, z, captions, c.vocab, c.steps, c.batch_size, c.lr,
+                           c.p_empty, c.t_sampling, c.seed, progress)
+    return model.eval(), losses, c
 
-    return dit.train_shapes_dit()
 
-
-MODELS["dit"] = ("dit_shapes.pt", _train_dit, None)
+MODELS["dit"] = ("dit_shapes.pt", train_dit, DIT_CONFIG)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,5 @@
-"""Notebook 08's SDXL probe: a tiny StableDiffusionXLPipeline with random weights.
+"""Notebook 08's SDXL probe: a tiny StableDiffusionXLPipeline with random weights, and the
+texts sdxl_encode_prompt is probed on with the pipeline's own embeddings of them.
 
 Built from configs like probes.py's SD 1.x probe, with SDXL's parts: two text encoders of
 different widths (32 and 48 features; the second with a 24-feature projection, so a pooled
@@ -12,8 +13,17 @@ import copy
 import functools
 import os
 
+import torch
+
 from course_lib.exercises.common import draw, seeded
-from course_lib.exercises.nb08.probes import _tokenizer, tiny_unet, tiny_vae
+from course_lib.exercises.nb08.probes import (
+    PROMPTS,
+    _tokenizer,
+    probe_negatives,
+    probe_prompts,
+    tiny_unet,
+    tiny_vae,
+)
 
 D1, D2, POOLED, TIME_DIM = 32, 48, 24, 8  # encoder widths, projection, features per time id
 
@@ -74,3 +84,24 @@ def _pristine_xl(probe_draw: int):
     for module in (unet, text_encoder, text_encoder_2, vae):  # as from_pretrained leaves them
         module.eval()
     return pipe
+
+
+def xl_texts() -> dict[str, tuple[list, list | None]]:
+    """sdxl_encode_prompt's (prompts, negative prompts) of each case: two prompts with
+    negative prompts, the same without (zeros), one prompt with a non-empty negative, and an
+    odd batch of three."""
+    return {"two": (probe_prompts(131, 2, PROMPTS), probe_negatives(132, 2, ["", "green"])),
+            "no_negative": (probe_prompts(133, 2, PROMPTS[::-1]), None),
+            "one": (probe_prompts(134, 1), probe_negatives(135, 2)[1:]),
+            "three": (probe_prompts(136, 3), probe_negatives(137, 3))}
+
+
+@functools.lru_cache(maxsize=4)
+def xl_pipeline_embeds(probe_draw: int) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """(embeds, pooled) from StableDiffusionXLPipeline.encode_prompt per case, each
+    [negative, prompt] along the batch."""
+    p, out = probe_xl_pipeline(), {}
+    for name, (pos, neg) in xl_texts().items():
+        e, ne, pooled, npooled = p.encode_prompt(pos, device="cpu", negative_prompt=neg)
+        out[name] = torch.cat([ne, e]), torch.cat([npooled, pooled])
+    return out

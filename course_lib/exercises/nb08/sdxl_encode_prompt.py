@@ -1,19 +1,12 @@
 """Exercise `sdxl_encode_prompt` (notebook 08): SDXL's text conditioning from two encoders."""
 from __future__ import annotations
 
-import functools
-
 import torch
 
 from course_lib.checking import Case, Props, exercise
 from course_lib.exercises.common import draw, pick
-from course_lib.exercises.nb08.probes import (
-    PROMPTS,
-    TOL,
-    probe_negatives,
-    probe_prompts,
-)
-from course_lib.exercises.nb08.probes_xl import probe_xl_pipeline, probe_xl_text
+from course_lib.exercises.nb08.probes import TOL
+from course_lib.exercises.nb08.probes_xl import probe_xl_text, xl_pipeline_embeds, xl_texts
 
 
 # <solution cell>
@@ -43,40 +36,20 @@ def sdxl_encode_prompt(tokenizers, text_encoders, prompts: list, negative_prompt
 # </solution cell>
 
 
-def _texts() -> dict[str, tuple[list, list | None]]:
-    """(prompts, negative prompts) of each case: two prompts with negative prompts, the same
-    without (zeros), one prompt with a non-empty negative, and an odd batch of three."""
-    return {"two": (probe_prompts(131, 2, PROMPTS), probe_negatives(132, 2, ["", "green"])),
-            "no_negative": (probe_prompts(133, 2, PROMPTS[::-1]), None),
-            "one": (probe_prompts(134, 1), probe_negatives(135, 2)[1:]),
-            "three": (probe_prompts(136, 3), probe_negatives(137, 3))}
-
-
 def cases() -> dict[str, Case]:
     tokenizers, encoders = probe_xl_text()
     out = {name: Case((tokenizers, encoders, list(p), None if n is None else list(n)))
-           for name, (p, n) in _texts().items()}
+           for name, (p, n) in xl_texts().items()}
     doubled = probe_xl_text()       # float64 text encoders: the dtype follows the encoders'
     encoders64 = tuple(e.double() for e in doubled[1])
-    prompts, negatives = _texts()[pick(138, "two", "one", "three")]
+    prompts, negatives = xl_texts()[pick(138, "two", "one", "three")]
     out["float64"] = Case((doubled[0], encoders64, list(prompts), list(negatives)))
     # zeros for the negative half in the encoders' dtype: torch.cat would promote float32
     # zeros to float64 without a trace, not to bfloat16
     halved = probe_xl_text()
     encoders16 = tuple(e.to(torch.bfloat16) for e in halved[1])
     out["bfloat16, no negative prompts"] = Case((halved[0], encoders16,
-                                                 list(_texts()["no_negative"][0]), None))
-    return out
-
-
-@functools.lru_cache(maxsize=4)
-def _pipeline_embeds(probe_draw: int) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """(embeds, pooled) from StableDiffusionXLPipeline.encode_prompt per case, each
-    [negative, prompt] along the batch."""
-    p, out = probe_xl_pipeline(), {}
-    for name, (pos, neg) in _texts().items():
-        e, ne, pooled, npooled = p.encode_prompt(pos, device="cpu", negative_prompt=neg)
-        out[name] = torch.cat([ne, e]), torch.cat([npooled, pooled])
+                                                 list(xl_texts()["no_negative"][0]), None))
     return out
 
 
@@ -92,7 +65,7 @@ def _worst(outs, which: int, rows=slice(None)) -> tuple[float, str]:
     """The largest difference from the pipeline's part `which` (0 states, 1 pooled) over the
     cases, and the case's name; a wrong shape counts as infinitely far."""
     worst, where = 0.0, ""
-    for name, want in _pipeline_embeds(draw()).items():
+    for name, want in xl_pipeline_embeds(draw()).items():
         got = _pair(outs[name].value)[which]
         want = want[which]
         diff = (float("inf") if got.shape != want.shape
@@ -155,7 +128,7 @@ def _pooled(outs, refs):
             "else embed the negative prompts the same way; concatenate negative first")
 def _unconditional(outs, refs):
     worst = 0.0
-    for name, (embeds, pooled) in _pipeline_embeds(draw()).items():
+    for name, (embeds, pooled) in xl_pipeline_embeds(draw()).items():
         half = len(embeds) // 2
         got = _pair(outs[name].value)
         if got[0].shape != embeds.shape or got[1].shape != pooled.shape:

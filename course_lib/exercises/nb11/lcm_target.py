@@ -6,6 +6,7 @@ import torch
 
 from course_lib.checking import Case, Props, close, exercise
 from course_lib.exercises.common import gen, per_sample, pick
+from course_lib.exercises.nb11.probes import ProbeNet, sd_alpha_bar
 
 
 # <solution cell>
@@ -33,31 +34,6 @@ def lcm_target(teacher, target, x_t: torch.Tensor, t: torch.Tensor, s: torch.Ten
 # </solution cell>
 
 
-class ProbeNet(torch.nn.Module):
-    """A small fixed network net(x, t, cond) on (B, D) states, integer timesteps t (B,) and
-    conditions cond (B, D): smooth in all three, with trainable parameters (so a target
-    computed with gradients shows)."""
-
-    def __init__(self, n: int, dim: int = 3):
-        super().__init__()
-        from course_lib.exercises.common import seeded
-
-        with seeded(n):
-            self.lin = torch.nn.Linear(2 * dim + 1, 8)
-            self.out = torch.nn.Linear(8, dim)
-
-    def forward(self, x, t, cond):
-        t = torch.as_tensor(t, device=x.device).to(x.dtype).reshape(-1, 1).expand(len(x), 1)
-        h = torch.cat([x, cond.to(x.dtype).expand(len(x), -1), t / 500 - 1], dim=1)
-        return torch.tanh(self.out(torch.tanh(self.lin(h))))
-
-
-def _schedule(dtype=torch.float32) -> torch.Tensor:
-    """Stable Diffusion's alpha_bar (scaled_linear betas, 1000 timesteps)."""
-    betas = torch.linspace(0.00085**0.5, 0.012**0.5, 1000, dtype=torch.float64) ** 2
-    return torch.cumprod(1 - betas, 0).to(dtype)
-
-
 def _identity(x, t, cond):
     return x + 0
 
@@ -77,7 +53,7 @@ def cases() -> dict[str, Case]:
     s = (t - 20).clamp(min=0)
     cond, uncond = torch.randn(b, 3, generator=g), torch.randn(1, 3, generator=g)
     w = pick(1174, 3.0, 2.0, 5.0)
-    acp = _schedule()
+    acp = sd_alpha_bar()
     same_t = torch.full((4,), pick(1175, 519, 399, 719))
     x4, c4 = torch.randn(4, 3, generator=g), torch.randn(4, 3, generator=g)
     x_grad = torch.randn(1, 3, generator=g).requires_grad_()

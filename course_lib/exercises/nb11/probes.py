@@ -1,6 +1,7 @@
 """Shared by notebook 11's exercise files: noise levels with uneven gaps in log sigma, the
 exact ODE of Gaussian data, one step of diffusers' DPMSolverMultistepScheduler replayed on
-given data guesses, and the sampling loop with one rule changed that builds planted bugs."""
+given data guesses, the sampling loop with one rule changed that builds planted bugs, and
+lcm_target's small conditional network and Stable Diffusion's alpha_bar."""
 from __future__ import annotations
 
 import math
@@ -162,3 +163,26 @@ def in_place(denoiser, sigmas, x, cond=None):
 def even_prev(levels):
     """The level above the first one as if the steps were even in log sigma."""
     return levels[0] ** 2 / levels[1]
+
+
+class ProbeNet(torch.nn.Module):
+    """A small fixed network net(x, t, cond) on (B, D) states, integer timesteps t (B,) and
+    conditions cond (B, D): smooth in all three, with trainable parameters (so a target
+    computed with gradients shows)."""
+
+    def __init__(self, n: int, dim: int = 3):
+        super().__init__()
+        with seeded(n):
+            self.lin = torch.nn.Linear(2 * dim + 1, 8)
+            self.out = torch.nn.Linear(8, dim)
+
+    def forward(self, x, t, cond):
+        t = torch.as_tensor(t, device=x.device).to(x.dtype).reshape(-1, 1).expand(len(x), 1)
+        h = torch.cat([x, cond.to(x.dtype).expand(len(x), -1), t / 500 - 1], dim=1)
+        return torch.tanh(self.out(torch.tanh(self.lin(h))))
+
+
+def sd_alpha_bar(dtype=torch.float32) -> torch.Tensor:
+    """Stable Diffusion's alpha_bar (scaled_linear betas, 1000 timesteps)."""
+    betas = torch.linspace(0.00085**0.5, 0.012**0.5, 1000, dtype=torch.float64) ** 2
+    return torch.cumprod(1 - betas, 0).to(dtype)
