@@ -4,8 +4,6 @@ call to the model watched, losses and weights compared with the course's step on
 draws)."""
 from __future__ import annotations
 
-import math
-
 import torch
 
 from course_lib import diffusion, spiral
@@ -27,7 +25,7 @@ from course_lib.exercises.nb05.probes import (
     seen_labels,
     step_with,
 )
-from course_lib.exercises.nb07.harness import compare
+from course_lib.exercises.nb07.harness import compare, log_uniform_sigmas
 from course_lib.guidance import NULL
 
 
@@ -137,24 +135,11 @@ def _rate(outs, refs):
         f"{len(seen)} batches mix dropped and kept labels")
 
 
-@PROPS("draws one noise level per point, log-uniform over the schedule's range",
-       "each point gets its own noise level from the schedule you are given, spread evenly in "
-       "log sigma between its smallest and largest level",
-       code="schedule.sample(B, generator) gives one sigma per point of the schedule given")
-def _sigmas(outs, refs):
-    sig, settings = outs["many"].value[SIGMAS], refs["many"].value[SETTINGS]
-    if not len(sig):
-        return False, "the model was never called"
-    lo, hi = math.log(settings[1].item()), math.log(settings[2].item())
-    log_s = sig.clamp(min=1e-30).log()
-    inside = bool(((log_s >= lo - 1e-6) & (log_s <= hi + 1e-6)).all())
-    below = (log_s < (lo + hi) / 2).double().mean().item()
-    varied = bool(sig[: int(settings[4])].max() > sig[: int(settings[4])].min())
-    return inside and abs(below - 0.5) < 0.1 and varied, (
-        f"log sigma in [{log_s.min():.2f}, {log_s.max():.2f}] for [{lo:.2f}, {hi:.2f}]; "
-        f"{below:.0%} below the middle; "
-        f"{'one sigma per point' if varied else 'one sigma for the whole batch'}")
-
+PROPS("draws one noise level per point, log-uniform over the schedule's range",
+      "each point gets its own noise level from the schedule you are given, spread evenly in "
+      "log sigma between its smallest and largest level",
+      log_uniform_sigmas("many", sigmas=SIGMAS, settings=SETTINGS, batch_at=4, unit="point"),
+      code="schedule.sample(B, generator) gives one sigma per point of the schedule given")
 
 PROPS("the model gets the noisy points of the course's step on the same draws",
       "the model's input is the clean point plus its noise level times the noise (section 4), "

@@ -148,24 +148,25 @@ def scaled_once(case: str):
     return test
 
 
-def log_uniform_sigmas(case: str):
+def log_uniform_sigmas(case: str, sigmas: int = SIGMAS, settings: int = SETTINGS,
+                       batch_at: int = 5, unit: str = "sample"):
     """The sigmas the model saw: inside the schedule's range, half below its middle in log
-    sigma, and not one for the whole batch."""
+    sigma, and not one for the whole batch. (Also notebook 05's training step: its record
+    keeps the sigmas and the settings at other places, the batch size at batch_at.)"""
     def test(outs, refs):
-        sig = outs[case].value[SIGMAS]
-        settings = refs[case].value[SETTINGS]
+        sig, kept = outs[case].value[sigmas], refs[case].value[settings]
         if not len(sig):
             return False, "the model was never called"
-        lo, hi = math.log(settings[1].item()), math.log(settings[2].item())
+        lo, hi = math.log(kept[1].item()), math.log(kept[2].item())
         log_s = sig.clamp(min=1e-30).log()
         inside = bool(((log_s >= lo - 1e-6) & (log_s <= hi + 1e-6)).all())
         below = (log_s < (lo + hi) / 2).double().mean().item()
-        batch = int(settings[5])
+        batch = int(kept[batch_at])
         varied = bool(sig[:batch].max() > sig[:batch].min())
         ok = inside and abs(below - 0.5) < 0.1 and varied
         return ok, (f"log sigma in [{log_s.min():.2f}, {log_s.max():.2f}] for [{lo:.2f}, "
                     f"{hi:.2f}]; {below:.0%} below the middle; "
-                    f"{'one sigma per sample' if varied else 'one sigma for the whole batch'}")
+                    f"{f'one sigma per {unit}' if varied else 'one sigma for the whole batch'}")
     return test
 
 
