@@ -3,6 +3,7 @@ alternatives, declared in one file of course_lib/exercises/ with `PROPS` and `ex
 from __future__ import annotations
 
 import functools
+import importlib
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,9 +35,10 @@ class Exercise:
     cases: Callable[[], dict[str, Case]]
     props: list[Prop]
     summary: str = ""
-    # library functions that would do this exercise's work for the learner (a function that
-    # returns them, so that importing the registry loads no diffusers)
-    proxies: Callable[[], tuple] = tuple
+    # library functions that would do this exercise's work for the learner, by their dotted
+    # names ("diffusers.DDIMScheduler.step"): found when a check first runs, so importing the
+    # registry loads no diffusers
+    proxies: tuple[str, ...] = ()
     bugs: dict[str, Callable] = field(default_factory=dict)          # wrong answers: must fail
     alternatives: dict[str, Callable] = field(default_factory=dict)  # right answers: must pass
     file: str | None = None  # the exercise's file, which holds its solution cell
@@ -63,7 +65,7 @@ class Exercise:
         """What an answer must not hand the work to: the course's own copy of this very
         answer, and the library functions that compute the same thing."""
         names = {f"course_lib's {self.id}": self.reference}
-        for f in self.proxies():
+        for f in map(_resolve, self.proxies):
             names[f"{getattr(f, '__module__', None) or 'torch'}.{f.__qualname__}"] = f
         return names
 
@@ -82,7 +84,19 @@ class Props(list):
         return add if test is None else add(test)
 
 
-def exercise(module: dict, points: int, summary: str, proxies: Callable[[], tuple] = tuple,
+def _resolve(dotted: str):
+    """The object a dotted name names: its longest importable module, then attributes."""
+    parts = dotted.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ModuleNotFoundError:
+            continue
+        return functools.reduce(getattr, parts[i:], obj)
+    raise ModuleNotFoundError(dotted)
+
+
+def exercise(module: dict, points: int, summary: str, proxies: tuple[str, ...] = (),
              harness: Callable[[Callable], Callable] | None = None, float64: bool = True,
              reread: str = "", device: bool = True) -> Exercise:
     """The Exercise an exercise file declares, from that file's `globals()`: its id is the file's

@@ -221,13 +221,8 @@ BUGS = {
 }
 
 
-def _proxies() -> tuple:
-    from course_lib import fit
-
-    return (diffusion.train_denoiser, fit.fit)
-
-
 EXERCISE = exercise(globals(), points=4,
                     summary="the training loop, graded by what it does to a fresh model",
-                    proxies=_proxies, harness=trained, float64=False,
+                    harness=trained, float64=False,
+                    proxies=("course_lib.diffusion.train_denoiser", "course_lib.fit.fit"),
                     reread="6. Training")

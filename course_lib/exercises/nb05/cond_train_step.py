@@ -204,12 +204,9 @@ ALTERNATIVES = {
 }
 
 
-def _proxies() -> tuple:
-    from course_lib import fit, guidance
-
-    return (guidance.train_conditional, diffusion.train_denoiser, fit.fit)
-
-
 EXERCISE = exercise(globals(), points=4, summary="one training step with condition dropout, "
-                    "graded by what it does to a small conditional model", proxies=_proxies,
+                    "graded by what it does to a small conditional model",
+                    proxies=("course_lib.guidance.train_conditional",
+                             "course_lib.diffusion.train_denoiser",
+                             "course_lib.fit.fit"),
                     harness=seen_labels, float64=False, reread="4. Training")

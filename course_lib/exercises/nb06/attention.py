@@ -165,5 +165,5 @@ PROPS("works for a batch of one with a mask, in float64",
 EXERCISE = exercise(
     globals(), points=2,
     summary="scaled dot-product attention",
-    proxies=lambda: (F.scaled_dot_product_attention,),
+    proxies=("torch.nn.functional.scaled_dot_product_attention",),
     reread="4. Attention")

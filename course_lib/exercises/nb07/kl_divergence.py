@@ -110,5 +110,5 @@ ALTERNATIVES = {
 EXERCISE = exercise(
     globals(), points=2,
     summary="KL between the encoder's Gaussian and N(0, I)",
-    proxies=lambda: (torch.distributions.kl.kl_divergence,),
+    proxies=("torch.distributions.kl.kl_divergence",),
     reread="1. The VAE: an encoder that outputs a distribution")

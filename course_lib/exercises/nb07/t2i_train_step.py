@@ -237,12 +237,9 @@ ALTERNATIVES = {
 }
 
 
-def _proxies() -> tuple:
-    from course_lib import fit, latent
-
-    return (latent.train_text_to_image, diffusion.train_denoiser, fit.fit)
-
-
 EXERCISE = exercise(globals(), points=4, summary="one text-to-image training step, graded by "
-                    "what it does to a small model and a frozen VAE", proxies=_proxies,
+                    "what it does to a small model and a frozen VAE",
+                    proxies=("course_lib.latent.train_text_to_image",
+                             "course_lib.diffusion.train_denoiser",
+                             "course_lib.fit.fit"),
                     harness=watched, float64=False, reread="One training step")

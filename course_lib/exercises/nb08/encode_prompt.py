@@ -115,12 +115,6 @@ ALTERNATIVES = {
                  return_tensors="pt").input_ids).last_hidden_state for t in n + p]),
 }
 
-def _pipeline_encode() -> tuple:
-    from diffusers import StableDiffusionPipeline
-
-    return (StableDiffusionPipeline.encode_prompt, StableDiffusionPipeline._encode_prompt)
-
-
 PROPS("a long prompt is cut to 77 tokens",
       "CLIP reads at most 77 tokens: a longer text is cut by the tokenizer, never passed on "
       "whole",
@@ -130,5 +124,6 @@ PROPS("a long prompt is cut to 77 tokens",
 EXERCISE = exercise(
     globals(), points=2,
     summary="prompt and negative prompt -> text embeddings",
-    proxies=_pipeline_encode,
+    proxies=("diffusers.StableDiffusionPipeline.encode_prompt",
+             "diffusers.StableDiffusionPipeline._encode_prompt"),
     reread="2. Tokens, the 77-token limit, and prompt embeddings")

@@ -184,12 +184,7 @@ BUGS = {
     "[rng] reseeds torch's global RNG": lambda *a: _loop(*a, reseed=True),
 }
 
-def _pipeline_call() -> tuple:
-    from diffusers import StableDiffusionPipeline
-
-    return (StableDiffusionPipeline.__call__,)
-
-
 EXERCISE = exercise(globals(), points=3,
-                    summary="the whole loop, in the pipeline's phases", proxies=_pipeline_call,
+                    summary="the whole loop, in the pipeline's phases",
+                    proxies=("diffusers.StableDiffusionPipeline.__call__",),
                     reread="4. The whole loop, in the pipeline's phases")

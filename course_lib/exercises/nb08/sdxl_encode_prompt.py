@@ -240,14 +240,8 @@ ALTERNATIVES = {
 }
 
 
-def _pipeline_encode() -> tuple:
-    from diffusers import StableDiffusionXLPipeline
-
-    return (StableDiffusionXLPipeline.encode_prompt,)
-
-
 EXERCISE = exercise(
     globals(), points=3,
     summary="SDXL's two text encoders: token states side by side and the pooled embedding",
-    proxies=_pipeline_encode, float64=False,
+    proxies=("diffusers.StableDiffusionXLPipeline.encode_prompt",), float64=False,
     reread="10. SDXL by hand: two text encoders, a pooled embedding, six numbers")

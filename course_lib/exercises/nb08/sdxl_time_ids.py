@@ -166,14 +166,8 @@ ALTERNATIVES = {
 }
 
 
-def _pipeline_time_ids() -> tuple:
-    from diffusers import StableDiffusionXLPipeline
-
-    return (StableDiffusionXLPipeline._get_add_time_ids,)
-
-
 EXERCISE = exercise(
     globals(), points=2,
     summary="SDXL's micro-conditioning: six numbers per U-Net input",
-    proxies=_pipeline_time_ids,
+    proxies=("diffusers.StableDiffusionXLPipeline._get_add_time_ids",),
     reread="10. SDXL by hand: two text encoders, a pooled embedding, six numbers")

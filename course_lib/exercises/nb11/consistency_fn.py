@@ -182,12 +182,7 @@ ALTERNATIVES = {
     "one sample at a time, Python floats": _loop,
 }
 
-def _library() -> tuple:
-    from diffusers import LCMScheduler
-
-    return (LCMScheduler.get_scalings_for_boundary_condition_discrete,)
-
-
-EXERCISE = exercise(globals(), points=2, proxies=_library,
+EXERCISE = exercise(globals(), points=2,
+                    proxies=("diffusers.LCMScheduler.get_scalings_for_boundary_condition_discrete",),
                     summary="the consistency function with LCM's boundary scalings",
                     reread="7. The consistency function and its boundary condition")
