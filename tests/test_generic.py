@@ -1,4 +1,4 @@
-"""The properties every check applies by kind (checking/judge.py GENERIC and generic_lines):
+"""The properties every check applies by kind (checking/generic.py GENERIC and generic_lines):
 a result that is an input's memory, the global RNG, a cut graph, a module changed in place.
 Each is shown with an answer whose values are right, so only that property can catch it."""
 import torch
@@ -200,3 +200,28 @@ def test_lines_that_only_follow_from_the_global_rng_say_so_instead_of_their_own_
     assert failed[0].name == "leaves torch's global random state alone", report.render()
     later = [line for line in failed[1:] if not line.detail.startswith("not checked")]
     assert later and all(line.hint == CONSEQUENCE and not line.code for line in later)
+
+
+def test_a_crash_is_not_blamed_on_dtype_or_device():
+    """An answer that crashes on the first case crashes on its float64 and meta copies too:
+    those two lines say they were not checked, without hints about dtypes or devices."""
+    ex = get_exercise("add_noise")
+    report = evaluate(ex, lambda x0, s, e: x0 + s * e)  # breaks on a (B,) sigma with (B, 2) x0
+    lines = {line.name: line for line in report.lines}
+    first = next(iter(ex.cases()))
+    for name in ("follows the inputs' dtype (float64 in, float64 out)",
+                 "stays on the inputs' device (a GPU, say)"):
+        assert not lines[name].ok and lines[name].detail == \
+            f"not checked: case '{first}' failed above", report.render()
+        assert "dtype" not in lines[name].render(tier=2).split(":", 2)[-1]
+    runs = next(line for line in report.lines if line.name.startswith("runs on all"))
+    assert "code hint:" in runs.render(tier=2)  # the crash itself: a hint to find it
+
+
+def test_every_watched_library_function_is_found_by_its_name():
+    from course_lib.checking.registry import EXERCISES
+
+    for ex in EXERCISES.values():
+        watched = ex.watch()
+        assert len(watched) == 1 + len(ex.proxies), ex.id
+        assert all(callable(f) for f in watched.values()), ex.id
