@@ -44,7 +44,32 @@ def cases() -> dict[str, Case]:
             "images": Case((ProbeConvVelocity(1227), img,
                             torch.tensor(pick(1228, [0.05, 1.0, 20.0], [0.1, 3.0, 50.0])))),
             "one": Case((ProbeVelocity(1229), x[:1].clone(), sigma[4:5].clone())),
-            "flow of K": Case((flow_of(K), x64, s64))}
+            "flow of K": Case((flow_of(K), x64, s64)),
+            # models that show what the bridge does with them (section 4's three rules apart)
+            "a zero velocity": Case((_still, x.clone(), sigma.clone())),
+            "a velocity of one": Case((_ones, x.clone(), sigma.clone())),
+            "a velocity equal to the time asked": Case((_says_time, x.clone(), sigma.clone()))}
+
+
+def _still(x_t, t):
+    return torch.zeros_like(x_t)
+
+
+def _ones(x_t, t):
+    return torch.ones_like(x_t)
+
+
+def _says_time(x_t, t):
+    return per_sample(torch.as_tensor(t, dtype=x_t.dtype), x_t).expand_as(x_t).clone()
+
+
+def _apart(outs) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """From the three models above: the point the answer used (its result for a zero
+    velocity), the weight it gave the velocity and the time it asked at, per sample."""
+    point = outs["a zero velocity"].value.double()
+    weight = (outs["a velocity of one"].value.double() - point)[:, 0]
+    asked = (outs["a velocity equal to the time asked"].value.double() - point)[:, 0] / weight
+    return point, weight, asked
 
 
 PROPS = Props()
@@ -122,6 +147,41 @@ ALTERNATIVES = {
     "through the x0 guess": _through_x0,
     "t as 1 - 1 / (1 + sigma)": lambda v, x, s: _eps(v, x, s, at=lambda s: 1 - 1 / (1 + s)),
 }
+
+@PROPS("the model sees the straight path's point x_t = x / (1 + sigma)",
+       "the velocity model only knows the straight path between data and noise: the sigma "
+       "view's point must be scaled onto that path before the model sees it (with a zero "
+       "velocity the bridge returns that point)",
+       code="x_t = x * (1 - t), with 1 - t = 1 / (1 + sigma) reshaped to (B, 1, ...)")
+def _point(outs, refs):
+    _, x, sigma = cases()["a zero velocity"].args
+    gap = (_apart(outs)[0] - x.double() / (1 + sigma.double()[:, None])).abs().max().item()
+    return gap < 1e-5, f"max |yours - x / (1 + sigma)| = {gap:.1e} with a zero velocity"
+
+
+@PROPS("the model is asked at the path's time t = sigma / (1 + sigma)",
+       "each noise level has its own time on the straight path, between 0 (data) and 1 "
+       "(noise), by section 4's change of variable: the model must be asked at that time, "
+       "not at sigma",
+       code="t = sigma / (1 + sigma), shape (B,), passed to the model as it is")
+def _time(outs, refs):
+    _, _, sigma = cases()["a zero velocity"].args
+    asked = _apart(outs)[2]
+    gap = (asked - sigma.double() / (1 + sigma.double())).abs().max().item()
+    return gap < 1e-5, (f"asked at t = {[round(v, 3) for v in asked[:3].tolist()]}..., "
+                        f"expected {[round(v, 3) for v in (sigma / (1 + sigma))[:3].tolist()]}...")
+
+
+@PROPS("the velocity is added to x_t with weight 1 - t",
+       "from the path's point, the noise end of the path is reached by moving at the model's "
+       "velocity for the time that is left until 1",
+       code="x_t + (1 - t) * velocity(x_t, t), with 1 - t reshaped to (B, 1, ...)")
+def _weight(outs, refs):
+    _, _, sigma = cases()["a zero velocity"].args
+    weight = _apart(outs)[1]
+    gap = (weight - 1 / (1 + sigma.double())).abs().max().item()
+    return gap < 1e-5, f"max |your weight - (1 - t)| = {gap:.1e}"
+
 
 PROPS("matches the reference on points, images and a batch of one",
       "the model is asked once, at the time and point of the straight path that correspond "
