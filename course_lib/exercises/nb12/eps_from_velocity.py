@@ -156,7 +156,7 @@ ALTERNATIVES = {
 def _point(outs, refs):
     _, x, sigma = cases()["a zero velocity"].args
     gap = (_apart(outs)[0] - x.double() / (1 + sigma.double()[:, None])).abs().max().item()
-    return gap < 1e-5, f"max |yours - x / (1 + sigma)| = {gap:.1e} with a zero velocity"
+    return gap < 2e-4, f"max |yours - x / (1 + sigma)| = {gap:.1e} with a zero velocity"
 
 
 @PROPS("the model is asked at the path's time t = sigma / (1 + sigma)",
@@ -168,7 +168,7 @@ def _time(outs, refs):
     _, _, sigma = cases()["a zero velocity"].args
     asked = _apart(outs)[2]
     gap = (asked - sigma.double() / (1 + sigma.double())).abs().max().item()
-    return gap < 1e-5, (f"asked at t = {[round(v, 3) for v in asked[:3].tolist()]}..., "
+    return gap < 1e-3, (f"asked at t = {[round(v, 3) for v in asked[:3].tolist()]}..., "
                         f"expected {[round(v, 3) for v in (sigma / (1 + sigma))[:3].tolist()]}...")
 
 
@@ -180,7 +180,7 @@ def _weight(outs, refs):
     _, _, sigma = cases()["a zero velocity"].args
     weight = _apart(outs)[1]
     gap = (weight - 1 / (1 + sigma.double())).abs().max().item()
-    return gap < 1e-5, f"max |your weight - (1 - t)| = {gap:.1e}"
+    return gap < 1e-3, f"max |your weight - (1 - t)| = {gap:.1e}"
 
 
 PROPS("matches the reference on points, images and a batch of one",
