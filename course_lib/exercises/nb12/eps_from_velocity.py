@@ -7,11 +7,16 @@ import torch
 from course_lib.checking import Case, Props, close, exercise
 from course_lib.exercises.common import gen, per_sample, pick
 from course_lib.exercises.nb12.probes import (
+    SHOWING,
     ProbeConvVelocity,
     ProbeVelocity,
+    answers_one,
+    answers_when,
+    answers_zero,
     denoiser_of,
     flow_of,
     points_set,
+    take_apart,
 )
 
 
@@ -46,30 +51,10 @@ def cases() -> dict[str, Case]:
             "one": Case((ProbeVelocity(1229), x[:1].clone(), sigma[4:5].clone())),
             "flow of K": Case((flow_of(K), x64, s64)),
             # models that show what the bridge does with them (section 4's three rules apart)
-            "a zero velocity": Case((_still, x.clone(), sigma.clone())),
-            "a velocity of one": Case((_ones, x.clone(), sigma.clone())),
-            "a velocity equal to the time asked": Case((_says_time, x.clone(), sigma.clone()))}
+            SHOWING[0]: Case((answers_zero, x.clone(), sigma.clone())),
+            SHOWING[1]: Case((answers_one, x.clone(), sigma.clone())),
+            SHOWING[2]: Case((answers_when, x.clone(), sigma.clone()))}
 
-
-def _still(x_t, t):
-    return torch.zeros_like(x_t)
-
-
-def _ones(x_t, t):
-    return torch.ones_like(x_t)
-
-
-def _says_time(x_t, t):
-    return per_sample(torch.as_tensor(t, dtype=x_t.dtype), x_t).expand_as(x_t).clone()
-
-
-def _apart(outs) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """From the three models above: the point the answer used (its result for a zero
-    velocity), the weight it gave the velocity and the time it asked at, per sample."""
-    point = outs["a zero velocity"].value.double()
-    weight = (outs["a velocity of one"].value.double() - point)[:, 0]
-    asked = (outs["a velocity equal to the time asked"].value.double() - point)[:, 0] / weight
-    return point, weight, asked
 
 
 PROPS = Props()
@@ -154,8 +139,8 @@ ALTERNATIVES = {
        "velocity the bridge returns that point)",
        code="x_t = x * (1 - t), with 1 - t = 1 / (1 + sigma) reshaped to (B, 1, ...)")
 def _point(outs, refs):
-    _, x, sigma = cases()["a zero velocity"].args
-    gap = (_apart(outs)[0] - x.double() / (1 + sigma.double()[:, None])).abs().max().item()
+    _, x, sigma = cases()[SHOWING[0]].args
+    gap = (take_apart(outs)[0] - x.double() / (1 + sigma.double()[:, None])).abs().max().item()
     return gap < 2e-4, f"max |yours - x / (1 + sigma)| = {gap:.1e} with a zero velocity"
 
 
@@ -165,8 +150,8 @@ def _point(outs, refs):
        "not at sigma",
        code="t = sigma / (1 + sigma), shape (B,), passed to the model as it is")
 def _time(outs, refs):
-    _, _, sigma = cases()["a zero velocity"].args
-    asked = _apart(outs)[2]
+    _, _, sigma = cases()[SHOWING[0]].args
+    asked = take_apart(outs)[2]
     gap = (asked - sigma.double() / (1 + sigma.double())).abs().max().item()
     return gap < 1e-3, (f"asked at t = {[round(v, 3) for v in asked[:3].tolist()]}..., "
                         f"expected {[round(v, 3) for v in (sigma / (1 + sigma))[:3].tolist()]}...")
@@ -177,8 +162,8 @@ def _time(outs, refs):
        "velocity for the time that is left until 1",
        code="x_t + (1 - t) * velocity(x_t, t), with 1 - t reshaped to (B, 1, ...)")
 def _weight(outs, refs):
-    _, _, sigma = cases()["a zero velocity"].args
-    weight = _apart(outs)[1]
+    _, _, sigma = cases()[SHOWING[0]].args
+    weight = take_apart(outs)[1]
     gap = (weight - 1 / (1 + sigma.double())).abs().max().item()
     return gap < 1e-3, f"max |your weight - (1 - t)| = {gap:.1e}"
 

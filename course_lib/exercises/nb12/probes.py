@@ -1,5 +1,6 @@
 """Shared by notebook 12's exercise files: small velocity models and denoisers with seeded
-weights, and exact ones with known answers (the flow of a finite set, of a Gaussian)."""
+weights, exact ones with known answers (the flow of a finite set, of a Gaussian), and the
+models that show what a bridge between the two views does with them."""
 from __future__ import annotations
 
 import torch
@@ -95,3 +96,29 @@ def descending_times(n: int, steps: int, start: float = 1.0, end: float = 0.0,
     inner = start - (start - end) * gaps.cumsum(0) / gaps.sum()
     return torch.cat([torch.tensor([start], dtype=dtype), inner[:-1],
                       torch.tensor([end], dtype=dtype)])
+
+
+def answers_zero(x, when):
+    return torch.zeros_like(x)
+
+
+def answers_one(x, when):
+    return torch.ones_like(x)
+
+
+def answers_when(x, when):
+    """A model that answers with the time (or level) it was asked at, on every entry."""
+    when = torch.as_tensor(when, dtype=x.dtype).reshape(-1, *[1] * (x.dim() - 1))
+    return when.expand_as(x).clone()
+
+
+SHOWING = ("answers 0", "answers 1", "answers its time or level")  # the cases' names
+
+
+def take_apart(outs) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A bridge's results for the three models above: its result for the model that answers
+    0, the weight it gave the model's answer, and the time or level it asked at (both per
+    sample: the bridges are affine in the model's answer)."""
+    base = outs[SHOWING[0]].value.double()
+    weight = (outs[SHOWING[1]].value.double() - base)[:, 0]
+    return base, weight, (outs[SHOWING[2]].value.double() - base)[:, 0] / weight

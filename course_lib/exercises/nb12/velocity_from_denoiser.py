@@ -7,11 +7,16 @@ import torch
 from course_lib.checking import Case, Props, close, exercise
 from course_lib.exercises.common import gen, per_sample, pick
 from course_lib.exercises.nb12.probes import (
+    SHOWING,
     ProbeDenoiser,
+    answers_one,
+    answers_when,
+    answers_zero,
     denoiser_of,
     flow_of,
     gaussian_flow,
     points_set,
+    take_apart,
 )
 from course_lib.exercises.toy_models import gaussian
 
@@ -49,31 +54,10 @@ def cases() -> dict[str, Case]:
             "one": Case((ProbeDenoiser(1237), x[:1].clone(), t[6:7].clone())),
             "ideal of K": Case((denoiser_of(points_set(pick(1238, 6, 4, 9), 1239)), x64, t64)),
             # denoisers that show what the bridge does with them (section 4's rules apart)
-            "a zero noise guess": Case((_silent, x.clone(), t.clone())),
-            "a noise guess of one": Case((_ones, x.clone(), t.clone())),
-            "a noise guess equal to the level asked": Case((_says_level, x.clone(), t.clone()))}
+            SHOWING[0]: Case((answers_zero, x.clone(), t.clone())),
+            SHOWING[1]: Case((answers_one, x.clone(), t.clone())),
+            SHOWING[2]: Case((answers_when, x.clone(), t.clone()))}
 
-
-def _silent(x, sigma):
-    return torch.zeros_like(x)
-
-
-def _ones(x, sigma):
-    return torch.ones_like(x)
-
-
-def _says_level(x, sigma):
-    return per_sample(torch.as_tensor(sigma, dtype=x.dtype), x).expand_as(x).clone()
-
-
-def _apart(outs) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """From the three denoisers above: minus the answer's result for a zero noise guess (the
-    point the denoiser saw, when the mix is right), the weight it gave the noise guess, and
-    the level it asked at, per sample."""
-    base = outs["a zero noise guess"].value.double()
-    weight = (outs["a noise guess of one"].value.double() - base)[:, 0]
-    asked = (outs["a noise guess equal to the level asked"].value.double() - base)[:, 0] / weight
-    return -base, weight, asked
 
 
 PROPS = Props()
@@ -163,9 +147,9 @@ ALTERNATIVES = {"(eps_hat - x_t) / (1 - t)": _one_line}
        code="x_sigma = x_t * (1 + sigma), with sigma reshaped to (B, 1, ...); the data guess "
             "is made from x_sigma, not x_t")
 def _point(outs, refs):  # up to the sign, which the weight's line judges
-    _, x, t = cases()["a zero noise guess"].args
+    _, x, t = cases()[SHOWING[0]].args
     want = x.double() / (1 - t.double()[:, None])
-    gap = (_apart(outs)[0].abs() - want.abs()).abs().max().item()
+    gap = (take_apart(outs)[0].abs() - want.abs()).abs().max().item()
     return gap < 1e-3, f"max |yours - x_t / (1 - t)| = {gap:.1e} with a zero noise guess"
 
 
@@ -174,8 +158,8 @@ def _point(outs, refs):  # up to the sign, which the weight's line judges
        "4's change of variable: the denoiser must be asked at that level, not at the time",
        code="sigma = t / (1 - t), shape (B,), passed to the denoiser as it is")
 def _level(outs, refs):
-    _, _, t = cases()["a zero noise guess"].args
-    asked, want = _apart(outs)[2], t.double() / (1 - t.double())
+    _, _, t = cases()[SHOWING[0]].args
+    asked, want = take_apart(outs)[2], t.double() / (1 - t.double())
     gap = ((asked - want) / want).abs().max().item()
     return gap < 1e-3, (f"asked at sigma = {[round(v, 3) for v in asked[:3].tolist()]}..., "
                         f"expected {[round(v, 3) for v in want[:3].tolist()]}...")
@@ -187,8 +171,8 @@ def _level(outs, refs):
        "times, with a plus sign",
        code="x0_hat = x_sigma - sigma * eps_hat; return eps_hat - x0_hat, in that order")
 def _weight(outs, refs):
-    _, _, t = cases()["a zero noise guess"].args
-    weight = _apart(outs)[1]
+    _, _, t = cases()[SHOWING[0]].args
+    weight = take_apart(outs)[1]
     gap = ((weight - 1 / (1 - t.double())) * (1 - t.double())).abs().max().item()
     return gap < 1e-3, f"max |your weight - (1 + sigma)| (relative) = {gap:.1e}"
 
