@@ -16,7 +16,7 @@ from course_lib.exercises.nb12.probes import (
     denoiser_of,
     flow_of,
     points_set,
-    take_apart,
+    shows,
 )
 
 
@@ -133,39 +133,28 @@ ALTERNATIVES = {
     "t as 1 - 1 / (1 + sigma)": lambda v, x, s: _eps(v, x, s, at=lambda s: 1 - 1 / (1 + s)),
 }
 
-@PROPS("the model sees the straight path's point x_t = x / (1 + sigma)",
-       "the velocity model only knows the straight path between data and noise: the sigma "
-       "view's point must be scaled onto that path before the model sees it (with a zero "
-       "velocity the bridge returns that point)",
-       code="x_t = x * (1 - t), with 1 - t = 1 / (1 + sigma) reshaped to (B, 1, ...)")
-def _point(outs, refs):
-    _, x, sigma = cases()[SHOWING[0]].args
-    gap = (take_apart(outs)[0] - x.double() / (1 + sigma.double()[:, None])).abs().max().item()
-    return gap < 2e-4, f"max |yours - x / (1 + sigma)| = {gap:.1e} with a zero velocity"
+
+PROPS("the model sees the straight path's point x_t = x / (1 + sigma)",
+      "the velocity model only knows the straight path between data and noise: the sigma "
+      "view's point must be scaled onto that path before the model sees it (with a zero "
+      "velocity the bridge returns that point)",
+      shows(cases, 0, lambda x, s: x / (1 + s[:, None]), "x / (1 + sigma)", 2e-4),
+      code="x_t = x * (1 - t), with 1 - t = 1 / (1 + sigma) reshaped to (B, 1, ...)")
 
 
-@PROPS("the model is asked at the path's time t = sigma / (1 + sigma)",
-       "each noise level has its own time on the straight path, between 0 (data) and 1 "
-       "(noise), by section 4's change of variable: the model must be asked at that time, "
-       "not at sigma",
-       code="t = sigma / (1 + sigma), shape (B,), passed to the model as it is")
-def _time(outs, refs):
-    _, _, sigma = cases()[SHOWING[0]].args
-    asked = take_apart(outs)[2]
-    gap = (asked - sigma.double() / (1 + sigma.double())).abs().max().item()
-    return gap < 1e-3, (f"asked at t = {[round(v, 3) for v in asked[:3].tolist()]}..., "
-                        f"expected {[round(v, 3) for v in (sigma / (1 + sigma))[:3].tolist()]}...")
+PROPS("the model is asked at the path's time t = sigma / (1 + sigma)",
+      "each noise level has its own time on the straight path, between 0 (data) and 1 "
+      "(noise), by section 4's change of variable: the model must be asked at that time, "
+      "not at sigma",
+      shows(cases, 2, lambda x, s: s / (1 + s), "sigma / (1 + sigma)", 1e-3),
+      code="t = sigma / (1 + sigma), shape (B,), passed to the model as it is")
 
 
-@PROPS("the velocity is added to x_t with weight 1 - t",
-       "from the path's point, the noise end of the path is reached by moving at the model's "
-       "velocity for the time that is left until 1",
-       code="x_t + (1 - t) * velocity(x_t, t), with 1 - t reshaped to (B, 1, ...)")
-def _weight(outs, refs):
-    _, _, sigma = cases()[SHOWING[0]].args
-    weight = take_apart(outs)[1]
-    gap = (weight - 1 / (1 + sigma.double())).abs().max().item()
-    return gap < 1e-3, f"max |your weight - (1 - t)| = {gap:.1e}"
+PROPS("the velocity is added to x_t with weight 1 - t",
+      "from the path's point, the noise end of the path is reached by moving at the model's "
+      "velocity for the time that is left until 1",
+      shows(cases, 1, lambda x, s: 1 / (1 + s), "(1 - t)", 1e-3),
+      code="x_t + (1 - t) * velocity(x_t, t), with 1 - t reshaped to (B, 1, ...)")
 
 
 PROPS("matches the reference on points, images and a batch of one",

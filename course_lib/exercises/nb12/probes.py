@@ -122,3 +122,24 @@ def take_apart(outs) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     base = outs[SHOWING[0]].value.double()
     weight = (outs[SHOWING[1]].value.double() - base)[:, 0]
     return base, weight, (outs[SHOWING[2]].value.double() - base)[:, 0] / weight
+
+
+PARTS = ("point", "weight", "time or level asked")  # take_apart's three results
+
+
+def shows(cases, part: int, want, what: str, tol: float, relative: bool = False,
+          signless: bool = False):
+    """A Prop test on the SHOWING cases: take_apart's part (0 the point, 1 the weight, 2 the
+    time or level asked) equals want(x, s), s the cases' time or level, within tol (relative
+    to want if asked; signless: up to the sign, which another line judges)."""
+    def test(outs, refs):
+        _, x, s = cases()[SHOWING[0]].args
+        got, expected = take_apart(outs)[part], want(x.double(), s.double())
+        if signless:
+            got, expected = got.abs(), expected.abs()
+        gap = (got - expected).abs() / (expected.abs() if relative else 1)
+        gap = gap.max().item()
+        seen = (f" (yours {[round(v, 3) for v in got[:3].tolist()]}...)" if part == 2 else "")
+        return gap < tol, (f"max |your {PARTS[part]} - {what}| = {gap:.1e}"
+                           f"{' relative' if relative else ''}{seen}")
+    return test

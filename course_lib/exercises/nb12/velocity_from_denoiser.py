@@ -16,7 +16,7 @@ from course_lib.exercises.nb12.probes import (
     flow_of,
     gaussian_flow,
     points_set,
-    take_apart,
+    shows,
 )
 from course_lib.exercises.toy_models import gaussian
 
@@ -140,41 +140,30 @@ def _one_line(d, x, t):
 
 ALTERNATIVES = {"(eps_hat - x_t) / (1 - t)": _one_line}
 
-@PROPS("works at the sigma view's point x_sigma = x_t / (1 - t)",
-       "the denoiser and the data guess live in the sigma view, where the data is not shrunk: "
-       "the path's point must be scaled back to that view, for the denoiser and for the data "
-       "guess alike (with a zero noise guess the velocity is minus that point)",
-       code="x_sigma = x_t * (1 + sigma), with sigma reshaped to (B, 1, ...); the data guess "
-            "is made from x_sigma, not x_t")
-def _point(outs, refs):  # up to the sign, which the weight's line judges
-    _, x, t = cases()[SHOWING[0]].args
-    want = x.double() / (1 - t.double()[:, None])
-    gap = (take_apart(outs)[0].abs() - want.abs()).abs().max().item()
-    return gap < 1e-3, f"max |yours - x_t / (1 - t)| = {gap:.1e} with a zero noise guess"
+
+PROPS("works at the sigma view's point x_sigma = x_t / (1 - t)",
+      "the denoiser and the data guess live in the sigma view, where the data is not shrunk: "
+      "the path's point must be scaled back to that view, for the denoiser and for the data "
+      "guess alike (with a zero noise guess the velocity is minus that point)",
+      shows(cases, 0, lambda x, t: x / (1 - t[:, None]), "x_t / (1 - t)", 1e-3,
+            signless=True),
+      code="x_sigma = x_t * (1 + sigma), with sigma reshaped to (B, 1, ...); the data guess "
+           "is made from x_sigma, not x_t")
 
 
-@PROPS("the denoiser is asked at the level sigma = t / (1 - t)",
-       "each time on the straight path has its own noise level in the sigma view, by section "
-       "4's change of variable: the denoiser must be asked at that level, not at the time",
-       code="sigma = t / (1 - t), shape (B,), passed to the denoiser as it is")
-def _level(outs, refs):
-    _, _, t = cases()[SHOWING[0]].args
-    asked, want = take_apart(outs)[2], t.double() / (1 - t.double())
-    gap = ((asked - want) / want).abs().max().item()
-    return gap < 1e-3, (f"asked at sigma = {[round(v, 3) for v in asked[:3].tolist()]}..., "
-                        f"expected {[round(v, 3) for v in want[:3].tolist()]}...")
+PROPS("the denoiser is asked at the level sigma = t / (1 - t)",
+      "each time on the straight path has its own noise level in the sigma view, by section "
+      "4's change of variable: the denoiser must be asked at that level, not at the time",
+      shows(cases, 2, lambda x, t: t / (1 - t), "t / (1 - t)", 1e-3, relative=True),
+      code="sigma = t / (1 - t), shape (B,), passed to the denoiser as it is")
 
 
-@PROPS("the noise guess enters the velocity with weight 1 + sigma",
-       "the velocity is the noise guess minus the data guess, and the data guess itself holds "
-       "minus sigma times the noise guess: together the noise guess counts one plus sigma "
-       "times, with a plus sign",
-       code="x0_hat = x_sigma - sigma * eps_hat; return eps_hat - x0_hat, in that order")
-def _weight(outs, refs):
-    _, _, t = cases()[SHOWING[0]].args
-    weight = take_apart(outs)[1]
-    gap = ((weight - 1 / (1 - t.double())) * (1 - t.double())).abs().max().item()
-    return gap < 1e-3, f"max |your weight - (1 + sigma)| (relative) = {gap:.1e}"
+PROPS("the noise guess enters the velocity with weight 1 + sigma",
+      "the velocity is the noise guess minus the data guess, and the data guess itself holds "
+      "minus sigma times the noise guess: together the noise guess counts one plus sigma "
+      "times, with a plus sign",
+      shows(cases, 1, lambda x, t: 1 / (1 - t), "(1 + sigma)", 1e-3, relative=True),
+      code="x0_hat = x_sigma - sigma * eps_hat; return eps_hat - x0_hat, in that order")
 
 
 PROPS("matches the reference on points and a batch of one",
