@@ -58,7 +58,7 @@ def giveaways(ex, text: str) -> list[str]:
 def test_first_tier_hints_hold_no_code(ex_id):
     ex = EXERCISES[ex_id]
     bad = {prop.name: found for prop in ex.props if (found := giveaways(ex, prop.hint))}
-    assert not bad, f"{ex_id}: first-tier hints with code (move it to code=...): {bad}"
+    assert not bad, f"{ex_id}: first-tier hints with code (move it to 'code: ...'): {bad}"
 
 
 def _headings(notebook: str) -> list[str]:
@@ -113,3 +113,31 @@ def test_docstrings_state_the_contract_not_the_answer(ex_id):
              if tuple(tokens[i:i + 4]) in grams]
     assert doc.strip(), f"{ex_id}: the reference has no docstring"
     assert not found, f"{ex_id}: the docstring holds the reference's expressions {found}"
+
+
+def test_a_property_text_is_its_name_its_hint_and_its_code_hint():
+    props = checking.Props()
+
+    @props
+    def _under(outs, refs):
+        """the name
+        on two lines
+
+        the hint, the idea
+        in words
+
+        code: the code
+        hint"""
+        return True, ""
+    props("""second\n\n    only a hint""", lambda outs, refs: (True, ""))
+    assert [(p.name, p.hint, p.code) for p in props] == [
+        ("the name on two lines", "the hint, the idea in words", "the code hint"),
+        ("second", "only a hint", "")]
+    assert props[0].test is _under
+
+    with pytest.raises(ValueError, match="_no_hint: its text needs a name, a blank line"):
+        @props
+        def _no_hint(outs, refs):
+            """a name and nothing else"""
+    with pytest.raises(ValueError, match="needs a name"):
+        props("name\n\nhint\n\nanother hint", lambda outs, refs: (True, ""))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import inspect
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -71,17 +72,38 @@ class Exercise:
 
 
 class Props(list):
-    """An exercise file's properties, in the order it declares them: `@PROPS(name, hint)` above
-    a test function, or `PROPS(name, hint, close("case"))` for a plain comparison (and
-    `equals_input(...)` for a limit whose answer is one of the inputs, `is_zero(...)` for one
-    whose answer is 0); `code=` adds
-    the second-tier, code-level hint."""
+    """An exercise file's properties, in the order it declares them. Each has a text: its first
+    paragraph names the property, the next is the hint a learner sees when it fails (the idea,
+    never the code), and an optional last one starting "code: " is the code-level hint. Write
+    the text as the docstring of a test function under a bare `@PROPS`, or give it with a plain
+    comparison, `PROPS(text, close("case"))` (`equals_input(...)` for a limit whose answer is
+    one of the inputs, `is_zero(...)` for one whose answer is 0). `@PROPS(text)` takes a text
+    that has to be built, such as an f-string."""
 
-    def __call__(self, name: str, hint: str, test: Callable | None = None, code: str = ""):
+    def __call__(self, text: str | Callable, test: Callable | None = None):
+        if callable(text):                      # bare @PROPS: the text is the docstring
+            name, hint, code = _parts(text.__doc__, text.__qualname__)
+            self.append(Prop(name, text, hint, code))
+            return text
+
         def add(fn: Callable) -> Callable:
+            name, hint, code = _parts(text, fn.__qualname__)
             self.append(Prop(name, fn, hint, code))
             return fn
         return add if test is None else add(test)
+
+
+def _parts(text: str | None, where: str) -> tuple[str, str, str]:
+    """(name, hint, code) from a property's text: paragraphs split by blank lines, each one's
+    lines joined by single spaces."""
+    paras = [" ".join(line.strip() for line in p.splitlines())
+             for p in inspect.cleandoc(text or "").split("\n\n") if p.strip()]
+    code = [p.removeprefix("code: ") for p in paras[1:] if p.startswith("code: ")]
+    hint = [p for p in paras[1:] if not p.startswith("code: ")]
+    if not paras or len(hint) != 1 or len(code) > 1:
+        raise ValueError(f"property {where}: its text needs a name, a blank line, one hint "
+                         "paragraph and at most one paragraph starting 'code: '")
+    return paras[0], hint[0], code[0] if code else ""
 
 
 def _resolve(dotted: str):

@@ -34,11 +34,13 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-PROPS("is 0 when both inputs are equal",
-      "the error is built from the element-wise differences between a and b: when the two "
-      "tensors are equal every difference is 0, and so is the mean of their squares",
-      is_zero("same", "mse(a, a)"),
-      code="start from the difference a - b itself, element by element, before squaring")
+PROPS("""is 0 when both inputs are equal
+
+      the error is built from the element-wise differences between a and b: when the two tensors
+      are equal every difference is 0, and so is the mean of their squares
+
+      code: start from the difference a - b itself, element by element, before squaring""",
+      is_zero("same", "mse(a, a)"))
 
 
 BUGS = {
@@ -60,33 +62,41 @@ ALTERNATIVES = {
     "sum / numel": lambda a, b: (a - b).pow(2).sum() / a.numel(),
 }
 
-PROPS("matches the reference on an (8, 2) batch",
-      "square each element-wise difference, then average the squares: a mean, not a sum, and no "
-      "square root at the end",
-      close("batch"),
-      code="square with ** 2 and average with .mean(); .sum(), .abs() or .sqrt() compute another "
-           "quantity")
+PROPS("""matches the reference on an (8, 2) batch
 
-PROPS("averages over every element of a (4, 3, 5) tensor",
-      "the mean runs over all N elements at once, not along one dimension: the result is a "
-      "single number, a 0-dim tensor",
-      close("3d"),
-      code=".mean() without a dim argument averages over every element; .mean(dim=0) leaves a "
-           "tensor")
+      square each element-wise difference, then average the squares: a mean, not a sum, and no
+      square root at the end
 
-PROPS("averages over every element whatever the shape, a single row included",
-      "N is the number of elements of the tensors you are given: divide by how many there are, "
-      "not by a count taken from the notebook's (B, 2) batches",
-      close("float64", "one", atol=1e-12, rtol=1e-10),
-      code="a.numel() counts the elements, or let .mean() count them; a fixed 2 * len(a) fits "
-           "2-d points only")
+      code: square with ** 2 and average with .mean(); .sum(), .abs() or .sqrt() compute another
+      quantity""",
+      close("batch"))
 
-PROPS("stays accurate when a and b are large and close (around 10^4)",
-      "subtract first, then square: squaring two large values and subtracting afterwards loses "
-      "their small difference to rounding",
-      close("large_mean"),
-      code="form a - b before any ** 2; the expanded square a**2 - 2*a*b + b**2 cancels in "
-           "floating point")
+PROPS("""averages over every element of a (4, 3, 5) tensor
+
+      the mean runs over all N elements at once, not along one dimension: the result is a single
+      number, a 0-dim tensor
+
+      code: .mean() without a dim argument averages over every element; .mean(dim=0) leaves a
+      tensor""",
+      close("3d"))
+
+PROPS("""averages over every element whatever the shape, a single row included
+
+      N is the number of elements of the tensors you are given: divide by how many there are,
+      not by a count taken from the notebook's (B, 2) batches
+
+      code: a.numel() counts the elements, or let .mean() count them; a fixed 2 * len(a) fits
+      2-d points only""",
+      close("float64", "one", atol=1e-12, rtol=1e-10))
+
+PROPS("""stays accurate when a and b are large and close (around 10^4)
+
+      subtract first, then square: squaring two large values and subtracting afterwards loses
+      their small difference to rounding
+
+      code: form a - b before any ** 2; the expanded square a**2 - 2*a*b + b**2 cancels in
+      floating point""",
+      close("large_mean"))
 
 EXERCISE = exercise(globals(), points=1, summary="mean squared error between two tensors",
                     reread="Your first exercise")

@@ -43,12 +43,14 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-PROPS("sigma = 0 leaves x0 unchanged",
-      "the added noise is proportional to the noise level: at sigma = 0 nothing is added and "
-      "x_sigma is x0 exactly",
-      equals_input(cases, "zero", 0, "x0", atol=0),
-      code="multiply eps by the (reshaped) sigma and add the product to x0; nothing else may "
-           "change x0")
+PROPS("""sigma = 0 leaves x0 unchanged
+
+      the added noise is proportional to the noise level: at sigma = 0 nothing is added and
+      x_sigma is x0 exactly
+
+      code: multiply eps by the (reshaped) sigma and add the product to x0; nothing else may
+      change x0""",
+      equals_input(cases, "zero", 0, "x0", atol=0))
 
 
 def _in_place(x0, sigma, eps):
@@ -80,27 +82,33 @@ ALTERNATIVES = {
                                               ).movedim(-1, 0),
 }
 
-PROPS("matches the reference on an (8, 2) batch, one sigma per row",
-      "each sample's noise is multiplied by that sample's own noise level, which is a standard "
-      "deviation (not a variance): row b of the batch gets the b-th sigma",
-      close("batch"),
-      code="sigma has shape (B,): sigma.reshape(-1, 1) gives (B, 1), so row i is scaled by "
-           "sigma[i]; multiply by sigma, not sigma ** 2 or its square root")
+PROPS("""matches the reference on an (8, 2) batch, one sigma per row
 
-PROPS("works for any shape after the batch: (3, 3, 4, 4) and (2, 3, 5)",
-      "whatever follows the batch dimension (coordinates, channels, pixels), every element of "
-      "sample b is scaled by the same b-th sigma",
-      close("images", "sequences"),
-      code="give sigma one trailing size-1 dimension per dimension of x0 after the batch, "
-           "x0.dim() - 1 of them: (B, 1, 1, 1) for images, (B, 1, 1) for (B, 3, 5); a fixed "
-           "[:, None] or view(-1, 1, 1, 1) fits one rank only")
+      each sample's noise is multiplied by that sample's own noise level, which is a standard
+      deviation (not a variance): row b of the batch gets the b-th sigma
 
-PROPS("works for a batch of one image, for (B,) points and in float64",
-      "nothing in the formula depends on the batch size, on how many dimensions follow the batch "
-      "(none at all is allowed) or on the dtype: keep the inputs' own dtype",
-      close("one_image", "scalars", "drawn", atol=1e-12, rtol=1e-12),
-      code="for (B,) points there is no trailing dimension to add and sigma keeps shape (B,); "
-           "don't rebuild sigma with torch.tensor (float32) or call .float()")
+      code: sigma has shape (B,): sigma.reshape(-1, 1) gives (B, 1), so row i is scaled by
+      sigma[i]; multiply by sigma, not sigma ** 2 or its square root""",
+      close("batch"))
+
+PROPS("""works for any shape after the batch: (3, 3, 4, 4) and (2, 3, 5)
+
+      whatever follows the batch dimension (coordinates, channels, pixels), every element of
+      sample b is scaled by the same b-th sigma
+
+      code: give sigma one trailing size-1 dimension per dimension of x0 after the batch,
+      x0.dim() - 1 of them: (B, 1, 1, 1) for images, (B, 1, 1) for (B, 3, 5); a fixed [:, None]
+      or view(-1, 1, 1, 1) fits one rank only""",
+      close("images", "sequences"))
+
+PROPS("""works for a batch of one image, for (B,) points and in float64
+
+      nothing in the formula depends on the batch size, on how many dimensions follow the batch
+      (none at all is allowed) or on the dtype: keep the inputs' own dtype
+
+      code: for (B,) points there is no trailing dimension to add and sigma keeps shape (B,);
+      don't rebuild sigma with torch.tensor (float32) or call .float()""",
+      close("one_image", "scalars", "drawn", atol=1e-12, rtol=1e-12))
 
 EXERCISE = exercise(globals(), points=2,
                     summary="noise a batch, one noise level per sample",

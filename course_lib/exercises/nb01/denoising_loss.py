@@ -80,12 +80,14 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-PROPS("a perfect denoiser gets loss 0",
-      "the denoiser sees the noisy points x_sigma and is scored against the noise eps that made "
-      "them, with a squared error: a denoiser that returns exactly that noise scores 0",
-      is_zero("oracle", "loss of a perfect denoiser", atol=1e-6),
-      code="noise x0 with your add_noise, call the denoiser on the result and compare its "
-           "output with eps (not x0); square the error, no .abs() and no unsquared norm")
+PROPS("""a perfect denoiser gets loss 0
+
+      the denoiser sees the noisy points x_sigma and is scored against the noise eps that made
+      them, with a squared error: a denoiser that returns exactly that noise scores 0
+
+      code: noise x0 with your add_noise, call the denoiser on the result and compare its output
+      with eps (not x0); square the error, no .abs() and no unsquared norm""",
+      is_zero("oracle", "loss of a perfect denoiser", atol=1e-6))
 
 
 def _noised(x0, s, e):
@@ -128,24 +130,30 @@ ALTERNATIVES = {
     "F.mse_loss": lambda f, x0, s, e: nn.functional.mse_loss(f(_noised(x0, s, e), s), e),
 }
 
-PROPS("matches the reference on a batch of 16 and of 3",
-      "L is the mean of the squared error over the batch and the coordinates together, which is "
-      "what the 1/(2B) of the formula does for 2-d points: a mean, not a sum",
-      close("probe", "small"),
-      code="call denoiser(x_sigma, sigma) on the noised batch; one .mean() over all the squared "
-           "errors, not .sum() and not a sum over coordinates first")
+PROPS("""matches the reference on a batch of 16 and of 3
 
-PROPS("works for images and for a batch of one",
-      "nothing in the loss depends on the data's shape or the batch size: noise every sample "
-      "with its own sigma, whatever follows the batch dimension",
-      close("images", "one"),
-      code="use your add_noise, which broadcasts sigma for any rank, rather than sigma[:, None] "
-           "or sigma[0]")
+      L is the mean of the squared error over the batch and the coordinates together, which is
+      what the 1/(2B) of the formula does for 2-d points: a mean, not a sum
 
-PROPS("keeps float64 precision",
-      "no float32 step in between: stay in the inputs' dtype from the noising to the mean",
-      close("float64", atol=1e-12, rtol=1e-10),
-      code="no .float() anywhere; .mean() and F.mse_loss keep float64")
+      code: call denoiser(x_sigma, sigma) on the noised batch; one .mean() over all the squared
+      errors, not .sum() and not a sum over coordinates first""",
+      close("probe", "small"))
+
+PROPS("""works for images and for a batch of one
+
+      nothing in the loss depends on the data's shape or the batch size: noise every sample with
+      its own sigma, whatever follows the batch dimension
+
+      code: use your add_noise, which broadcasts sigma for any rank, rather than sigma[:, None]
+      or sigma[0]""",
+      close("images", "one"))
+
+PROPS("""keeps float64 precision
+
+      no float32 step in between: stay in the inputs' dtype from the noising to the mean
+
+      code: no .float() anywhere; .mean() and F.mse_loss keep float64""",
+      close("float64", atol=1e-12, rtol=1e-10))
 
 EXERCISE = exercise(globals(), points=2,
                     summary="mean squared error between predicted and true noise",

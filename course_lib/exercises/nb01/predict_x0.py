@@ -42,11 +42,14 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS("recovers x0 exactly when eps_hat is the true noise",
-       "undo the noising: x was made by adding the noise, scaled by sigma, to x0, so remove that "
-       "same scaled noise from x",
-       code="subtract sigma times eps_hat from x, with sigma reshaped as in add_noise")
+@PROPS
 def _recovers_x0(outs, refs):
+    """recovers x0 exactly when eps_hat is the true noise
+
+    undo the noising: x was made by adding the noise, scaled by sigma, to x0, so remove that
+    same scaled noise from x
+
+    code: subtract sigma times eps_hat from x, with sigma reshaped as in add_noise"""
     x0 = torch.randn(8, 2, generator=gen(3))
     diff = (outs["invert"].value - x0).abs().max().item()
     return diff < 1e-5, f"max |x0_hat - x0| with the true noise = {diff:.2e}"
@@ -69,19 +72,23 @@ ALTERNATIVES = {
     "add_noise with -sigma": lambda x, s, e: add_noise(x, -s, e),
 }
 
-PROPS("works for any shape after the batch, one sigma per sample",
-      "as in add_noise, every element of sample b uses that sample's own sigma, whatever "
-      "dimensions follow the batch",
-      close("images", "sequences"),
-      code="reshape sigma to (B, 1, ..., 1) with x.dim() - 1 trailing ones; a fixed [:, None] "
-           "fits 2-d points only")
+PROPS("""works for any shape after the batch, one sigma per sample
 
-PROPS("works for a batch of one image, for (B,) points and in float64",
-      "nothing depends on the batch size or on how many dimensions follow the batch "
-      "(none is allowed); keep the inputs' own dtype",
-      close("one_image", "scalars", "drawn", atol=1e-12, rtol=1e-12),
-      code="for (B,) points sigma keeps shape (B,); don't rebuild sigma with torch.tensor "
-           "(float32) or call .float()")
+      as in add_noise, every element of sample b uses that sample's own sigma, whatever
+      dimensions follow the batch
+
+      code: reshape sigma to (B, 1, ..., 1) with x.dim() - 1 trailing ones; a fixed [:, None]
+      fits 2-d points only""",
+      close("images", "sequences"))
+
+PROPS("""works for a batch of one image, for (B,) points and in float64
+
+      nothing depends on the batch size or on how many dimensions follow the batch (none is
+      allowed); keep the inputs' own dtype
+
+      code: for (B,) points sigma keeps shape (B,); don't rebuild sigma with torch.tensor
+      (float32) or call .float()""",
+      close("one_image", "scalars", "drawn", atol=1e-12, rtol=1e-12))
 
 EXERCISE = exercise(globals(), points=2, summary="the denoised guess x0_hat",
                     reread="7. From a noise guess to a data guess")

@@ -32,12 +32,15 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS("at sigma = 1: sines are 0 and cosines are 1 (sines first)",
-       "the features are sines and cosines of the natural logarithm of sigma, which is 0 at "
-       "sigma = 1; the block of sines comes before the block of cosines",
-       code="embed torch.log(sigma), not sigma or torch.log10(sigma); "
-            "torch.cat([sines, cosines], dim=1)")
+@PROPS
 def _sigma_one(outs, refs):
+    """at sigma = 1: sines are 0 and cosines are 1 (sines first)
+
+    the features are sines and cosines of the natural logarithm of sigma, which is 0 at sigma =
+    1; the block of sines comes before the block of cosines
+
+    code: embed torch.log(sigma), not sigma or torch.log10(sigma); torch.cat([sines, cosines],
+    dim=1)"""
     e = outs["one"].value
     sines, cosines = e[:, :4], e[:, 4:]
     ok = bool(torch.allclose(sines, torch.zeros_like(sines), atol=1e-6)
@@ -79,21 +82,25 @@ ALTERNATIVES = {
          for f in (torch.sin, torch.cos)], dim=1),
 }
 
-PROPS("matches the reference for dim 16 and 32",
-      "half of dim is the number h of frequencies, spaced geometrically from 1/4 to 8 with both "
-      "ends included; each feature is one row's log sigma times one frequency, through a sine or "
-      "a cosine",
-      close("range", "wide"),
-      code="torch.logspace(-2, 3, h, base=2.0) gives the frequencies; all (B, h) angles at once "
-           "are an outer product: index the log sigmas with [:, None] and the frequencies with "
-           "[None, :]")
+PROPS("""matches the reference for dim 16 and 32
 
-PROPS("works for any even dim, a batch of one and float64 sigmas",
-      "the number of frequencies follows the dim asked for; one sigma still gives one row; and "
-      "the frequencies share sigma's dtype",
-      close("drawn", "one_row", atol=1e-12, rtol=1e-10),
-      code="compute h from dim, never a fixed 8; don't .squeeze() the batch dimension away; pass "
-           "dtype=sigma.dtype to torch.logspace")
+      half of dim is the number h of frequencies, spaced geometrically from 1/4 to 8 with both
+      ends included; each feature is one row's log sigma times one frequency, through a sine or
+      a cosine
+
+      code: torch.logspace(-2, 3, h, base=2.0) gives the frequencies; all (B, h) angles at once
+      are an outer product: index the log sigmas with [:, None] and the frequencies with [None,
+      :]""",
+      close("range", "wide"))
+
+PROPS("""works for any even dim, a batch of one and float64 sigmas
+
+      the number of frequencies follows the dim asked for; one sigma still gives one row; and
+      the frequencies share sigma's dtype
+
+      code: compute h from dim, never a fixed 8; don't .squeeze() the batch dimension away; pass
+      dtype=sigma.dtype to torch.logspace""",
+      close("drawn", "one_row", atol=1e-12, rtol=1e-10))
 
 EXERCISE = exercise(globals(), points=2, summary="sinusoidal features of log sigma",
                     reread="4. Telling the network the noise level")

@@ -33,11 +33,14 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS("starts at sigma_max and ends at sigma_min",
-       "the schedule runs from the most noise to the least, the order a sampler walks it: "
-       "sigma_max comes first and sigma_min last",
-       code="torch.linspace(a, b, n) starts at a and ends at b: put the sigma_max end first")
+@PROPS
 def _endpoints(outs, refs):
+    """starts at sigma_max and ends at sigma_min
+
+    the schedule runs from the most noise to the least, the order a sampler walks it: sigma_max
+    comes first and sigma_min last
+
+    code: torch.linspace(a, b, n) starts at a and ends at b: put the sigma_max end first"""
     lo, hi, _ = cases()["small"].args
     s = outs["small"].value
     ok = (math.isclose(s[0].item(), hi, rel_tol=1e-4)
@@ -46,12 +49,15 @@ def _endpoints(outs, refs):
                 f"last {s[-1].item():.4g} (expected {lo:g})")
 
 
-@PROPS("constant ratio between neighbours (even in log sigma)",
-       "space the logarithms of the levels evenly, not the levels themselves: then each level is "
-       "the previous one times the same factor",
-       code="torch.linspace between math.log of the two ends, then torch.exp; a torch.linspace "
-            "over sigma itself is linear spacing")
+@PROPS
 def _constant_ratio(outs, refs):
+    """constant ratio between neighbours (even in log sigma)
+
+    space the logarithms of the levels evenly, not the levels themselves: then each level is the
+    previous one times the same factor
+
+    code: torch.linspace between math.log of the two ends, then torch.exp; a torch.linspace over
+    sigma itself is linear spacing"""
     s = outs["edm"].value.double()
     ratio = s[1:] / s[:-1]
     spread = (ratio.max() - ratio.min()).item()
@@ -76,12 +82,14 @@ ALTERNATIVES = {
         np.geomspace(hi, lo, n)).float(),
 }
 
-PROPS("matches the reference for 8, 50 and 2 levels (and other n, odd ones included)",
-      "n levels include both ends, sigma_max and sigma_min: n points with n - 1 equal steps in "
-      "log sigma between them",
-      close("small", "edm", "two", "odd", "drawn"),
-      code="torch.linspace(start, end, n) already includes both ends; torch.arange(n) / n stops "
-           "one step short of sigma_min")
+PROPS("""matches the reference for 8, 50 and 2 levels (and other n, odd ones included)
+
+      n levels include both ends, sigma_max and sigma_min: n points with n - 1 equal steps in
+      log sigma between them
+
+      code: torch.linspace(start, end, n) already includes both ends; torch.arange(n) / n stops
+      one step short of sigma_min""",
+      close("small", "edm", "two", "odd", "drawn"))
 
 EXERCISE = exercise(globals(), points=2,
                     summary="log-linear noise levels from sigma_max to sigma_min",

@@ -91,35 +91,43 @@ def _curve():
 PROPS = Props()
 
 
-@PROPS("returns one loss per step",
-       "the loop reports how training went: one number per step, the loss of that step as a "
-       "plain Python float, all of them in a list",
-       code="losses.append(loss.item()) inside the loop, return losses after it")
+@PROPS
 def _one_loss(outs, refs):
+    """returns one loss per step
+
+    the loop reports how training went: one number per step, the loss of that step as a plain
+    Python float, all of them in a list
+
+    code: losses.append(loss.item()) inside the loop, return losses after it"""
     got = [len(outs[k].value[0]) for k in ("budget", "lr 0", "no steps")]
     want = [len(refs[k].value[0]) for k in ("budget", "lr 0", "no steps")]
     return got == want, f"{got} losses for {want} steps"
 
 
-@PROPS("calls the model once per step, on batch_size points",
-       "each step draws exactly batch_size data points, with replacement, and makes one forward "
-       "pass of the model on them",
-       code="pick rows of data with torch.randint over len(data), batch_size of them, "
-            "generator=generator; call denoising_loss once per step")
+@PROPS
 def _calls(outs, refs):
+    """calls the model once per step, on batch_size points
+
+    each step draws exactly batch_size data points, with replacement, and makes one forward pass
+    of the model on them
+
+    code: pick rows of data with torch.randint over len(data), batch_size of them,
+    generator=generator; call denoising_loss once per step"""
     sizes, want = outs["budget"].value[1], refs["budget"].value[1]
     ok = len(sizes) == len(want) and bool((sizes == want[0]).all())
     return ok, (f"{len(sizes)} calls for {len(want)} steps, batch sizes "
                 f"{sorted(set(sizes.tolist()))}")
 
 
-@PROPS("draws one noise level per point, log-uniform over the schedule's range",
-       "each point gets its own noise level, with log sigma uniform between the log of the "
-       "schedule's sigma_min and the log of its sigma_max; the schedule given knows how to draw "
-       "them",
-       code="schedule.sample(batch_size, generator) returns one sigma per point; not uniform in "
-            "sigma, not one sigma for the whole batch")
+@PROPS
 def _sigmas(outs, refs):
+    """draws one noise level per point, log-uniform over the schedule's range
+
+    each point gets its own noise level, with log sigma uniform between the log of the
+    schedule's sigma_min and the log of its sigma_max; the schedule given knows how to draw them
+
+    code: schedule.sample(batch_size, generator) returns one sigma per point; not uniform in
+    sigma, not one sigma for the whole batch"""
     log_s = outs["budget"].value[2]
     if not len(log_s):
         return False, "the model was never called"
@@ -135,25 +143,31 @@ def _sigmas(outs, refs):
                 f"{below:.0%} below the middle; {per}")
 
 
-@PROPS("steps the optimiser: the weights move, but not with lr = 0",
-       "one Adam optimiser over the model's weights with the learning rate given, created once "
-       "before the loop; every step clears the old gradients, backpropagates the loss and "
-       "updates the weights",
-       code="opt = torch.optim.Adam(model.parameters(), lr=lr) before the loop; opt.zero_grad(), "
-            "loss.backward() and opt.step() inside it")
+@PROPS
 def _moves(outs, refs):
+    """steps the optimiser: the weights move, but not with lr = 0
+
+    one Adam optimiser over the model's weights with the learning rate given, created once
+    before the loop; every step clears the old gradients, backpropagates the loss and updates
+    the weights
+
+    code: opt = torch.optim.Adam(model.parameters(), lr=lr) before the loop; opt.zero_grad(),
+    loss.backward() and opt.step() inside it"""
     moved, frozen = outs["budget"].value[3].item(), outs["lr 0"].value[3].item()
     return moved == 1 and frozen == 0, (f"weights {'moved' if moved else 'did not move'} in "
                                         f"training, {'moved' if frozen else 'stayed'} with lr = 0")
 
 
-@PROPS("the loss falls within the budget",
-       "a loss that rises or stays flat means the updates do not follow this step's gradient: "
-       "are the old gradients cleared every step, and is the loss you backpropagate the one "
-       "computed from the model?",
-       code="call opt.zero_grad() every step; backpropagate the tensor denoising_loss returns, "
-            "not torch.tensor(loss.item())")
+@PROPS
 def _falls(outs, refs):
+    """the loss falls within the budget
+
+    a loss that rises or stays flat means the updates do not follow this step's gradient: are
+    the old gradients cleared every step, and is the loss you backpropagate the one computed
+    from the model?
+
+    code: call opt.zero_grad() every step; backpropagate the tensor denoising_loss returns, not
+    torch.tensor(loss.item())"""
     loss = outs["budget"].value[0]
     n = len(loss)
     if n < 20:
@@ -163,12 +177,15 @@ def _falls(outs, refs):
                                 "the last fifth")
 
 
-@PROPS("the trained model's samples reach the spiral",
-       "the trained model is sampled on fixed noise; samples far from the curve mean it learned "
-       "little: compare your loop with the steps of section 6",
-       code="check the rows drawn from data, one sigma per point from schedule.sample, noise "
-            "drawn from generator in x0's shape and dtype, and the lr given")
+@PROPS
 def _samples(outs, refs):
+    """the trained model's samples reach the spiral
+
+    the trained model is sampled on fixed noise; samples far from the curve mean it learned
+    little: compare your loop with the steps of section 6
+
+    code: check the rows drawn from data, one sigma per point from schedule.sample, noise drawn
+    from generator in x0's shape and dtype, and the lr given"""
     curve = _curve()
     from course_lib import metrics2d
 

@@ -41,12 +41,15 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS("alpha_bar = 1, 0.5, 0.2 give sigma = 0, 1, 2",
-       "divide x_t by its signal weight, the square root of alpha_bar: what then multiplies eps "
-       "is sigma, the square root of a noise-to-signal ratio",
-       code="the noise variance is 1 - alpha_bar and the signal variance alpha_bar; sigma is the "
-            ".sqrt() of their ratio")
+@PROPS
 def _simple(outs, refs):
+    """alpha_bar = 1, 0.5, 0.2 give sigma = 0, 1, 2
+
+    divide x_t by its signal weight, the square root of alpha_bar: what then multiplies eps is
+    sigma, the square root of a noise-to-signal ratio
+
+    code: the noise variance is 1 - alpha_bar and the signal variance alpha_bar; sigma is the
+    .sqrt() of their ratio"""
     alpha_bar, want = _known()
     got = outs["simple"].value.tolist()
     ok = all(abs(a - b) < 1e-5 * max(1.0, b) for a, b in zip(got, want))
@@ -72,23 +75,29 @@ ALTERNATIVES = {
     "sqrt(1 - alpha_bar) / sqrt(alpha_bar)": lambda ab: (1 - ab).sqrt() / ab.sqrt(),
 }
 
-PROPS("matches the reference on the linear schedule",
-      "sigma is the square root of the noise-to-signal ratio, the noise variance over the signal "
-      "variance, not the square root of the noise variance alone",
-      close("linear", rtol=1e-4),
-      code="(1 - alpha_bar).sqrt() alone is the DDPM noise weight, not sigma; without the "
-           ".sqrt() you get sigma squared")
+PROPS("""matches the reference on the linear schedule
 
-PROPS("works elementwise: the cosine schedule and a single (0-dim) alpha_bar",
-      "apply the formula to every element, whatever the shape (a 0-dim tensor included)",
-      close("cosine", "one_step", rtol=1e-4),
-      code="tensor arithmetic is elementwise on any shape: no loop over elements, no "
-           ".reshape(-1) or flatten")
+      sigma is the square root of the noise-to-signal ratio, the noise variance over the signal
+      variance, not the square root of the noise variance alone
 
-PROPS("keeps float64 precision (a float64 schedule, a (3, 4) grid)",
-      "stay in alpha_bar's own dtype, whatever its shape: no float32 step in between",
-      close("float64", "grid", atol=1e-12, rtol=1e-9),
-      code="no .float() or fresh torch.tensor constants; plain numbers such as 1 keep the dtype")
+      code: (1 - alpha_bar).sqrt() alone is the DDPM noise weight, not sigma; without the
+      .sqrt() you get sigma squared""",
+      close("linear", rtol=1e-4))
+
+PROPS("""works elementwise: the cosine schedule and a single (0-dim) alpha_bar
+
+      apply the formula to every element, whatever the shape (a 0-dim tensor included)
+
+      code: tensor arithmetic is elementwise on any shape: no loop over elements, no
+      .reshape(-1) or flatten""",
+      close("cosine", "one_step", rtol=1e-4))
+
+PROPS("""keeps float64 precision (a float64 schedule, a (3, 4) grid)
+
+      stay in alpha_bar's own dtype, whatever its shape: no float32 step in between
+
+      code: no .float() or fresh torch.tensor constants; plain numbers such as 1 keep the dtype""",
+      close("float64", "grid", atol=1e-12, rtol=1e-9))
 
 EXERCISE = exercise(globals(), points=1, summary="the sigma view's noise level of a DDPM step",
                     reread=r"4. The bridge to the $\sigma$ view")

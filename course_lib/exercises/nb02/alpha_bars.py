@@ -34,24 +34,30 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS("alpha_bar_0 = 1 - beta_0, then a running product",
-       "alpha_bar_t multiplies the kept fractions alpha_s of every step s up to and including t: "
-       "the first entry is already one such factor, and each next entry is the previous one "
-       "times one more",
-       code="torch.cumprod(..., dim=0) keeps every partial product, the first one included; "
-            "don't prepend a 1 or shift by one")
+@PROPS
 def _first(outs, refs):
+    """alpha_bar_0 = 1 - beta_0, then a running product
+
+    alpha_bar_t multiplies the kept fractions alpha_s of every step s up to and including t: the
+    first entry is already one such factor, and each next entry is the previous one times one
+    more
+
+    code: torch.cumprod(..., dim=0) keeps every partial product, the first one included; don't
+    prepend a 1 or shift by one"""
     got = outs["tiny"].value
     return abs(got[0].item() - 0.9) < 1e-6, (f"betas [0.1, 0.2, 0.5] give "
                                              f"{[round(v, 4) for v in got.tolist()]}, "
                                              "expected [0.9, 0.72, 0.36]")
 
 
-@PROPS("equals DDPMScheduler.alphas_cumprod (linear, cosine and scaled-linear)",
-       "a product, not a sum; of the kept fractions alpha, not of beta; one value per beta given",
-       code="torch.cumprod multiplies cumulatively along dim=0: apply it to the alphas, not to "
-            "betas, and not torch.cumsum")
+@PROPS
 def _diffusers(outs, refs):
+    """equals DDPMScheduler.alphas_cumprod (linear, cosine and scaled-linear)
+
+    a product, not a sum; of the kept fractions alpha, not of beta; one value per beta given
+
+    code: torch.cumprod multiplies cumulatively along dim=0: apply it to the alphas, not to
+    betas, and not torch.cumsum"""
     worst = 0.0
     for kind, name, T in (("linear", "linear", 1000), ("squaredcos_cap_v2", "cosine", 1000),
                           ("scaled_linear", "scaled_linear", _scaled_T())):
@@ -83,17 +89,21 @@ ALTERNATIVES = {
     "exp of a cumulative sum of logs": lambda b: torch.exp(torch.cumsum(torch.log1p(-b), 0)),
 }
 
-PROPS("matches the reference for other lengths and a single step",
-      "nothing depends on T: one alpha_bar per beta given, whatever the schedule and its length, "
-      "a single step included",
-      close("scaled_linear", "one_step"),
-      code="work on the betas argument only: don't rebuild ddpm.linear_betas() or assume 1000 "
-           "steps")
+PROPS("""matches the reference for other lengths and a single step
 
-PROPS("keeps float64 precision",
-      "stay in the betas' own dtype all along: a float32 step loses the small betas' digits",
-      close("float64", atol=1e-12, rtol=1e-9),
-      code="no .float(): arithmetic with plain numbers such as 1 keeps the betas' dtype")
+      nothing depends on T: one alpha_bar per beta given, whatever the schedule and its length,
+      a single step included
+
+      code: work on the betas argument only: don't rebuild ddpm.linear_betas() or assume 1000
+      steps""",
+      close("scaled_linear", "one_step"))
+
+PROPS("""keeps float64 precision
+
+      stay in the betas' own dtype all along: a float32 step loses the small betas' digits
+
+      code: no .float(): arithmetic with plain numbers such as 1 keeps the betas' dtype""",
+      close("float64", atol=1e-12, rtol=1e-9))
 
 EXERCISE = exercise(globals(), points=2, summary="the signal fraction left after each step",
                     reread=r"2. $\bar\alpha_t$: how much signal is left after $t$ steps")

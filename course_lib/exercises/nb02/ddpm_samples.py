@@ -51,25 +51,31 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-PROPS("one state per timestep, ending at t = 0",
-      "the loop visits every timestep of the schedule once, from the noisiest down to t = 0, and "
-      "hands back the state after each visit",
-      same_count("linear", "timestep"),
-      code="yield after every step, the step at t = 0 included: T states for T = len(alpha_bar)")
+PROPS("""one state per timestep, ending at t = 0
 
-PROPS("lands on the data: every sample ends next to a point of K",
-      "the last step reaches the data: its posterior has no spread left, while every earlier step "
-      "adds exactly one fresh draw of noise",
-      lands_on("cosine, to K", lambda: points(pick(29, 5, 3, 7), 21)[0], tol=0.08),
-      code="the step at t = 0 adds no noise, and every other step adds exactly one draw")
+      the loop visits every timestep of the schedule once, from the noisiest down to t = 0, and
+      hands back the state after each visit
+
+      code: yield after every step, the step at t = 0 included: T states for T = len(alpha_bar)""",
+      same_count("linear", "timestep"))
+
+PROPS("""lands on the data: every sample ends next to a point of K
+
+      the last step reaches the data: its posterior has no spread left, while every earlier step
+      adds exactly one fresh draw of noise
+
+      code: the step at t = 0 adds no noise, and every other step adds exactly one draw""",
+      lands_on("cosine, to K", lambda: points(pick(29, 5, 3, 7), 21)[0], tol=0.08))
 
 
-PROPS("equals the reference step by step on the same noise (linear and cosine schedules)",
-      "the same noise must meet the same step: each step uses its own draw from the caller's "
-      "generator, taken when that step needs it, in the state's precision",
-      close("linear", "cosine, one sample", "images", atol=1e-5),
-      code="walk t from T - 1 down to 0; draw the step's noise just before the step, from the "
-           "generator you are given, in x's dtype; none at t = 0")
+PROPS("""equals the reference step by step on the same noise (linear and cosine schedules)
+
+      the same noise must meet the same step: each step uses its own draw from the caller's
+      generator, taken when that step needs it, in the state's precision
+
+      code: walk t from T - 1 down to 0; draw the step's noise just before the step, from the
+      generator you are given, in x's dtype; none at t = 0""",
+      close("linear", "cosine, one sample", "images", atol=1e-5))
 
 
 def _noise_at_zero(model, ab, x_T, generator=None):

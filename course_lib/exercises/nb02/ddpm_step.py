@@ -64,14 +64,17 @@ def _noise_generator(z, n=12):
 PROPS = Props()
 
 
-@PROPS("equals DDPMScheduler.step",
-       "guess x0 by undoing the closed-form noising with eps_hat, take the posterior mean at "
-       "that guess, then add the given noise scaled by a standard deviation: the square root of "
-       "the posterior variance beta_tilde_t, not of beta_t",
-       code="x0_hat divides by alpha_bar_t.sqrt() after removing (1 - alpha_bar_t).sqrt() times "
-            "eps_hat; then your posterior_mean(x0_hat, x_t, t, alpha_bar); noise times "
-            "beta_tilde_t.sqrt()")
+@PROPS
 def _diffusers(outs, refs):
+    """equals DDPMScheduler.step
+
+    guess x0 by undoing the closed-form noising with eps_hat, take the posterior mean at that
+    guess, then add the given noise scaled by a standard deviation: the square root of the
+    posterior variance beta_tilde_t, not of beta_t
+
+    code: x0_hat divides by alpha_bar_t.sqrt() after removing (1 - alpha_bar_t).sqrt() times
+    eps_hat; then your posterior_mean(x0_hat, x_t, t, alpha_bar); noise times
+    beta_tilde_t.sqrt()"""
     all_cases, worst = cases(), 0.0
     for name, kind, T, n in [(name, "linear", 1000, 12) for name in ("t999", "t500", "t1", "t0")
                              ] + [("cosine", "squaredcos_cap_v2", 1000, 13),
@@ -87,10 +90,13 @@ def _diffusers(outs, refs):
                           "schedules (fixed_small variance, clip_sample=False, same noise)")
 
 
-@PROPS("adds no noise at t = 0",
-       "the last step returns the posterior mean itself: the given noise must not enter at t = 0",
-       code="if t == 0: return the mean before adding anything")
+@PROPS
 def _t0(outs, refs):
+    """adds no noise at t = 0
+
+    the last step returns the posterior mean itself: the given noise must not enter at t = 0
+
+    code: if t == 0: return the mean before adding anything"""
     same = torch.equal(outs["t0"].value, outs["t0_other_noise"].value)
     return same, "t = 0 ignores the noise" if same else "the result at t = 0 depends on noise"
 
@@ -134,10 +140,12 @@ BUGS = {
 }
 ALTERNATIVES = {"Algorithm 2 literally": _algorithm2}
 
-PROPS("keeps float64 precision, t = 0 included",
-      "stay in the inputs' dtype, the t = 0 case included: no float32 step in between",
-      close("float64", "float64_t0", atol=1e-12, rtol=1e-10),
-      code="no .float(); at t = 0 a plain 1.0 can stand in for the previous alpha_bar")
+PROPS("""keeps float64 precision, t = 0 included
+
+      stay in the inputs' dtype, the t = 0 case included: no float32 step in between
+
+      code: no .float(); at t = 0 a plain 1.0 can stand in for the previous alpha_bar""",
+      close("float64", "float64_t0", atol=1e-12, rtol=1e-10))
 
 
 EXERCISE = exercise(globals(), points=3,

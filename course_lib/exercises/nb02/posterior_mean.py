@@ -48,20 +48,25 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-PROPS("at t = 0 the mean is x0",
-      "before step 0 no signal has been lost, so the previous alpha_bar counts as 1 when t is "
-      "0: then the weight of x0 becomes 1 and the weight of x_t becomes 0",
-      equals_input(cases, "t0", 0, "x0", atol=1e-4),
-      code="a_prev = alpha_bar[t - 1] only when t > 0, else 1.0; at t = 0, alpha_bar[-1] would "
-           "read the last entry of the schedule")
+PROPS("""at t = 0 the mean is x0
+
+      before step 0 no signal has been lost, so the previous alpha_bar counts as 1 when t is 0:
+      then the weight of x0 becomes 1 and the weight of x_t becomes 0
+
+      code: a_prev = alpha_bar[t - 1] only when t > 0, else 1.0; at t = 0, alpha_bar[-1] would
+      read the last entry of the schedule""",
+      equals_input(cases, "t0", 0, "x0", atol=1e-4))
 
 
-@PROPS("x_t = sqrt(alpha_bar_t) x0 gives sqrt(alpha_bar_(t-1)) x0",
-       "compare both weights with DDPM eq. 7: which alpha_bar, of t or of the step before, each "
-       "one uses, and which factors carry a square root",
-       code="the x0 weight has sqrt(a_prev) and beta_t, the x_t weight sqrt(alpha_t) and "
-            "(1 - a_prev); both are divided by 1 - a_t")
+@PROPS
 def _on_mean(outs, refs):
+    """x_t = sqrt(alpha_bar_t) x0 gives sqrt(alpha_bar_(t-1)) x0
+
+    compare both weights with DDPM eq. 7: which alpha_bar, of t or of the step before, each one
+    uses, and which factors carry a square root
+
+    code: the x0 weight has sqrt(a_prev) and beta_t, the x_t weight sqrt(alpha_t) and (1 -
+    a_prev); both are divided by 1 - a_t"""
     c = cases()["on_mean"].args
     want = c[3][299].sqrt() * c[0]
     diff = (outs["on_mean"].value - want).abs().max().item()
@@ -97,24 +102,30 @@ BUGS = {
         lambda x0, xt, t, ab: x0 if t == 0 else _post(x0, xt, t, ab),
 }
 
-PROPS("matches the reference at t = 500 and t = 1",
-      "the one-step alpha_t is the ratio of two consecutive alpha_bars "
-      "(this one over the previous one), and beta_t is what alpha_t leaves of 1",
-      close("t500", "t1"),
-      code="alpha = a_t / a_prev and beta = 1 - alpha, both from alpha_bar; don't use a stored "
-           "beta")
+PROPS("""matches the reference at t = 500 and t = 1
 
-PROPS("works for every schedule given, any t and any shape (a batch of one image)",
-      "read alpha_bar at t and at the step before from the alpha_bar you are given, at the t "
-      "given; the weights are numbers that apply to every element",
-      close("cosine", "scaled_linear"),
-      code="index the alpha_bar argument with t and t - 1; never rebuild a schedule")
+      the one-step alpha_t is the ratio of two consecutive alpha_bars (this one over the
+      previous one), and beta_t is what alpha_t leaves of 1
 
-PROPS("keeps float64 precision, t = 0 included",
-      "stay in the inputs' dtype, the t = 0 case included: no float32 step in between",
-      close("float64", "float64_t0", atol=1e-12, rtol=1e-10),
-      code="no .float() and no float32 buffers; at t = 0 a plain 1.0 can stand in for the "
-           "previous alpha_bar")
+      code: alpha = a_t / a_prev and beta = 1 - alpha, both from alpha_bar; don't use a stored
+      beta""",
+      close("t500", "t1"))
+
+PROPS("""works for every schedule given, any t and any shape (a batch of one image)
+
+      read alpha_bar at t and at the step before from the alpha_bar you are given, at the t
+      given; the weights are numbers that apply to every element
+
+      code: index the alpha_bar argument with t and t - 1; never rebuild a schedule""",
+      close("cosine", "scaled_linear"))
+
+PROPS("""keeps float64 precision, t = 0 included
+
+      stay in the inputs' dtype, the t = 0 case included: no float32 step in between
+
+      code: no .float() and no float32 buffers; at t = 0 a plain 1.0 can stand in for the
+      previous alpha_bar""",
+      close("float64", "float64_t0", atol=1e-12, rtol=1e-10))
 
 EXERCISE = exercise(globals(), points=2, summary="mean of q(x_{t-1} | x_t, x0)",
                     reread=r"6. The posterior $q(x_{t-1} \mid x_t, x_0)$")

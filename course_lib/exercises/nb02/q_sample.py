@@ -50,12 +50,15 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS("equals DDPMScheduler.add_noise",
-       "the signal is weighted by the square root of alpha_bar_t and the noise by the square "
-       "root of what is left, one minus alpha_bar_t; each sample uses the alpha_bar of its own t",
-       code="a = alpha_bar[t] (one value per sample), reshaped to broadcast; a.sqrt() weighs x0 "
-            "and (1 - a).sqrt() weighs eps")
+@PROPS
 def _diffusers(outs, refs):
+    """equals DDPMScheduler.add_noise
+
+    the signal is weighted by the square root of alpha_bar_t and the noise by the square root of
+    what is left, one minus alpha_bar_t; each sample uses the alpha_bar of its own t
+
+    code: a = alpha_bar[t] (one value per sample), reshaped to broadcast; a.sqrt() weighs x0 and
+    (1 - a).sqrt() weighs eps"""
     all_cases, worst = cases(), 0.0
     for name, kind, T in (("batch", "linear", 1000), ("cosine", "squaredcos_cap_v2", 1000),
                           ("scaled_linear", "scaled_linear", _scaled_T())):
@@ -66,12 +69,15 @@ def _diffusers(outs, refs):
                           "cosine and scaled-linear schedules)")
 
 
-@PROPS("keeps unit variance (variance preserving)",
-       "the squares of the two weights must add to 1, which holds only with both square roots in "
-       "place",
-       code="take .sqrt() of both alpha_bar and one minus it: without them the weights "
-            "themselves, not their squares, add to 1")
+@PROPS
 def _variance(outs, refs):
+    """keeps unit variance (variance preserving)
+
+    the squares of the two weights must add to 1, which holds only with both square roots in
+    place
+
+    code: take .sqrt() of both alpha_bar and one minus it: without them the weights themselves,
+    not their squares, add to 1"""
     t = int(cases()["variance"].args[1][0])
     var = outs["variance"].value.var().item()
     return abs(var - 1) < 0.06, f"variance of x_t for unit-variance x0 at t = {t}: {var:.3f}"
@@ -114,24 +120,30 @@ ALTERNATIVES = {
 }
 
 
-PROPS("works for image batches, one t per image",
-      "one alpha_bar per image, picked by that image's own t, applied to every channel and pixel "
-      "of that image",
-      close("images"),
-      code="alpha_bar[t] has shape (B,): reshape it to (B, 1, 1, 1) for images, as in notebook "
-           "01's add_noise")
+PROPS("""works for image batches, one t per image
 
-PROPS("works for every schedule given, a batch of one and (B,) points",
-      "read alpha_bar from the argument (any schedule, any length), one value per sample, "
-      "whatever follows the batch dimension (nothing at all for points)",
-      close("cosine", "scaled_linear", "points"),
-      code="index the alpha_bar argument with t; reshape with x0.dim() - 1 trailing ones "
-           "(none for (B,) points), never a fixed [:, None] or the first t only")
+      one alpha_bar per image, picked by that image's own t, applied to every channel and pixel
+      of that image
 
-PROPS("keeps float64 precision",
-      "stay in the inputs' dtype: no float32 step in between",
-      close("float64", atol=1e-12, rtol=1e-10),
-      code="no .float() on alpha_bar or on x0")
+      code: alpha_bar[t] has shape (B,): reshape it to (B, 1, 1, 1) for images, as in notebook
+      01's add_noise""",
+      close("images"))
+
+PROPS("""works for every schedule given, a batch of one and (B,) points
+
+      read alpha_bar from the argument (any schedule, any length), one value per sample,
+      whatever follows the batch dimension (nothing at all for points)
+
+      code: index the alpha_bar argument with t; reshape with x0.dim() - 1 trailing ones (none
+      for (B,) points), never a fixed [:, None] or the first t only""",
+      close("cosine", "scaled_linear", "points"))
+
+PROPS("""keeps float64 precision
+
+      stay in the inputs' dtype: no float32 step in between
+
+      code: no .float() on alpha_bar or on x0""",
+      close("float64", atol=1e-12, rtol=1e-10))
 
 EXERCISE = exercise(globals(), points=2,
                     summary="closed-form x_t from x0",

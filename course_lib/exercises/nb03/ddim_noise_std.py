@@ -39,29 +39,36 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-PROPS("eta = 0 gives no noise",
-      "eta scales the whole standard deviation: at eta = 0 there is no fresh noise at all",
-      is_zero("eta0", "the largest std at eta = 0"),
-      code="multiply by eta outside the square root")
+PROPS("""eta = 0 gives no noise
+
+      eta scales the whole standard deviation: at eta = 0 there is no fresh noise at all
+
+      code: multiply by eta outside the square root""",
+      is_zero("eta0", "the largest std at eta = 0"))
 
 
-@PROPS("eta = 1 gives DDPM's posterior std sqrt(beta_tilde)",
-       "at eta = 1 the std is DDPM's posterior std for this jump: the noise variance left after "
-       "the jump over the one before it, times the jump's own beta, all under one square root",
-       code="two factors under one square root: (1 - a_prev) / (1 - a_t), and the jump's beta, "
-            "one minus a_t / a_prev (a_t over a_prev, not the other way round)")
+@PROPS
 def _ddpm(outs, refs):
+    """eta = 1 gives DDPM's posterior std sqrt(beta_tilde)
+
+    at eta = 1 the std is DDPM's posterior std for this jump: the noise variance left after the
+    jump over the one before it, times the jump's own beta, all under one square root
+
+    code: two factors under one square root: (1 - a_prev) / (1 - a_t), and the jump's beta, one
+    minus a_t / a_prev (a_t over a_prev, not the other way round)"""
     a_t, a_prev, _ = cases()["eta1"].args
     want = ((1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev)).sqrt()
     diff = (outs["eta1"].value - want).abs().max().item()
     return diff < 1e-5, f"max |std(eta=1) - sqrt(beta_tilde)| = {diff:.1e}"
 
 
-PROPS("a last step to alpha_bar = 1 adds no noise",
-      "at alpha_bar_prev = 1 the jump lands on x0 itself: the noise variance left after the "
-      "jump is 0, and the std with it",
-      is_zero("last_step", "the std from alpha_bar_t to alpha_bar_prev = 1"),
-      code="the factor (1 - a_prev) is 0 there: keep it multiplied inside the square root")
+PROPS("""a last step to alpha_bar = 1 adds no noise
+
+      at alpha_bar_prev = 1 the jump lands on x0 itself: the noise variance left after the jump
+      is 0, and the std with it
+
+      code: the factor (1 - a_prev) is 0 there: keep it multiplied inside the square root""",
+      is_zero("last_step", "the std from alpha_bar_t to alpha_bar_prev = 1"))
 
 
 def _std(a, p, eta):
@@ -87,18 +94,22 @@ ALTERNATIVES = {
                                                              * (p - a) / p).sqrt(),
 }
 
-PROPS("matches the reference at other eta, on the cosine and scaled-linear schedules",
-      "the std grows linearly with eta, and the formula holds for any alpha_bar values of any "
-      "shape, a single jump's 0-dim values included",
-      close("eta_half", "cosine", "one_step"),
-      code="work on the tensors as a whole (no loop over len(alpha_bar_t)); multiply by eta as "
-           "the plain number it is")
+PROPS("""matches the reference at other eta, on the cosine and scaled-linear schedules
 
-PROPS("keeps float64 inputs in float64, to full precision",
-      "compute with the tensors you are given: a float32 constant or cast loses digits",
-      close("scaled_linear_f64", atol=1e-12, rtol=1e-10),
-      code="don't wrap eta in torch.tensor (float32) or call .float(); a Python float keeps the "
-           "dtype")
+      the std grows linearly with eta, and the formula holds for any alpha_bar values of any
+      shape, a single jump's 0-dim values included
+
+      code: work on the tensors as a whole (no loop over len(alpha_bar_t)); multiply by eta as
+      the plain number it is""",
+      close("eta_half", "cosine", "one_step"))
+
+PROPS("""keeps float64 inputs in float64, to full precision
+
+      compute with the tensors you are given: a float32 constant or cast loses digits
+
+      code: don't wrap eta in torch.tensor (float32) or call .float(); a Python float keeps the
+      dtype""",
+      close("scaled_linear_f64", atol=1e-12, rtol=1e-10))
 
 EXERCISE = exercise(globals(), points=2, summary="the noise std of the DDIM update (eq. 16)",
                     reread="2. The DDIM update")

@@ -62,25 +62,30 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-PROPS("one state per timestep of the subsequence",
-      "one DDIM update per timestep of the subsequence you are given, the last one landing on "
-      "clean data (alpha_bar of 1)",
-      same_count("eta 0", "timestep"),
-      code="one step per entry of `timesteps`, the last one to alpha_bar = 1")
+PROPS("""one state per timestep of the subsequence
 
-PROPS("with eta = 0, lands on the data: every sample ends next to a point of K",
-      "with eta = 0 nothing random is added, and the final update goes all the way to clean data, "
-      "where the state is the model's guess of x0",
+      one DDIM update per timestep of the subsequence you are given, the last one landing on
+      clean data (alpha_bar of 1)
+
+      code: one step per entry of `timesteps`, the last one to alpha_bar = 1""",
+      same_count("eta 0", "timestep"))
+
+PROPS("""with eta = 0, lands on the data: every sample ends next to a point of K
+
+      with eta = 0 nothing random is added, and the final update goes all the way to clean data,
+      where the state is the model's guess of x0""",
       lands_on("eta 0, cosine, to K", lambda: points(pick(35, 5, 3, 7), 36)[0], tol=0.1))
 
 
-PROPS("equals the reference step by step on the same noise (eta 0 to 1, two schedules, even and "
-      "uneven timesteps)",
-      "each update goes from one timestep of the list to the next one in the list, never to a "
-      "fixed stride; randomness enters only when eta is above zero, from the caller's generator",
-      close("eta between", "eta 0", "eta 1, cosine, one sample", "images", atol=1e-5),
-      code="pair each timestep with the next one in the list (the last with alpha_bar = 1); draw "
-           "noise only when eta > 0, from the generator you are given, in x's dtype")
+PROPS("""equals the reference step by step on the same noise (eta 0 to 1, two schedules, even and
+      uneven timesteps)
+
+      each update goes from one timestep of the list to the next one in the list, never to a
+      fixed stride; randomness enters only when eta is above zero, from the caller's generator
+
+      code: pair each timestep with the next one in the list (the last with alpha_bar = 1); draw
+      noise only when eta > 0, from the generator you are given, in x's dtype""",
+      close("eta between", "eta 0", "eta 1, cosine, one sample", "images", atol=1e-5))
 
 
 def _loop(step_to, noise_when=lambda eta: eta > 0, dtype=True, rng=True):

@@ -40,11 +40,14 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS("decreasing and ending at 0",
-       "after the noise levels of the visited timesteps comes a final 0: the last step lands on "
-       "the model's guess of x0",
-       code="append one zero with torch.cat and torch.zeros(1)")
+@PROPS
 def _shape(outs, refs):
+    """decreasing and ending at 0
+
+    after the noise levels of the visited timesteps comes a final 0: the last step lands on the
+    model's guess of x0
+
+    code: append one zero with torch.cat and torch.zeros(1)"""
     for name in cases():
         s = outs[name].value
         ok = s[-1].item() == 0.0 and bool((s[1:] < s[:-1]).all())
@@ -80,17 +83,21 @@ ALTERNATIVES = {
         ((1 - ab[ts]) / ab[ts]).sqrt(), (0, 1)),
 }
 
-PROPS("matches the reference on the linear, cosine and scaled-linear schedules",
-      "each visited timestep's noise level is the sigma of notebook 02's bridge, read from the "
-      "alpha_bar you are given at that timestep, in the order the timesteps come",
-      close("n10", "n4", "cosine", "one_step", rtol=1e-4),
-      code="alpha_bar[timesteps] picks them all at once; ddpm.alpha_bar_to_sigma (or yours) "
-           "converts them; don't rebuild the timesteps")
+PROPS("""matches the reference on the linear, cosine and scaled-linear schedules
 
-PROPS("keeps float64 inputs in float64, to full precision",
-      "compute with the tensors you are given: a float32 buffer or cast loses digits",
-      close("scaled_linear_f64", atol=1e-12, rtol=1e-10),
-      code="don't fill a preallocated torch.zeros(n + 1) (float32): concatenate instead")
+      each visited timestep's noise level is the sigma of notebook 02's bridge, read from the
+      alpha_bar you are given at that timestep, in the order the timesteps come
+
+      code: alpha_bar[timesteps] picks them all at once; ddpm.alpha_bar_to_sigma (or yours)
+      converts them; don't rebuild the timesteps""",
+      close("n10", "n4", "cosine", "one_step", rtol=1e-4))
+
+PROPS("""keeps float64 inputs in float64, to full precision
+
+      compute with the tensors you are given: a float32 buffer or cast loses digits
+
+      code: don't fill a preallocated torch.zeros(n + 1) (float32): concatenate instead""",
+      close("scaled_linear_f64", atol=1e-12, rtol=1e-10))
 
 EXERCISE = exercise(globals(), points=2,
                     summary="the sigma-view schedule of a timestep subsequence",

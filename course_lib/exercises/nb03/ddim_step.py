@@ -74,14 +74,16 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS("equals DDIMScheduler.step, on the linear, cosine and scaled-linear schedules",
-       "DDIM eq. 12: the predicted x0 brought to the previous alpha_bar, a term along eps_hat "
-       "whose variance and the fresh noise's add up to the noise budget of the previous "
-       "alpha_bar, and the fresh noise scaled by the std; alpha_bars are numbers, x_t may have "
-       "any shape",
-       code="the signal term is alpha_bar_prev.sqrt() times x0_hat; the eps_hat term's weight is "
-            "the .sqrt() of 1 - alpha_bar_prev minus s**2, with s from your ddim_noise_std")
+@PROPS
 def _diffusers(outs, refs):
+    """equals DDIMScheduler.step, on the linear, cosine and scaled-linear schedules
+
+    DDIM eq. 12: the predicted x0 brought to the previous alpha_bar, a term along eps_hat whose
+    variance and the fresh noise's add up to the noise budget of the previous alpha_bar, and the
+    fresh noise scaled by the std; alpha_bars are numbers, x_t may have any shape
+
+    code: the signal term is alpha_bar_prev.sqrt() times x0_hat; the eps_hat term's weight is
+    the .sqrt() of 1 - alpha_bar_prev minus s**2, with s from your ddim_noise_std"""
     all_cases, worst = cases(), 0.0
     for name, (kind, n, t) in _jumps().items():
         x, e, _, _, eta, z = all_cases[name].args
@@ -93,20 +95,26 @@ def _diffusers(outs, refs):
                           "(clip_sample=False, same noise)")
 
 
-@PROPS("eta = 0 is deterministic",
-       "the fresh noise enters multiplied by the std, which is 0 at eta = 0",
-       code="multiply noise by the s of ddim_noise_std, not by 1 or by eta")
+@PROPS
 def _deterministic(outs, refs):
+    """eta = 0 is deterministic
+
+    the fresh noise enters multiplied by the std, which is 0 at eta = 0
+
+    code: multiply noise by the s of ddim_noise_std, not by 1 or by eta"""
     same = torch.equal(outs["eta0"].value, outs["eta0_other_noise"].value)
     return same, "eta = 0 ignores the noise" if same else "eta = 0 still uses the noise"
 
 
-@PROPS("recovers x0 from an exact x_t when alpha_bar_prev = 1",
-       "solve the closed-form noising of x_t for x0, with eps_hat in place of the true noise; at "
-       "alpha_bar_prev = 1 that estimate is the whole result",
-       code="x0_hat removes (1 - alpha_bar_t).sqrt() times eps_hat from x_t, then divides by "
-            "alpha_bar_t.sqrt(): both weights carry a square root")
+@PROPS
 def _exact(outs, refs):
+    """recovers x0 from an exact x_t when alpha_bar_prev = 1
+
+    solve the closed-form noising of x_t for x0, with eps_hat in place of the true noise; at
+    alpha_bar_prev = 1 that estimate is the whole result
+
+    code: x0_hat removes (1 - alpha_bar_t).sqrt() times eps_hat from x_t, then divides by
+    alpha_bar_t.sqrt(): both weights carry a square root"""
     diff = (outs["exact"].value - _inputs()["x0"]).abs().max().item()
     return diff < 1e-4, f"true eps, alpha_bar_prev = 1: max |result - x0| = {diff:.1e}"
 
@@ -147,18 +155,22 @@ BUGS = {
 }
 ALTERNATIVES = {"coefficients of x_t and eps_hat": _coefficients}
 
-PROPS("matches the reference at other eta, for an odd batch and at a last step",
-      "the fresh noise is scaled by the std of the jump, which depends on eta, and the eps_hat "
-      "term shrinks to leave room for it in the noise budget",
-      close("eta_half", "cosine", "last_step"),
-      code="s = ddim_noise_std(alpha_bar_t, alpha_bar_prev, eta), and s**2 is subtracted inside "
-           "the eps_hat term's square root")
+PROPS("""matches the reference at other eta, for an odd batch and at a last step
 
-PROPS("keeps float64 inputs in float64, to full precision",
-      "compute with the tensors you are given: a float32 constant or cast loses digits",
-      close("f64", atol=1e-10, rtol=1e-10),
-      code="no .float() and no torch.tensor(float(alpha_bar)): use the alpha_bar tensors as "
-           "given")
+      the fresh noise is scaled by the std of the jump, which depends on eta, and the eps_hat
+      term shrinks to leave room for it in the noise budget
+
+      code: s = ddim_noise_std(alpha_bar_t, alpha_bar_prev, eta), and s**2 is subtracted inside
+      the eps_hat term's square root""",
+      close("eta_half", "cosine", "last_step"))
+
+PROPS("""keeps float64 inputs in float64, to full precision
+
+      compute with the tensors you are given: a float32 constant or cast loses digits
+
+      code: no .float() and no torch.tensor(float(alpha_bar)): use the alpha_bar tensors as
+      given""",
+      close("f64", atol=1e-10, rtol=1e-10))
 
 EXERCISE = exercise(globals(), points=3,
                     summary="the DDIM update (eq. 12)",

@@ -32,13 +32,16 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS("equals diffusers' DDIMScheduler timesteps, for any T and n",
-       "diffusers' leading spacing: n timesteps on an even stride that is T divided by n rounded "
-       "down (T is the argument, not 1000), counted down to 0, largest first, as integers",
-       code="the stride is T // n (floor division, not round(T / n)); torch.arange(n) times the "
-            "stride, then .flip(0); torch.arange(0, T, stride) gives too many values when n does "
-            "not divide T")
+@PROPS
 def _diffusers(outs, refs):
+    """equals diffusers' DDIMScheduler timesteps, for any T and n
+
+    diffusers' leading spacing: n timesteps on an even stride that is T divided by n rounded
+    down (T is the argument, not 1000), counted down to 0, largest first, as integers
+
+    code: the stride is T // n (floor division, not round(T / n)); torch.arange(n) times the
+    stride, then .flip(0); torch.arange(0, T, stride) gives too many values when n does not
+    divide T"""
     for name, case in cases().items():
         T, n = case.args
         s = ddim_scheduler(T=T)

@@ -25,11 +25,13 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-PROPS("points of K are at distance 0",
-      "the distance to a set is the distance to its nearest point: a point of the set is at "
-      "distance 0 from itself",
-      is_zero("on_K", "the largest dist_K of points of K", atol=1e-6),
-      code="take .min(dim=1) over the (B, N) distances, not .mean() or .max()")
+PROPS("""points of K are at distance 0
+
+      the distance to a set is the distance to its nearest point: a point of the set is at
+      distance 0 from itself
+
+      code: take .min(dim=1) over the (B, N) distances, not .mean() or .max()""",
+      is_zero("on_K", "the largest dist_K of points of K", atol=1e-6))
 
 
 def _expanded(x, K):  # |x|^2 - 2 x.k + |k|^2: exact in algebra, cancels in floating point
@@ -55,30 +57,38 @@ ALTERNATIVES = {
     "norm of the differences": lambda x, K: (x[:, None] - K[None]).norm(dim=-1).min(1).values,
 }
 
-PROPS("matches the reference in 2-d, 3-d and 4-d, for a batch of 1",
-      "the Euclidean distance, square root included, to the nearest point of K: a minimum over "
-      "K, one value per row of x, using every coordinate",
-      close("points", "3d", "batch1"),
-      code="x[:, None, :] - K[None, :, :] is (B, N, D): sum the squares over the last dim, take "
-           "the min over dim 1, then .sqrt(); no .squeeze() for a batch of 1")
+PROPS("""matches the reference in 2-d, 3-d and 4-d, for a batch of 1
 
-PROPS("Euclidean, not L1: the nearest point on a diagonal wins",
-      "the distance is the square root of the sum of squared coordinate differences, not the sum "
-      "of their absolute values",
-      close("euclid"),
-      code="** 2, .sum(-1), then .sqrt(); or torch.cdist, or .norm(dim=-1)")
+      the Euclidean distance, square root included, to the nearest point of K: a minimum over K,
+      one value per row of x, using every coordinate
 
-PROPS("accurate far from the origin (coordinates near 10^4)",
-      "subtract first, then square: expanding the squared distance into two squared norms and a "
-      "dot product cancels large numbers against each other",
-      close("far", atol=1e-4, rtol=1e-4),
-      code="form the differences x[:, None] - K[None] before squaring; avoid |x|^2 - 2 x @ K.T + "
-           "|k|^2")
+      code: x[:, None, :] - K[None, :, :] is (B, N, D): sum the squares over the last dim, take
+      the min over dim 1, then .sqrt(); no .squeeze() for a batch of 1""",
+      close("points", "3d", "batch1"))
 
-PROPS("keeps float64 inputs in float64",
-      "compute with the tensors you are given, without casts",
-      close("f64", atol=1e-10, rtol=1e-10),
-      code="no .float() on x or K")
+PROPS("""Euclidean, not L1: the nearest point on a diagonal wins
+
+      the distance is the square root of the sum of squared coordinate differences, not the sum
+      of their absolute values
+
+      code: ** 2, .sum(-1), then .sqrt(); or torch.cdist, or .norm(dim=-1)""",
+      close("euclid"))
+
+PROPS("""accurate far from the origin (coordinates near 10^4)
+
+      subtract first, then square: expanding the squared distance into two squared norms and a
+      dot product cancels large numbers against each other
+
+      code: form the differences x[:, None] - K[None] before squaring; avoid |x|^2 - 2 x @ K.T +
+      |k|^2""",
+      close("far", atol=1e-4, rtol=1e-4))
+
+PROPS("""keeps float64 inputs in float64
+
+      compute with the tensors you are given, without casts
+
+      code: no .float() on x or K""",
+      close("f64", atol=1e-10, rtol=1e-10))
 
 EXERCISE = exercise(globals(), points=1, summary="distance to a finite set",
                     reread="1. Distance and projection to a finite set")

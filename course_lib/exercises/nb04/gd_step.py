@@ -32,11 +32,14 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS("a full step (size 1) lands on the projection",
-       "the gradient of half the squared distance points from the projection to x; a descent "
-       "step goes against it, and a step of size 1 goes all the way to the projection",
-       code="grad f is x minus proj_K(x, K); subtract step times it from x")
+@PROPS
 def _full(outs, refs):
+    """a full step (size 1) lands on the projection
+
+    the gradient of half the squared distance points from the projection to x; a descent step
+    goes against it, and a step of size 1 goes all the way to the projection
+
+    code: grad f is x minus proj_K(x, K); subtract step times it from x"""
     K, x = probe_K(), probe_x()
     diff = (outs["full"].value - proj_K(x, K)).abs().max().item()
     return diff < 1e-6, f"step 1 lands on proj_K(x): max diff {diff:.1e}"
@@ -61,16 +64,20 @@ ALTERNATIVES = {
     "torch.lerp": lambda x, K, st: torch.lerp(x, proj_K(x, K), st),
 }
 
-PROPS("matches the reference for other step sizes, in 3-d and for a batch of 1",
-      "a step of size s moves x the fraction s of the way towards its projection, for any s, in "
-      "any dimension, for any batch",
-      close("half", "zero", "batch1"),
-      code="use your proj_K with the K given; torch.lerp(x, proj_K(x, K), step) is one way")
+PROPS("""matches the reference for other step sizes, in 3-d and for a batch of 1
 
-PROPS("keeps float64 inputs in float64",
-      "compute with the tensors you are given, without casts",
-      close("3d_f64", atol=1e-12, rtol=1e-12),
-      code="no .float() on x or on the projection")
+      a step of size s moves x the fraction s of the way towards its projection, for any s, in
+      any dimension, for any batch
+
+      code: use your proj_K with the K given; torch.lerp(x, proj_K(x, K), step) is one way""",
+      close("half", "zero", "batch1"))
+
+PROPS("""keeps float64 inputs in float64
+
+      compute with the tensors you are given, without casts
+
+      code: no .float() on x or on the projection""",
+      close("3d_f64", atol=1e-12, rtol=1e-12))
 
 EXERCISE = exercise(globals(), points=1, summary="a gradient step on 1/2 dist_K(x)^2",
                     reread=r"4. DDIM is gradient descent on $\tfrac12\,\text{dist}_K^2$")

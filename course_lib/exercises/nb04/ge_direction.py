@@ -34,20 +34,23 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-PROPS("first step (no eps_prev) returns eps_hat",
-      "with no previous prediction there is nothing to mix: the direction is the current "
-      "prediction",
-      equals_input(cases, "first", 0, "eps_hat", atol=0),
-      code="if eps_prev is None: return eps_hat")
+PROPS("""first step (no eps_prev) returns eps_hat
+
+      with no previous prediction there is nothing to mix: the direction is the current
+      prediction
+
+      code: if eps_prev is None: return eps_hat""",
+      equals_input(cases, "first", 0, "eps_hat", atol=0))
 
 
-@PROPS("gam = 2 extrapolates past eps_hat, away from eps_prev",
-       "gam weighs the current prediction and one minus gam the previous one, so with gam = 2 "
-       "the previous prediction gets a negative weight and the direction overshoots the current "
-       "one",
-       code="the weight gam goes with eps_hat and (1 - gam) with eps_prev, not the other way "
-            "round")
+@PROPS
 def _extrapolates(outs, refs):
+    """gam = 2 extrapolates past eps_hat, away from eps_prev
+
+    gam weighs the current prediction and one minus gam the previous one, so with gam = 2 the
+    previous prediction gets a negative weight and the direction overshoots the current one
+
+    code: the weight gam goes with eps_hat and (1 - gam) with eps_prev, not the other way round"""
     e, p = cases()["g2"].args[:2]
     diff = (outs["g2"].value - (2 * e - p)).abs().max().item()
     return diff < 1e-6, f"gam = 2: max |yours - (2 eps_hat - eps_prev)| = {diff:.1e}"
@@ -70,16 +73,20 @@ ALTERNATIVES = {
     "torch.lerp": lambda e, p, g: e if p is None else torch.lerp(p, e, g),
 }
 
-PROPS("matches the reference at other gam, and for an image batch of 1",
-      "mix the two predictions with weights that add up to 1: gam on the current one, the rest "
-      "on the previous one, for tensors of any shape",
-      close("g1", "g_half", "image"),
-      code="torch.lerp(eps_prev, eps_hat, gam) is one way; no hard-coded 2")
+PROPS("""matches the reference at other gam, and for an image batch of 1
 
-PROPS("keeps float64 inputs in float64",
-      "compute with the tensors you are given, without casts",
-      close("f64", atol=1e-12, rtol=1e-12),
-      code="no .float()")
+      mix the two predictions with weights that add up to 1: gam on the current one, the rest on
+      the previous one, for tensors of any shape
+
+      code: torch.lerp(eps_prev, eps_hat, gam) is one way; no hard-coded 2""",
+      close("g1", "g_half", "image"))
+
+PROPS("""keeps float64 inputs in float64
+
+      compute with the tensors you are given, without casts
+
+      code: no .float()""",
+      close("f64", atol=1e-12, rtol=1e-12))
 
 EXERCISE = exercise(globals(), points=2, summary="the gradient-estimation direction",
                     reread="5. A better sampler: estimate the gradient from two steps")

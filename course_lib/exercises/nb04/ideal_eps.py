@@ -43,24 +43,30 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS("tiny sigma: x - sigma*eps_hat is the projection",
-       "as sigma shrinks, the weights concentrate on the nearest point of K and the guess of x0 "
-       "becomes the projection; if not, check the exponent of the weights, and that eps is "
-       "measured in units of sigma",
-       code="the logits are minus the squared distances over 2 * sigma**2; divide x - x0_hat by "
-            "sigma once, not by sigma**2")
+@PROPS
 def _tiny(outs, refs):
+    """tiny sigma: x - sigma*eps_hat is the projection
+
+    as sigma shrinks, the weights concentrate on the nearest point of K and the guess of x0
+    becomes the projection; if not, check the exponent of the weights, and that eps is measured
+    in units of sigma
+
+    code: the logits are minus the squared distances over 2 * sigma**2; divide x - x0_hat by
+    sigma once, not by sigma**2"""
     x, sigma, K = cases()["tiny"].args
     x0_hat = x - sigma * outs["tiny"].value
     diff = (x0_hat - proj_K(x, K)).abs().max().item()
     return diff < 1e-3, f"at sigma = {sigma:g}, max |x - sigma*eps_hat - proj_K(x)| = {diff:.1e}"
 
 
-@PROPS("huge sigma: x - sigma*eps_hat is the mean of K",
-       "as sigma grows, every point of K gets the same weight and the guess of x0 is the mean of "
-       "K: the weights of one row of x must sum to 1 over K",
-       code="torch.softmax(..., dim=1) normalises over K; dim=0 normalises over the batch")
+@PROPS
 def _huge(outs, refs):
+    """huge sigma: x - sigma*eps_hat is the mean of K
+
+    as sigma grows, every point of K gets the same weight and the guess of x0 is the mean of K:
+    the weights of one row of x must sum to 1 over K
+
+    code: torch.softmax(..., dim=1) normalises over K; dim=0 normalises over the batch"""
     x, sigma, K = cases()["huge"].args
     x0_hat = x - sigma * outs["huge"].value
     diff = (x0_hat - K.mean(0)).abs().max().item()
@@ -114,25 +120,30 @@ BUGS = {
 ALTERNATIVES = {"logsumexp weights": _logsumexp_weights,
                 "weighted differences": _weighted_differences}
 
-PROPS("matches the reference at one sigma and a batch of sigmas, in 3-d, for a batch of 1",
-      "the weights are a softmax over K of minus the squared distance over twice sigma squared; "
-      "x0_hat is the weighted average of K; eps is what separates x from x0_hat, in units of "
-      "sigma; sigma is one number or one per row of x",
-      close("s1", "s_batch", "3d", "batch1", atol=1e-5),
-      code="make sigma a (B, 1) column that works for both: "
-           "torch.as_tensor(sigma, dtype=x.dtype).expand(x.shape[0])[:, None]; w @ K gives "
-           "x0_hat, shape (B, D)")
+PROPS("""matches the reference at one sigma and a batch of sigmas, in 3-d, for a batch of 1
 
-PROPS("stable far from K (exp(-d^2 / 2 sigma^2) underflows there)",
-      "far from K every exponential underflows to 0 and normalising them by hand divides 0 by 0; "
-      "a softmax subtracts the largest logit before exponentiating",
-      close("far", atol=1e-4),
-      code="use torch.softmax (or logsumexp), not exp(logits) / exp(logits).sum()")
+      the weights are a softmax over K of minus the squared distance over twice sigma squared;
+      x0_hat is the weighted average of K; eps is what separates x from x0_hat, in units of
+      sigma; sigma is one number or one per row of x
 
-PROPS("keeps float64 inputs in float64, to full precision",
-      "compute with the tensors you are given: a float32 sigma or cast loses digits",
-      close("f64", atol=1e-10, rtol=1e-10),
-      code="build the sigma column with dtype=x.dtype; no .float()")
+      code: make sigma a (B, 1) column that works for both: torch.as_tensor(sigma,
+      dtype=x.dtype).expand(x.shape[0])[:, None]; w @ K gives x0_hat, shape (B, D)""",
+      close("s1", "s_batch", "3d", "batch1", atol=1e-5))
+
+PROPS("""stable far from K (exp(-d^2 / 2 sigma^2) underflows there)
+
+      far from K every exponential underflows to 0 and normalising them by hand divides 0 by 0;
+      a softmax subtracts the largest logit before exponentiating
+
+      code: use torch.softmax (or logsumexp), not exp(logits) / exp(logits).sum()""",
+      close("far", atol=1e-4))
+
+PROPS("""keeps float64 inputs in float64, to full precision
+
+      compute with the tensors you are given: a float32 sigma or cast loses digits
+
+      code: build the sigma column with dtype=x.dtype; no .float()""",
+      close("f64", atol=1e-10, rtol=1e-10))
 
 EXERCISE = exercise(globals(), points=3, summary="the ideal denoiser for a finite data set",
                     reread="2. The ideal denoiser")

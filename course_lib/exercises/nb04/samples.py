@@ -82,57 +82,68 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-PROPS("one state per step: len(sigmas) - 1 of them",
-      "a step goes from each noise level of the list to the next, down to the last one: one state "
-      "per step",
+PROPS("""one state per step: len(sigmas) - 1 of them
+
+      a step goes from each noise level of the list to the next, down to the last one: one state
+      per step""",
       same_count("gam 1, mu 0 (DDIM)", "step"))
 
-PROPS("with gam = 1 and mu = 0 every step is DDIM's, x - (sigma - sigma_next) eps_hat",
-      "with gam = 1 the direction is the current noise prediction alone, and with mu = 0 the step "
-      "goes straight to the next level without fresh noise",
+PROPS("""with gam = 1 and mu = 0 every step is DDIM's, x - (sigma - sigma_next) eps_hat
+
+      with gam = 1 the direction is the current noise prediction alone, and with mu = 0 the step
+      goes straight to the next level without fresh noise""",
       replayed(cases, "gam 1, mu 0 (DDIM)", 1.0, "the DDIM step"))
 
-PROPS("with gam = 2 and mu = 0 every step goes along 2 eps_hat - eps_prev (eps_hat alone on the "
-      "first)",
-      "the previous prediction remembered is the denoiser's own raw prediction, not the mixed "
-      "direction; the first step has no previous one",
-      replayed(cases, "gam 2, mu 0, to K", 2.0, "the gradient-estimation step"),
-      code="eps_prev is the previous step's eps_hat, the denoiser's own prediction (not the mixed "
-           "direction), and there is none on the first step; gam comes from the caller")
+PROPS("""with gam = 2 and mu = 0 every step goes along 2 eps_hat - eps_prev (eps_hat alone on the
+      first)
 
-PROPS("gradient estimation (gam = 2) lands on the data: every sample ends next to a point of K",
-      "every step moves along the mixed direction, and the last one goes all the way to noise "
-      "level zero, where the state is the denoiser's guess of the data",
+      the previous prediction remembered is the denoiser's own raw prediction, not the mixed
+      direction; the first step has no previous one
+
+      code: eps_prev is the previous step's eps_hat, the denoiser's own prediction (not the
+      mixed direction), and there is none on the first step; gam comes from the caller""",
+      replayed(cases, "gam 2, mu 0, to K", 2.0, "the gradient-estimation step"))
+
+PROPS("""gradient estimation (gam = 2) lands on the data: every sample ends next to a point of K
+
+      every step moves along the mixed direction, and the last one goes all the way to noise
+      level zero, where the state is the denoiser's guess of the data""",
       lands_on("gam 2, mu 0, to K", lambda: points(pick(62, 5, 3, 7), 63)[0].double(),
                tol=0.05))
 
 
-@PROPS("cond reaches the denoiser: conditional samples land on their own K + cond",
-       "the condition must reach the denoiser at every step; without it the denoiser predicts the "
-       "unconditional data, here K itself")
+@PROPS
 def _cond_used(outs, refs):
+    """cond reaches the denoiser: conditional samples land on their own K + cond
+
+    the condition must reach the denoiser at every step; without it the denoiser predicts the
+    unconditional data, here K itself"""
     K, c = points(4, 64)[0].double(), cond_shifts(91, 8).double()
     x0 = outs["cond, mu 1/2"].value[-1]
     gap = (x0[:, None] - (K[None] + c[:, None])).norm(dim=-1).min(dim=1).values.max().item()
     return gap < 0.2, f"largest distance from a final sample to its K + cond: {gap:.3f}"
 
 
-PROPS("with mu = 0, equals the reference step by step (gam 1 and 2)",
-      "walk every consecutive pair of levels; each move along the direction is as long as the drop"
-      " in noise level, and nothing is drawn when mu = 0",
-      close("gam 1, mu 0 (DDIM)", "gam 2, mu 0, to K", atol=1e-5),
-      code="move x along your ge_direction by (sigma - sigma_next) and draw nothing")
+PROPS("""with mu = 0, equals the reference step by step (gam 1 and 2)
 
-PROPS("with mu = 1/2, equals the reference step by step on the same noise (gam 1, 2 and between; a"
-      " conditional denoiser; images and a batch of one)",
-      "with mu > 0 a step first goes without noise to an intermediate, lower level set by mu, then"
-      " fresh noise makes up exactly the variance missing to the next level",
+      walk every consecutive pair of levels; each move along the direction is as long as the
+      drop in noise level, and nothing is drawn when mu = 0
+
+      code: move x along your ge_direction by (sigma - sigma_next) and draw nothing""",
+      close("gam 1, mu 0 (DDIM)", "gam 2, mu 0, to K", atol=1e-5))
+
+PROPS("""with mu = 1/2, equals the reference step by step on the same noise (gam 1, 2 and between;
+      a conditional denoiser; images and a batch of one)
+
+      with mu > 0 a step first goes without noise to an intermediate, lower level set by mu,
+      then fresh noise makes up exactly the variance missing to the next level
+
+      code: each step first goes without noise to the lower level sigma_p that mu sets
+      (sigma_next = sigma_p^(1 - mu) sigma^mu), then fresh noise makes up the variance missing
+      to sigma_next^2; draw it just before adding it, from the generator you are given, in x's
+      dtype""",
       close("images, gam 2, mu 1/2", "one image, denoiser(x, sigma)",
-            "gam between 1 and 2, mu 1/2", "cond, mu 1/2", atol=1e-5),
-      code="each step first goes without noise to the lower level sigma_p that mu sets (sigma_next"
-           " = sigma_p^(1 - mu) sigma^mu), then fresh noise makes up the variance missing to "
-           "sigma_next^2; draw it just before adding it, from the generator you are given, in x's "
-           "dtype")
+            "gam between 1 and 2, mu 1/2", "cond, mu 1/2", atol=1e-5))
 
 
 def _before_step(denoiser, sigmas, x, gam=1.0, mu=0.0, cond=None, generator=None):

@@ -55,23 +55,29 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS("1 for points on the target arm, 0 for another target",
-       "a sample counts as a hit when its nearest data point carries the label target; adherence "
-       "is the share of hits among the samples",
-       code="torch.cdist(samples, data).argmin(dim=1) gives each sample's nearest point; compare "
-            "labels at those indices with target")
+@PROPS
 def _adh_extremes(outs, refs):
+    """1 for points on the target arm, 0 for another target
+
+    a sample counts as a hit when its nearest data point carries the label target; adherence is
+    the share of hits among the samples
+
+    code: torch.cdist(samples, data).argmin(dim=1) gives each sample's nearest point; compare
+    labels at those indices with target"""
     a, b = float(outs["on_arm"].value), float(outs["wrong_arm"].value)
     return a == 1.0 and b == 0.0, (f"points on the target arm: adherence to it = {a:.2f} "
                                    f"(expected 1), to another arm = {b:.2f} (expected 0)")
 
 
-@PROPS("uses the data and labels it is given (a set that is not the notebook's)",
-       "take the nearest point among the data argument and its label from the labels argument, "
-       "not from the notebook's variables",
-       code="use the parameters data and labels, not guidance.labelled_spiral() or the "
-            "notebook's globals")
+@PROPS
 def _other(outs, refs):
+    """uses the data and labels it is given (a set that is not the notebook's)
+
+    take the nearest point among the data argument and its label from the labels argument, not
+    from the notebook's variables
+
+    code: use the parameters data and labels, not guidance.labelled_spiral() or the notebook's
+    globals"""
     a = float(outs["other_set"].value)
     return a == 1.0, f"samples next to points labelled {cases()['other_set'].args[1]}: " \
                      f"adherence {a:.2f} (expected 1)"
@@ -102,11 +108,13 @@ ALTERNATIVES = {
     "a 0-dim tensor": lambda s, t, d, lab: (_nearest_labels(s, d, lab) == t).double().mean(),
 }
 
-PROPS("matches the reference on mixed clouds, and for one float64 sample",
-      "a fraction between 0 and 1, the mean of the 0/1 hits, returned as a Python float",
-      close("mixed", "other_set_cloud", "one_sample_f64"),
-      code=".float().mean().item() of the comparison; argmin needs dim=1 "
-           "(without it the index is one flat number)")
+PROPS("""matches the reference on mixed clouds, and for one float64 sample
+
+      a fraction between 0 and 1, the mean of the 0/1 hits, returned as a Python float
+
+      code: .float().mean().item() of the comparison; argmin needs dim=1 (without it the index
+      is one flat number)""",
+      close("mixed", "other_set_cloud", "one_sample_f64"))
 
 EXERCISE = exercise(globals(), points=1, summary="how often samples land on the requested arm",
                     reread="8. Measuring adherence and diversity")

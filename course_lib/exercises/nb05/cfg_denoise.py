@@ -58,12 +58,15 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS("w = 1 equals the conditional denoiser",
-       "the conditional half of the doubled batch carries the labels cond, and at w = 1 the "
-       "guided combination must give exactly its prediction",
-       code="split the output with .chunk(2) in the order you stacked it, then "
-            "cfg_eps(eps_uncond, eps_cond, w), unconditional first")
+@PROPS
 def _den_w1(outs, refs):
+    """w = 1 equals the conditional denoiser
+
+    the conditional half of the doubled batch carries the labels cond, and at w = 1 the guided
+    combination must give exactly its prediction
+
+    code: split the output with .chunk(2) in the order you stacked it, then cfg_eps(eps_uncond,
+    eps_cond, w), unconditional first"""
     model, x, sigma, cond, _ = cases()["w1"].args
     with torch.no_grad():
         want = model(x, sigma, cond)
@@ -71,10 +74,13 @@ def _den_w1(outs, refs):
     return diff < 1e-5, f"w = 1: max |result - denoiser(x, sigma, cond)| = {diff:.1e}"
 
 
-@PROPS("w = 0 equals the denoiser with the NULL label",
-       "the unconditional half carries the NULL label, one per sample like cond, not label 0",
-       code="torch.full_like(cond, NULL) for the unconditional half of the labels")
+@PROPS
 def _den_w0(outs, refs):
+    """w = 0 equals the denoiser with the NULL label
+
+    the unconditional half carries the NULL label, one per sample like cond, not label 0
+
+    code: torch.full_like(cond, NULL) for the unconditional half of the labels"""
     model, x, sigma, cond, _ = cases()["w0"].args
     with torch.no_grad():
         want = model(x, sigma, torch.full_like(cond, NULL))
@@ -135,17 +141,21 @@ ALTERNATIVES = {
     ).chunk(2), w),
 }
 
-PROPS("matches the reference at other w, with a number sigma, for a batch of 1",
-      "sigma may be one number for the whole batch or one per sample: make it one per sample "
-      "before doubling the batch",
-      close("w3", "scalar_sigma", "batch1"),
-      code="torch.as_tensor(sigma, dtype=x.dtype).expand(x.shape[0]), then torch.cat of it with "
-           "itself")
+PROPS("""matches the reference at other w, with a number sigma, for a batch of 1
 
-PROPS("keeps float64 inputs (and a float64 network) in float64, to full precision",
-      "sigma must follow x's dtype: a float32 sigma or cast loses digits",
-      close("odd_f64", atol=1e-10, rtol=1e-10),
-      code="pass dtype=x.dtype when you make sigma a tensor")
+      sigma may be one number for the whole batch or one per sample: make it one per sample
+      before doubling the batch
+
+      code: torch.as_tensor(sigma, dtype=x.dtype).expand(x.shape[0]), then torch.cat of it with
+      itself""",
+      close("w3", "scalar_sigma", "batch1"))
+
+PROPS("""keeps float64 inputs (and a float64 network) in float64, to full precision
+
+      sigma must follow x's dtype: a float32 sigma or cast loses digits
+
+      code: pass dtype=x.dtype when you make sigma a tensor""",
+      close("odd_f64", atol=1e-10, rtol=1e-10))
 
 EXERCISE = exercise(globals(), points=3, summary="guidance with one batched denoiser call",
                     reread="6. The guided prediction")

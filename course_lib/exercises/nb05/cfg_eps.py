@@ -33,20 +33,24 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-PROPS("w = 1 gives the conditional prediction",
-      "the guided prediction starts from the unconditional one and moves w times the gap "
-      "towards the conditional one: at w = 1 it is exactly the conditional prediction "
-      "(diffusers' convention, not the one that scales the gap by one plus w)",
-      equals_input(cases, "w1", 1, "eps_cond"),
-      code="start from eps_uncond and add w times the difference; a factor (1 + w) belongs to "
-           "the other convention")
+PROPS("""w = 1 gives the conditional prediction
+
+      the guided prediction starts from the unconditional one and moves w times the gap towards
+      the conditional one: at w = 1 it is exactly the conditional prediction (diffusers'
+      convention, not the one that scales the gap by one plus w)
+
+      code: start from eps_uncond and add w times the difference; a factor (1 + w) belongs to
+      the other convention""",
+      equals_input(cases, "w1", 1, "eps_cond"))
 
 
-PROPS("w = 0 gives the unconditional prediction",
-      "the guided prediction starts from the unconditional one and adds w times the gap between "
-      "the two: at w = 0 nothing is added",
-      equals_input(cases, "w0", 0, "eps_uncond"),
-      code="start from eps_uncond, not from eps_cond or from 0")
+PROPS("""w = 0 gives the unconditional prediction
+
+      the guided prediction starts from the unconditional one and adds w times the gap between
+      the two: at w = 0 nothing is added
+
+      code: start from eps_uncond, not from eps_cond or from 0""",
+      equals_input(cases, "w0", 0, "eps_uncond"))
 
 
 def _adds_in_place(u, c, w):
@@ -68,16 +72,20 @@ ALTERNATIVES = {
     "torch.lerp": lambda u, c, w: torch.lerp(u, c, w),
 }
 
-PROPS("matches the reference at other, non-integer w, and for a batch of 1",
-      "the gap points from the unconditional prediction to the conditional one, and is scaled by "
-      "w exactly as given, fractions included",
-      close("w7", "batch1"),
-      code="eps_cond - eps_uncond, in that order; no int(w)")
+PROPS("""matches the reference at other, non-integer w, and for a batch of 1
 
-PROPS("keeps float64 inputs in float64, for image-shaped predictions",
-      "compute with the tensors you are given, without casts",
-      close("images_f64", atol=1e-12, rtol=1e-12),
-      code="no .float()")
+      the gap points from the unconditional prediction to the conditional one, and is scaled by
+      w exactly as given, fractions included
+
+      code: eps_cond - eps_uncond, in that order; no int(w)""",
+      close("w7", "batch1"))
+
+PROPS("""keeps float64 inputs in float64, for image-shaped predictions
+
+      compute with the tensors you are given, without casts
+
+      code: no .float()""",
+      close("images_f64", atol=1e-12, rtol=1e-12))
 
 EXERCISE = exercise(globals(), points=2, summary="the guided prediction",
                     reread="6. The guided prediction")

@@ -83,27 +83,33 @@ PROPS = Props()
 SAME = ("odd batch", "one sample", "float64")
 
 
-@PROPS("returns the loss of the step as a Python float",
-       "the step reports its loss as a plain number, taken after backpropagation",
-       code="the loss is a 0-dim tensor until you ask for its number, after backpropagating")
+@PROPS
 def _float(outs, refs):
+    """returns the loss of the step as a Python float
+
+    the step reports its loss as a plain number, taken after backpropagation
+
+    code: the loss is a 0-dim tensor until you ask for its number, after backpropagating"""
     flags = outs["many"].value[FLOATS]
     return bool(flags.all()), "a float every step" if bool(flags.all()) else "not a float"
 
 
-@PROPS("calls the model once per step, on the whole batch",
-       "one forward pass per step: all B noisy points, each with its label or NULL; the "
-       "unconditional prediction is not a second pass in training")
+@PROPS
 def _calls(outs, refs):
+    """calls the model once per step, on the whole batch
+
+    one forward pass per step: all B noisy points, each with its label or NULL; the unconditional
+    prediction is not a second pass in training"""
     sizes, settings = outs["many"].value[CALLS], refs["many"].value[SETTINGS]
     steps, batch = int(settings[3]), int(settings[4])
     ok = len(sizes) == steps and bool((sizes == batch).all())
     return ok, f"{len(sizes)} calls in {steps} steps, batch sizes {sorted(set(sizes.tolist()))}"
 
 
-@PROPS("the model sees each point's own label or NULL, nothing else",
-       f"a dropped label becomes the \"no condition\" token NULL = {NULL} (the last row of the "
-       "label embedding, not class 0); a label that is not dropped reaches the model as it is")
+@PROPS(f"""the model sees each point's own label or NULL, nothing else
+
+       a dropped label becomes the "no condition" token NULL = {NULL} (the last row of the label
+       embedding, not class 0); a label that is not dropped reaches the model as it is""")
 def _rows(outs, refs):
     seen = outs["many"].value[SEEN]
     bad = int((seen == 2).sum())
@@ -111,9 +117,11 @@ def _rows(outs, refs):
                                            "neither the point's own nor NULL")
 
 
-@PROPS("p_uncond = 0 keeps every label, p_uncond = 1 drops all of them",
-       "a label is dropped with probability p_uncond: never at 0, always at 1")
+@PROPS
 def _edges(outs, refs):
+    """p_uncond = 0 keeps every label, p_uncond = 1 drops all of them
+
+    a label is dropped with probability p_uncond: never at 0, always at 1"""
     kept, dropped = outs["p 0"].value[SEEN], outs["p 1"].value[SEEN]
     ok = kept.numel() > 0 and dropped.numel() > 0 and bool((kept == 0).all()) \
         and bool((dropped == 1).all())
@@ -121,10 +129,12 @@ def _edges(outs, refs):
                 f"{(dropped == 1).double().mean():.0%} at p_uncond = 1")
 
 
-@PROPS("drops each label on its own, at the rate p_uncond",
-       "one uniform number per label, not one per batch: a batch mixes dropped and kept labels, "
-       "and the share dropped is p_uncond")
+@PROPS
 def _rate(outs, refs):
+    """drops each label on its own, at the rate p_uncond
+
+    one uniform number per label, not one per batch: a batch mixes dropped and kept labels, and the
+    share dropped is p_uncond"""
     seen, p = outs["many"].value[SEEN], refs["many"].value[SETTINGS][0].item()
     if not seen.numel():
         return False, "the model was never called"
@@ -135,39 +145,49 @@ def _rate(outs, refs):
         f"{len(seen)} batches mix dropped and kept labels")
 
 
-PROPS("draws one noise level per point, log-uniform over the schedule's range",
-      "each point gets its own noise level from the schedule you are given, spread evenly in "
-      "log sigma between its smallest and largest level",
-      log_uniform_sigmas("many", sigmas=SIGMAS, settings=SETTINGS, batch_at=4, unit="point"),
-      code="schedule.sample(B, generator) gives one sigma per point of the schedule given")
+PROPS("""draws one noise level per point, log-uniform over the schedule's range
 
-PROPS("the model gets the noisy points of the course's step on the same draws",
-      "the model's input is the clean point plus its noise level times the noise (section 4), "
-      "drawn from the generator in the documented order",
-      lambda outs, refs: compare(outs, refs, SAME, INPUTS, "in the model's input x")[:2],
-      code="draw the dropout, then schedule.sample(B, generator), then the noise with "
-           "generator= and dtype=x0.dtype; noise x0 (not eps or the labels) with them")
+      each point gets its own noise level from the schedule you are given, spread evenly in log
+      sigma between its smallest and largest level
+
+      code: schedule.sample(B, generator) gives one sigma per point of the schedule given""",
+      log_uniform_sigmas("many", sigmas=SIGMAS, settings=SETTINGS, batch_at=4, unit="point"))
+
+PROPS("""the model gets the noisy points of the course's step on the same draws
+
+      the model's input is the clean point plus its noise level times the noise (section 4), drawn
+      from the generator in the documented order
+
+      code: draw the dropout, then schedule.sample(B, generator), then the noise with generator=
+      and dtype=x0.dtype; noise x0 (not eps or the labels) with them""",
+      lambda outs, refs: compare(outs, refs, SAME, INPUTS, "in the model's input x")[:2])
 
 
-@PROPS("steps the optimiser: the model's weights move",
-       "backpropagate the loss itself (the tensor the model's output went into) and step the "
-       "optimiser you are given")
+@PROPS
 def _moves(outs, refs):
+    """steps the optimiser: the model's weights move
+
+    backpropagate the loss itself (the tensor the model's output went into) and step the optimiser
+    you are given"""
     moved = bool(outs["odd batch"].value[MOVED])
     return moved, "the weights moved" if moved else "the weights did not move"
 
 
-PROPS("the same losses as the course's step on the same draws",
-      "the loss is notebook 01's L: the squared error between the predicted and the true noise, "
-      "averaged over the batch and the coordinates",
-      lambda outs, refs: compare(outs, refs, SAME, LOSSES, "loss")[:2],
-      code="compare the model's output with the noise eps, not with x0; take the mean")
+PROPS("""the same losses as the course's step on the same draws
 
-PROPS("the same weights as the course's step after every step",
-      "each step must apply its own gradient, and only once",
-      lambda outs, refs: compare(outs, refs, SAME, WEIGHTS, "weights")[:2],
-      code="each step must apply its own gradient: clear the old ones, backpropagate the loss, "
-           "step the optimiser once")
+      the loss is notebook 01's L: the squared error between the predicted and the true noise,
+      averaged over the batch and the coordinates
+
+      code: compare the model's output with the noise eps, not with x0; take the mean""",
+      lambda outs, refs: compare(outs, refs, SAME, LOSSES, "loss")[:2])
+
+PROPS("""the same weights as the course's step after every step
+
+      each step must apply its own gradient, and only once
+
+      code: each step must apply its own gradient: clear the old ones, backpropagate the loss, step
+      the optimiser once""",
+      lambda outs, refs: compare(outs, refs, SAME, WEIGHTS, "weights")[:2])
 
 
 def _reuses_answer(model, x0, labels, optimizer, p_uncond, schedule, generator=None):

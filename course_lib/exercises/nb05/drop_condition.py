@@ -38,29 +38,37 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS("p = 0 keeps every label",
-       "a label is dropped when its uniform random number falls below p, which never happens "
-       "when p is 0",
-       code="drop where torch.rand(labels.shape, generator=generator) < p")
+@PROPS
 def _drop_p0(outs, refs):
+    """p = 0 keeps every label
+
+    a label is dropped when its uniform random number falls below p, which never happens when p is
+    0
+
+    code: drop where torch.rand(labels.shape, generator=generator) < p"""
     ok = torch.equal(outs["p0"].value, _labels())
     return ok, "p = 0 keeps every label" if ok else "p = 0 changed some labels"
 
 
-@PROPS("p = 1 drops every label to NULL",
-       f"a dropped label becomes the NULL token, N_CLASSES = {NULL}, the \"no condition\" row of "
-       "the embedding, not class 0",
-       code="fill with NULL from course_lib.guidance, e.g. torch.full_like(labels, NULL)")
+@PROPS(f"""p = 1 drops every label to NULL
+
+       a dropped label becomes the NULL token, N_CLASSES = {NULL}, the "no condition" row of the
+       embedding, not class 0
+
+       code: fill with NULL from course_lib.guidance, e.g. torch.full_like(labels, NULL)""")
 def _drop_p1(outs, refs):
     frac = (outs["p1"].value == NULL).float().mean().item()
     return frac == 1.0, f"p = 1: {frac:.1%} of labels are NULL = {NULL}, expected 100%"
 
 
-@PROPS("p = 0.2 drops about 20% and keeps the rest",
-       "one uniform number per label decides whether that label is dropped; the labels not "
-       "dropped come back unchanged",
-       code="torch.where(drop, nulls, labels) keeps every label that is not dropped")
+@PROPS
 def _drop_rate(outs, refs):
+    """p = 0.2 drops about 20% and keeps the rest
+
+    one uniform number per label decides whether that label is dropped; the labels not dropped come
+    back unchanged
+
+    code: torch.where(drop, nulls, labels) keeps every label that is not dropped"""
     got = outs["p02"].value
     frac = (got == NULL).float().mean().item()
     kept = got != NULL
@@ -70,11 +78,14 @@ def _drop_rate(outs, refs):
                 f"kept labels unchanged: {same}")
 
 
-@PROPS("the generator decides: the same state gives the same dropout, another state another",
-       "draw every random number from the generator you are given, and from nothing else",
-       code="pass generator=generator to torch.rand; no torch.manual_seed and no torch.Generator "
-            "of your own")
+@PROPS
 def _same_state(outs, refs):
+    """the generator decides: the same state gives the same dropout, another state another
+
+    draw every random number from the generator you are given, and from nothing else
+
+    code: pass generator=generator to torch.rand; no torch.manual_seed and no torch.Generator of
+    your own"""
     a, b = outs["p_other"].value, outs["p_other_same_state"].value
     c = outs["p_other_other_state"].value
     if not torch.equal(a, b):
@@ -129,18 +140,21 @@ ALTERNATIVES = {
         torch.bernoulli(torch.full(lab.shape, p), generator=g).bool(), NULL, lab),
 }
 
-PROPS("with the given generator, drops exactly the reference's labels, for any p",
-      "the course fixes the draw: one uniform number per label, in the labels' shape, from the "
-      "given generator, and a drop where it is below p; other draws with the same rate drop "
-      "other labels",
-      close("p02", "p_other", "odd"),
-      code="torch.rand(labels.shape, generator=generator) < p; not rand > 1 - p, randperm or "
-           "bernoulli with other numbers")
+PROPS("""with the given generator, drops exactly the reference's labels, for any p
 
-PROPS("keeps the labels' integer dtype (int32 in, int32 out)",
-      "build the NULL labels like the labels you are given, in the same shape and integer dtype",
-      close("int32"),
-      code="torch.full_like(labels, NULL), not torch.full(labels.shape, NULL), which is int64")
+      the course fixes the draw: one uniform number per label, in the labels' shape, from the given
+      generator, and a drop where it is below p; other draws with the same rate drop other labels
+
+      code: torch.rand(labels.shape, generator=generator) < p; not rand > 1 - p, randperm or
+      bernoulli with other numbers""",
+      close("p02", "p_other", "odd"))
+
+PROPS("""keeps the labels' integer dtype (int32 in, int32 out)
+
+      build the NULL labels like the labels you are given, in the same shape and integer dtype
+
+      code: torch.full_like(labels, NULL), not torch.full(labels.shape, NULL), which is int64""",
+      close("int32"))
 
 EXERCISE = exercise(globals(), points=2, summary="condition dropout",
                     reread="3. Condition dropout")

@@ -63,41 +63,51 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-PROPS("one state per step: len(sigmas) - 1 of them",
-      "one step per consecutive pair of noise levels in the list, the state handed back after each",
+PROPS("""one state per step: len(sigmas) - 1 of them
+
+      one step per consecutive pair of noise levels in the list, the state handed back after
+      each""",
       same_count("w between", "pair of levels"))
 
-PROPS("w = 1 is plain sampling with the conditional denoiser, step by step",
-      "at w = 1 the guided prediction is the conditional one itself; each step moves the state "
-      "from its level to the next with that prediction",
+PROPS("""w = 1 is plain sampling with the conditional denoiser, step by step
+
+      at w = 1 the guided prediction is the conditional one itself; each step moves the state from
+      its level to the next with that prediction""",
       same_as_unguided(cases, "w 1", "sampling with cond, unguided"))
 
-PROPS("w = 0 is plain unconditional sampling (every label NULL), step by step",
-      "at w = 0 only the unconditional prediction is left: the one for the NULL label, which is "
-      "not label 0",
-      same_as_unguided(cases, "w 0", "unconditional sampling", NULL),
-      code=f"at w = 0 only the unconditional prediction is left: the one for the NULL label "
-           f"({NULL}), not label 0")
+PROPS(f"""w = 0 is plain unconditional sampling (every label NULL), step by step
+
+      at w = 0 only the unconditional prediction is left: the one for the NULL label, which is
+      not label 0
+
+      code: at w = 0 only the unconditional prediction is left: the one for the NULL label
+      ({NULL}), not label 0""",
+      same_as_unguided(cases, "w 0", "unconditional sampling", NULL))
 
 
-@PROPS("with w > 1, every sample ends next to a point of its own class",
-       "guidance pushes from the unconditional prediction towards the conditional one, by w times "
-       "their difference, at every step; the last step reaches noise level zero")
+@PROPS
 def _lands(outs, refs):
+    """with w > 1, every sample ends next to a point of its own class
+
+    guidance pushes from the unconditional prediction towards the conditional one, by w times their
+    difference, at every step; the last step reaches noise level zero"""
     K, labels, case = land_case()
     ok, detail = lands_on("to the classes", lambda: K, 0.1,
                           classes=lambda: (labels, case.args[3]))(outs, refs)
     return ok, f"w = {case.args[4]:g}: {detail}"
 
 
-@PROPS("equals the reference step by step on the same start (non-integer w, a batch of 1, a list "
-       "that stops above 0, images)",
-       "every step takes the guided prediction at the current state and level, then the "
-       "deterministic update to the next level of the list, whatever the list holds",
-       code="each step: the guided prediction at the current x and sigma, labels [NULL, cond] for "
-            "the two halves, then the deterministic update to sigma_next, whatever the list holds")
+@PROPS
 def _steps(outs, refs):
     # float32 rounding, amplified near ties of the toy, stays below 1e-4 (61 draws measured)
+    """equals the reference step by step on the same start (non-integer w, a batch of 1, a list that
+    stops above 0, images)
+
+    every step takes the guided prediction at the current state and level, then the deterministic
+    update to the next level of the list, whatever the list holds
+
+    code: each step: the guided prediction at the current x and sigma, labels [NULL, cond] for the
+    two halves, then the deterministic update to sigma_next, whatever the list holds"""
     ok, in32 = close("w between", "one sample, stops above 0", atol=1e-3)(outs, refs)
     if not ok:
         return ok, in32

@@ -51,13 +51,16 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS("equals F.scaled_dot_product_attention (with and without a mask)",
-       "the scores are the query-key dot products divided by the square root of d, the "
-       "length of one query vector; a masked key's score is minus infinity before the "
-       "softmax, so its weight is 0 for every query",
-       code="d is q.shape[-1] and the scale is its square root (not d); masked_fill the "
-            "scores with float('-inf') where mask[:, None, None, :] is False")
+@PROPS
 def _attn_torch(outs, refs):
+    """equals F.scaled_dot_product_attention (with and without a mask)
+
+    the scores are the query-key dot products divided by the square root of d, the length of one
+    query vector; a masked key's score is minus infinity before the softmax, so its weight is 0
+    for every query
+
+    code: d is q.shape[-1] and the scale is its square root (not d); masked_fill the scores with
+    float('-inf') where mask[:, None, None, :] is False"""
     c = cases()
     q, k, v = c["plain"].args
     diff = (outs["plain"].value - F.scaled_dot_product_attention(q, k, v)).abs().max().item()
@@ -67,12 +70,15 @@ def _attn_torch(outs, refs):
     return diff < 1e-5, f"max |yours - F.scaled_dot_product_attention| = {diff:.1e}"
 
 
-@PROPS("identical keys give the average of the values",
-       "each query's weights over the keys sum to 1 (a softmax across the keys); identical "
-       "keys get equal weights, so the output is the plain mean of the values",
-       code="torch.softmax(scores, dim=-1): the scores are (..., T_q, T_k), keys last; then "
-            "multiply the weights by v with @")
+@PROPS
 def _attn_same_keys(outs, refs):
+    """identical keys give the average of the values
+
+    each query's weights over the keys sum to 1 (a softmax across the keys); identical keys get
+    equal weights, so the output is the plain mean of the values
+
+    code: torch.softmax(scores, dim=-1): the scores are (..., T_q, T_k), keys last; then
+    multiply the weights by v with @"""
     v = cases()["same_keys"].args[2]
     want = v.mean(-2, keepdim=True).expand_as(v)
     diff = (outs["same_keys"].value - want).abs().max().item()
@@ -136,31 +142,39 @@ ALTERNATIVES = {
             m[:, None, None, :], 0.0, float("-inf"))), dim=-1) @ v,
 }
 
-PROPS("works with fewer keys than queries",
-      "k and v may have another length than q (cross-attention): the weights form a table "
-      "of T_q rows by T_k columns, and the output has one row per query",
-      close("cross"),
-      code="the scores are (..., T_q, T_k); nothing may assume T_q == T_k")
+PROPS("""works with fewer keys than queries
 
-PROPS("works without a heads axis, for any d, odd lengths, values of another width",
-      "attention acts on the last two axes, tokens and features, whatever leading axes come "
-      "before them; d is the query size, and the values may be wider or narrower",
-      close("no_heads"),
-      code="transpose k with .transpose(-2, -1) or .mT, not axes 2 and 3; read d from "
-           "q.shape[-1], not a constant")
+      k and v may have another length than q (cross-attention): the weights form a table of T_q
+      rows by T_k columns, and the output has one row per query
 
-PROPS("stays finite and right for large scores (a few hundred)",
-      "the exponential of a score above about 88 overflows float32; a softmax does not "
-      "change when one number is subtracted from a whole row, so subtract the row's largest",
-      close("large", atol=3e-4),
-      code="torch.softmax(scores, dim=-1) does it for you; by hand, subtract "
-           "scores.amax(-1, keepdim=True) before .exp()")
+      code: the scores are (..., T_q, T_k); nothing may assume T_q == T_k""",
+      close("cross"))
 
-PROPS("works for a batch of one with a mask, in float64",
-      "the mask has one row per batch element and one entry per key, shared by every head "
-      "and every query; compute in the inputs' dtype",
-      close("one", atol=1e-10, rtol=1e-8),
-      code="broadcast the (B, T_k) mask as mask[:, None, None, :]; no .float() casts")
+PROPS("""works without a heads axis, for any d, odd lengths, values of another width
+
+      attention acts on the last two axes, tokens and features, whatever leading axes come
+      before them; d is the query size, and the values may be wider or narrower
+
+      code: transpose k with .transpose(-2, -1) or .mT, not axes 2 and 3; read d from
+      q.shape[-1], not a constant""",
+      close("no_heads"))
+
+PROPS("""stays finite and right for large scores (a few hundred)
+
+      the exponential of a score above about 88 overflows float32; a softmax does not change
+      when one number is subtracted from a whole row, so subtract the row's largest
+
+      code: torch.softmax(scores, dim=-1) does it for you; by hand, subtract scores.amax(-1,
+      keepdim=True) before .exp()""",
+      close("large", atol=3e-4))
+
+PROPS("""works for a batch of one with a mask, in float64
+
+      the mask has one row per batch element and one entry per key, shared by every head and
+      every query; compute in the inputs' dtype
+
+      code: broadcast the (B, T_k) mask as mask[:, None, None, :]; no .float() casts""",
+      close("one", atol=1e-10, rtol=1e-8))
 
 EXERCISE = exercise(
     globals(), points=2,

@@ -64,12 +64,14 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-PROPS("is x when the output projection is zero (residual)",
-      "the block adds its attention output to its un-normalised input x, in x's "
-      "(B, C, H, W) layout: with a zero output projection, x itself must come out",
-      equals_input(cases, "silent", 1, "x"),
-      code="add x (not block.norm of x) to the projected output, brought back to "
-           "(B, C, H, W), out of place (no +=)")
+PROPS("""is x when the output projection is zero (residual)
+
+      the block adds its attention output to its un-normalised input x, in x's (B, C, H, W)
+      layout: with a zero output projection, x itself must come out
+
+      code: add x (not block.norm of x) to the projected output, brought back to (B, C, H, W),
+      out of place (no +=)""",
+      equals_input(cases, "silent", 1, "x"))
 
 
 def _a2d(block, x, context=None, mask=None, residual=True, transpose=True, heads=True,
@@ -135,29 +137,35 @@ BUGS = {
 }
 ALTERNATIVES = {"flatten, .mT, view and permute": _permuted}
 
-PROPS("matches the reference for self-attention",
-      "one token per pixel, each a vector of C channels; the channels of q, k and v are "
-      "split into the block's heads, each head attends on its own, and the heads are merged "
-      "back before the projection",
-      close("self", atol=1e-5),
-      code="(B, C, H, W) to (B, C, HW), then swap the last two axes for (B, HW, C): a "
-           "reshape straight to (B, HW, C) mixes channels and pixels; heads: (B, T, C) to "
-           "(B, T, heads, C / heads), then swap axes 1 and 2")
+PROPS("""matches the reference for self-attention
 
-PROPS("matches the reference for cross-attention with a mask",
-      "queries come from the pixels, keys and values from the context tokens; the mask says "
-      "which context tokens may be attended to",
-      close("cross", atol=1e-5),
-      code="block.to_q of the pixel tokens; block.to_k and block.to_v of context when it is "
-           "not None; pass mask on to your attention")
+      one token per pixel, each a vector of C channels; the channels of q, k and v are split
+      into the block's heads, each head attends on its own, and the heads are merged back before
+      the projection
 
-PROPS("uses the block's own norm, head count and group count (a batch of one, odd sizes)",
-      "the block's GroupNorm has its own group count and learned scale and shift, the head "
-      "count is the block's, and keys and values have as many tokens as the context, not "
-      "as many as there are pixels",
-      close("affine", "cross64", atol=1e-5),
-      code="call block.norm and split into block.heads heads; reshape k and v with their own "
-           "length, t.shape[1], not H * W")
+      code: (B, C, H, W) to (B, C, HW), then swap the last two axes for (B, HW, C): a reshape
+      straight to (B, HW, C) mixes channels and pixels; heads: (B, T, C) to (B, T, heads, C /
+      heads), then swap axes 1 and 2""",
+      close("self", atol=1e-5))
+
+PROPS("""matches the reference for cross-attention with a mask
+
+      queries come from the pixels, keys and values from the context tokens; the mask says which
+      context tokens may be attended to
+
+      code: block.to_q of the pixel tokens; block.to_k and block.to_v of context when it is not
+      None; pass mask on to your attention""",
+      close("cross", atol=1e-5))
+
+PROPS("""uses the block's own norm, head count and group count (a batch of one, odd sizes)
+
+      the block's GroupNorm has its own group count and learned scale and shift, the head count
+      is the block's, and keys and values have as many tokens as the context, not as many as
+      there are pixels
+
+      code: call block.norm and split into block.heads heads; reshape k and v with their own
+      length, t.shape[1], not H * W""",
+      close("affine", "cross64", atol=1e-5))
 
 EXERCISE = exercise(globals(), points=3, summary="attention over the pixels of a feature map",
                     reread="4. Attention")

@@ -42,12 +42,15 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS("equals torch.nn.functional.group_norm, for the default eps and for a given one",
-       "epsilon is added to the group's variance, under the square root, and it is the eps "
-       "you are given, not the default; where the variance is tiny, epsilon decides the result",
-       code="divide by torch.sqrt of (variance plus eps), eps inside the root; the eps "
-            "argument, not a 1e-5 written in")
+@PROPS
 def _gn_torch(outs, refs):
+    """equals torch.nn.functional.group_norm, for the default eps and for a given one
+
+    epsilon is added to the group's variance, under the square root, and it is the eps you are
+    given, not the default; where the variance is tiny, epsilon decides the result
+
+    code: divide by torch.sqrt of (variance plus eps), eps inside the root; the eps argument,
+    not a 1e-5 written in"""
     c = cases()
     diff = 0.0
     for name in ("g4", "tiny", "eps"):
@@ -58,13 +61,16 @@ def _gn_torch(outs, refs):
                          "1e-5, where the default eps decides, another a larger eps)")
 
 
-@PROPS("each group has mean 0 and variance 1",
-       "each group (consecutive channels of one sample, all their positions) is standardised "
-       "by its own mean and spread; the spread is the population variance, the mean squared "
-       "deviation (over the count, not the count minus one), as GroupNorm uses",
-       code="reshape to (B, groups, -1), then .mean(-1, keepdim=True) and "
-            ".var(-1, unbiased=False, keepdim=True): torch's .var is unbiased by default")
+@PROPS
 def _gn_stats(outs, refs):
+    """each group has mean 0 and variance 1
+
+    each group (consecutive channels of one sample, all their positions) is standardised by its
+    own mean and spread; the spread is the population variance, the mean squared deviation (over
+    the count, not the count minus one), as GroupNorm uses
+
+    code: reshape to (B, groups, -1), then .mean(-1, keepdim=True) and .var(-1, unbiased=False,
+    keepdim=True): torch's .var is unbiased by default"""
     x, groups = cases()["g4"].args
     y = outs["g4"].value.reshape(len(x), groups, -1)
     m, v = y.mean(-1).abs().max().item(), (y.var(-1, unbiased=False) - 1).abs().max().item()
@@ -130,19 +136,23 @@ BUGS = {
 }
 ALTERNATIVES = {"groups unflattened, torch.var_mean and rsqrt": _unflatten}
 
-PROPS("works for 1 group, one group per channel, (B, C, L) and (1, C, D, H, W) input",
-      "a group is a run of consecutive channels of one sample with all their positions, "
-      "whatever the number of spatial axes; the result has the input's shape",
-      close("g1", "g8", "2d", "one"),
-      code="x.reshape(B, groups, -1) fits every rank (a 5-d reshape fits 4-d input only); "
-           "reshape the result back to x.shape")
+PROPS("""works for 1 group, one group per channel, (B, C, L) and (1, C, D, H, W) input
 
-PROPS("stays accurate for large means (around 1000)",
-      "with values around 1000, the mean square minus the squared mean loses the variance "
-      "to rounding: measure the spread around the group's mean instead",
-      close("large_mean", atol=2e-3),
-      code="subtract the mean before squaring (or use .var(unbiased=False)), rather than "
-           "(g * g).mean() minus mean ** 2")
+      a group is a run of consecutive channels of one sample with all their positions, whatever
+      the number of spatial axes; the result has the input's shape
+
+      code: x.reshape(B, groups, -1) fits every rank (a 5-d reshape fits 4-d input only);
+      reshape the result back to x.shape""",
+      close("g1", "g8", "2d", "one"))
+
+PROPS("""stays accurate for large means (around 1000)
+
+      with values around 1000, the mean square minus the squared mean loses the variance to
+      rounding: measure the spread around the group's mean instead
+
+      code: subtract the mean before squaring (or use .var(unbiased=False)), rather than (g *
+      g).mean() minus mean ** 2""",
+      close("large_mean", atol=2e-3))
 
 EXERCISE = exercise(globals(), points=2,
                     summary="GroupNorm without the affine part",

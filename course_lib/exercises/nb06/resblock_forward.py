@@ -53,23 +53,29 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS("is skip(x) when conv2 is zero",
-       "the output is the skip path plus the residual branch; with the last convolution "
-       "zeroed the branch is 0, so the skip path alone must remain: here a 1x1 convolution "
-       "of the input, since the channel count changes",
-       code="add block.skip applied to x (not x itself) to the output of block.conv2")
+@PROPS
 def _res_zeroed(outs, refs):
+    """is skip(x) when conv2 is zero
+
+    the output is the skip path plus the residual branch; with the last convolution zeroed the
+    branch is 0, so the skip path alone must remain: here a 1x1 convolution of the input, since
+    the channel count changes
+
+    code: add block.skip applied to x (not x itself) to the output of block.conv2"""
     block, x, _ = cases()["zeroed"].args
     diff = (outs["zeroed"].value - block.skip(x)).abs().max().item()
     return diff < 1e-6, f"with conv2 = 0 the block must return skip(x): max diff {diff:.1e}"
 
 
-@PROPS("depends on the embedding",
-       "the noise-level embedding, projected to one value per output channel, is added to "
-       "every pixel between the two convolutions: a different embedding must change the output",
-       code="block.emb(emb) has shape (B, C_out): give it two trailing axes of size 1 so that "
-            "it broadcasts over (B, C_out, H, W)")
+@PROPS
 def _res_uses_emb(outs, refs):
+    """depends on the embedding
+
+    the noise-level embedding, projected to one value per output channel, is added to every
+    pixel between the two convolutions: a different embedding must change the output
+
+    code: block.emb(emb) has shape (B, C_out): give it two trailing axes of size 1 so that it
+    broadcasts over (B, C_out, H, W)"""
     changed = not torch.allclose(outs["wide"].value, outs["wide_emb2"].value)
     return changed, ("a different embedding changes the output" if changed
                      else "the output ignores the embedding")
@@ -129,20 +135,24 @@ ALTERNATIVES = {
         b.conv1(F.silu(b.norm1(x))) + b.emb(e).unsqueeze(-1).unsqueeze(-1)))),
 }
 
-PROPS("matches the reference, with and without a 1x1 skip",
-      "follow the equation's order: each convolution is preceded by its GroupNorm and then "
-      "SiLU, the embedding enters between the two convolutions, the skip path at the end",
-      close("wide", "same", atol=1e-5),
-      code="F.silu after block.norm1 and block.norm2, not before them; the embedding is added "
-           "to the output of block.conv1, not of block.conv2")
+PROPS("""matches the reference, with and without a 1x1 skip
 
-PROPS("matches the reference with the block's own norms (random weights, not 8 groups), "
-      "for a batch of 3 and a batch of 1",
-      "the block's GroupNorm layers carry their own group count and a learned scale and "
-      "shift per channel; a batch of one keeps its batch axis",
-      close("affine", "one", atol=1e-5),
-      code="call block.norm1 and block.norm2 themselves, not F.group_norm with 8 groups or "
-           "without weight and bias; no .squeeze() on the projected embedding")
+      follow the equation's order: each convolution is preceded by its GroupNorm and then SiLU,
+      the embedding enters between the two convolutions, the skip path at the end
+
+      code: F.silu after block.norm1 and block.norm2, not before them; the embedding is added to
+      the output of block.conv1, not of block.conv2""",
+      close("wide", "same", atol=1e-5))
+
+PROPS("""matches the reference with the block's own norms (random weights, not 8 groups), for a
+      batch of 3 and a batch of 1
+
+      the block's GroupNorm layers carry their own group count and a learned scale and shift per
+      channel; a batch of one keeps its batch axis
+
+      code: call block.norm1 and block.norm2 themselves, not F.group_norm with 8 groups or
+      without weight and bias; no .squeeze() on the projected embedding""",
+      close("affine", "one", atol=1e-5))
 
 EXERCISE = exercise(globals(), points=3, summary="the residual block's forward pass",
                     reread="3. The residual block, told the noise level")

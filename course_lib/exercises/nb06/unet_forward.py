@@ -88,13 +88,16 @@ PROPS = Props()
 ATOL = 1e-4
 
 
-@PROPS("an untrained network (F = 0) gives sigma x / (sigma^2 + sigma_d^2), with the model's "
-       "sigma_data",
-       "the network's output F is blended with the input into the denoised guess, and the noise "
-       "prediction follows from that guess; sigma_d is the model's own setting",
-       code="the network's output F is blended with x into the denoised guess D = c_skip x + c_out"
-            " F, and eps_hat = (x - D) / sigma; sigma_d is the model's own sigma_data")
+@PROPS
 def _blend(outs, refs):
+    """an untrained network (F = 0) gives sigma x / (sigma^2 + sigma_d^2), with the model's
+    sigma_data
+
+    the network's output F is blended with the input into the denoised guess, and the noise
+    prediction follows from that guess; sigma_d is the model's own setting
+
+    code: the network's output F is blended with x into the denoised guess D = c_skip x + c_out
+    F, and eps_hat = (x - D) / sigma; sigma_d is the model's own sigma_data"""
     model, x, sigma = cases()["untrained"].args
     sd = model.sigma_data
     s = sigma[:, None, None, None]
@@ -112,31 +115,36 @@ def _after(first: str, *names: str):
     return test
 
 
-PROPS("matches the course's U-Net on the same weights (three levels, 16 x 16, a batch of 3)",
-      "the down path keeps every level's output; the up path consumes them in reverse order, each "
-      "joined to the features of the same size; the network reads the input scaled to unit "
-      "variance",
-      close("three levels", atol=ATOL),
-      code="down: each level, keep its output, halve between levels; then the middle; up: each "
-           "level on h and the kept output of the same size, side by side along the channels (the "
-           "last kept is the first used), double between levels. F reads x / sqrt(sigma^2 + "
-           "sigma_d^2)")
+PROPS("""matches the course's U-Net on the same weights (three levels, 16 x 16, a batch of 3)
 
-PROPS("works for any number of levels and any image size (2 levels on one small non-square image, "
-      "sigma a number; 4 levels on 32 x 32)",
-      "count the levels from the model itself and change the resolution only between levels; "
-      "nothing about the course's own model (its depth, size or sigma_data) may be assumed",
-      _after("three levels", "two levels", "four levels"),
-      code="count the levels from model.down and model.up and halve or double only between them; "
-           "assume nothing of the course's model (3 levels, 32 x 32, sigma_data 0.5); sigma may be"
-           " a number, a 0-dim or a (B,) tensor")
+      the down path keeps every level's output; the up path consumes them in reverse order, each
+      joined to the features of the same size; the network reads the input scaled to unit
+      variance
 
-PROPS("passes the context and its mask to every level (cross-attention)",
-      "the caption's context and mask go to every level, the middle included; without a caption "
-      "every level gets none",
-      _after("three levels", "text"),
-      code="cond = (context, mask) goes to every level, the middle included; with cond None they "
-           "get None")
+      code: down: each level, keep its output, halve between levels; then the middle; up: each
+      level on h and the kept output of the same size, side by side along the channels (the last
+      kept is the first used), double between levels. F reads x / sqrt(sigma^2 + sigma_d^2)""",
+      close("three levels", atol=ATOL))
+
+PROPS("""works for any number of levels and any image size (2 levels on one small non-square image,
+      sigma a number; 4 levels on 32 x 32)
+
+      count the levels from the model itself and change the resolution only between levels;
+      nothing about the course's own model (its depth, size or sigma_data) may be assumed
+
+      code: count the levels from model.down and model.up and halve or double only between them;
+      assume nothing of the course's model (3 levels, 32 x 32, sigma_data 0.5); sigma may be a
+      number, a 0-dim or a (B,) tensor""",
+      _after("three levels", "two levels", "four levels"))
+
+PROPS("""passes the context and its mask to every level (cross-attention)
+
+      the caption's context and mask go to every level, the middle included; without a caption
+      every level gets none
+
+      code: cond = (context, mask) goes to every level, the middle included; with cond None they
+      get None""",
+      _after("three levels", "text"))
 
 
 def _bug(**kw):

@@ -44,11 +44,14 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS("stays within [-1, 1]",
-       "the decoder can overshoot the image range; the result is limited to [-1, 1], the "
-       "range of the course's images",
-       code=".clamp(-1, 1) on the decoded image")
+@PROPS
 def _dec_range(outs, refs):
+    """stays within [-1, 1]
+
+    the decoder can overshoot the image range; the result is limited to [-1, 1], the range of
+    the course's images
+
+    code: .clamp(-1, 1) on the decoded image"""
     got = outs["one"].value
     lo, hi = got.min().item(), got.max().item()
     return lo >= -1 and hi <= 1, f"output range [{lo:.2f}, {hi:.2f}], expected within [-1, 1]"
@@ -71,18 +74,22 @@ BUGS = {
 ALTERNATIVES = {"torch.clamp of decoder(latents * (1 / scale))":
                 lambda d, z, s: torch.clamp(d(z * (1 / s)), min=-1, max=1)}
 
-PROPS("matches the reference for a scale other than 1",
-      "diffusion works on the VAE's latents multiplied by scale; decoding first undoes that "
-      "multiplication, with the scale you are given",
-      close("scale"),
-      code="divide the latents by scale before calling decoder (not multiply; not "
-           "Stable Diffusion's 0.18215 written in)")
+PROPS("""matches the reference for a scale other than 1
 
-PROPS("matches the reference for one latent of another size, in float64",
-      "the decoder takes latents of any size; the result keeps their dtype, and the "
-      "latents you are given stay as they were",
-      close("float64", atol=1e-12, rtol=1e-10),
-      code="no .float(); no in-place /= on latents (it changes the caller's tensor)")
+      diffusion works on the VAE's latents multiplied by scale; decoding first undoes that
+      multiplication, with the scale you are given
+
+      code: divide the latents by scale before calling decoder (not multiply; not Stable
+      Diffusion's 0.18215 written in)""",
+      close("scale"))
+
+PROPS("""matches the reference for one latent of another size, in float64
+
+      the decoder takes latents of any size; the result keeps their dtype, and the latents you
+      are given stay as they were
+
+      code: no .float(); no in-place /= on latents (it changes the caller's tensor)""",
+      close("float64", atol=1e-12, rtol=1e-10))
 
 EXERCISE = exercise(globals(), points=1, summary="scaled latents back to images",
                     reread="2. Scaling the latents")

@@ -40,12 +40,14 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-PROPS("is 0 for mean 0, logvar 0",
-      "a Gaussian of mean 0 and variance 1 is the prior itself, so its divergence is 0: "
-      "every latent value's term of the markdown's sum must vanish there",
-      is_zero("prior", "KL of N(0, 1) to N(0, 1)", atol=1e-7),
-      code="with mean 0 and logvar 0 (variance logvar.exp() = 1), the four terms in the "
-           "bracket are 0, 1, minus 1 and minus 0: is the minus 1 there?")
+PROPS("""is 0 for mean 0, logvar 0
+
+      a Gaussian of mean 0 and variance 1 is the prior itself, so its divergence is 0: every
+      latent value's term of the markdown's sum must vanish there
+
+      code: with mean 0 and logvar 0 (variance logvar.exp() = 1), the four terms in the bracket
+      are 0, 1, minus 1 and minus 0: is the minus 1 there?""",
+      is_zero("prior", "KL of N(0, 1) to N(0, 1)", atol=1e-7))
 
 
 def _per_sample_kl(m, lv):
@@ -54,13 +56,16 @@ def _per_sample_kl(m, lv):
     return kl.flatten(1).sum(1).mean().item()
 
 
-@PROPS("equals torch.distributions' KL, summed per sample, averaged over the batch",
-       "the terms are summed over all of one sample's latent values (every axis but the "
-       "batch axis, whatever the rank), then averaged over the samples; the variance is the "
-       "exponential of logvar, and a factor one half stands in front",
-       code="flatten every axis after the first (.flatten(1)) and sum along it, then .mean() "
-            "over the batch: a sum over dims (1, 2, 3) fits image latents only")
+@PROPS
 def _kl_torch(outs, refs):
+    """equals torch.distributions' KL, summed per sample, averaged over the batch
+
+    the terms are summed over all of one sample's latent values (every axis but the batch axis,
+    whatever the rank), then averaged over the samples; the variance is the exponential of
+    logvar, and a factor one half stands in front
+
+    code: flatten every axis after the first (.flatten(1)) and sum along it, then .mean() over
+    the batch: a sum over dims (1, 2, 3) fits image latents only"""
     diff = 0.0
     for name in ("random", "vectors", "sequences", "one"):
         m, lv = (t.detach() for t in cases()[name].args)

@@ -35,18 +35,23 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-PROPS("eps = 0 gives the mean",
-      "z is the mean moved by the noise, scaled by the standard deviation s: with zero "
-      "noise z is the mean itself",
-      equals_input(cases, "eps0", 0, "the mean"),
-      code="return the mean plus the scaled eps you are given (not torch.randn_like)")
+PROPS("""eps = 0 gives the mean
+
+      z is the mean moved by the noise, scaled by the standard deviation s: with zero noise z is
+      the mean itself
+
+      code: return the mean plus the scaled eps you are given (not torch.randn_like)""",
+      equals_input(cases, "eps0", 0, "the mean"))
 
 
-@PROPS("logvar = 0 gives mean + eps",
-       "logvar is the logarithm of the variance s squared: logvar 0 means s = 1, so the "
-       "noise enters unscaled",
-       code="s is the exponential of half of logvar: torch.exp of 0.5 times logvar")
+@PROPS
 def _rep_unit(outs, refs):
+    """logvar = 0 gives mean + eps
+
+    logvar is the logarithm of the variance s squared: logvar 0 means s = 1, so the noise enters
+    unscaled
+
+    code: s is the exponential of half of logvar: torch.exp of 0.5 times logvar"""
     m, _, e = cases()["logvar0"].args
     diff = (outs["logvar0"].value - (m + e)).abs().max().item()
     return diff < 1e-6, f"logvar = 0 (std 1) must give mean + eps: max diff {diff:.1e}"
@@ -76,26 +81,31 @@ BUGS = {
 }
 ALTERNATIVES = {"std = sqrt(exp(logvar))": lambda m, lv, e: m + lv.exp().sqrt() * e}
 
-PROPS("matches the reference",
-      "the noise is scaled by the standard deviation s, the square root of the variance, "
-      "not by the variance itself nor by its logarithm",
-      close("random"),
-      code="the variance is logvar.exp(); s is its square root, which is the exponential of "
-           "half of logvar")
+PROPS("""matches the reference
 
-PROPS("matches the reference in float64, for another shape",
-      "one formula, element by element, whatever the shape, in the inputs' dtype; the "
-      "gradient must reach both the mean and logvar",
-      close("float64", atol=1e-12, rtol=1e-10),
-      code="torch.exp on the tensor: no .float(), no math.exp, no .detach(), no "
-           "torch.no_grad()")
+      the noise is scaled by the standard deviation s, the square root of the variance, not by
+      the variance itself nor by its logarithm
 
-PROPS("matches the reference for a single sample",
-      "one formula, element by element, whatever the batch size; only logvar requires "
-      "grad here, and its gradient flows through s",
-      close("grad_logvar"),
-      code="compute s from logvar itself (not logvar.detach()); scale eps out of place "
-           "(no *= on eps)")
+      code: the variance is logvar.exp(); s is its square root, which is the exponential of half
+      of logvar""",
+      close("random"))
+
+PROPS("""matches the reference in float64, for another shape
+
+      one formula, element by element, whatever the shape, in the inputs' dtype; the gradient
+      must reach both the mean and logvar
+
+      code: torch.exp on the tensor: no .float(), no math.exp, no .detach(), no torch.no_grad()""",
+      close("float64", atol=1e-12, rtol=1e-10))
+
+PROPS("""matches the reference for a single sample
+
+      one formula, element by element, whatever the batch size; only logvar requires grad here,
+      and its gradient flows through s
+
+      code: compute s from logvar itself (not logvar.detach()); scale eps out of place (no *= on
+      eps)""",
+      close("grad_logvar"))
 
 EXERCISE = exercise(globals(), points=2, summary="sample from N(mean, exp(logvar)) differentiably",
                     reread="1. The VAE: an encoder that outputs a distribution")

@@ -80,96 +80,117 @@ STATS, CLEAN = "a few hundred samples", "almost no noise"
 SAME = ("the course's model", "one sample")
 
 
-@PROPS("returns the loss of the step as a Python float",
-       "the step reports its loss as a plain number, taken after backpropagation",
-       code="the step's loss is a 0-dim tensor until you ask for its number, after backpropagating")
+@PROPS
 def _float(outs, refs):
+    """returns the loss of the step as a Python float
+
+    the step reports its loss as a plain number, taken after backpropagation
+
+    code: the step's loss is a 0-dim tensor until you ask for its number, after backpropagating"""
     flags = outs[STATS].value[FLOATS]
     return bool(flags.all()) and len(flags) > 0, (
         "a float every step" if bool(flags.all()) else "not a float (a tensor?)")
 
 
-PROPS("calls the model once per step, on the whole batch",
-      "one forward pass per step: all B noisy latents, each with its own caption (emptied or not);"
-      " the empty prompt is not a second pass in training",
+PROPS("""calls the model once per step, on the whole batch
+
+      one forward pass per step: all B noisy latents, each with its own caption (emptied or
+      not); the empty prompt is not a second pass in training""",
       harness.calls_once(STATS))
 
-PROPS("encodes the images with the VAE, leaving it in eval mode",
-      "the VAE is a frozen, pretrained part: encode every batch with it, and do not switch "
-      "it to training mode (only the model being trained is)",
+PROPS("""encodes the images with the VAE, leaving it in eval mode
+
+      the VAE is a frozen, pretrained part: encode every batch with it, and do not switch it to
+      training mode (only the model being trained is)""",
       harness.vae_in_eval(STATS))
 
 
-@PROPS("no gradient reaches the VAE",
-       "the VAE is frozen: compute the latents without recording a graph through it, so that "
-       "backpropagation stops at the latents and the VAE's weights get no gradient")
+@PROPS
 def _vae_grad(outs, refs):
+    """no gradient reaches the VAE
+
+    the VAE is frozen: compute the latents without recording a graph through it, so that
+    backpropagation stops at the latents and the VAE's weights get no gradient"""
     grads = outs[STATS].value[VAE][1].item()
     return not grads, "the VAE's weights received gradients" if grads else "none"
 
 
-PROPS("leaves the VAE's weights, the images and the captions' tokens unchanged",
-      "only the model's weights may change: the VAE is not trained, and the batch you are "
-      "given (images, tokens, the empty prompt) is the caller's; empty captions out of place",
+PROPS("""leaves the VAE's weights, the images and the captions' tokens unchanged
+
+      only the model's weights may change: the VAE is not trained, and the batch you are given
+      (images, tokens, the empty prompt) is the caller's; empty captions out of place""",
       harness.inputs_unchanged)
 
-PROPS("scales the latents once: the clean latents the model sees have std 1",
-      "the VAE's latents have their own spread; the scale given makes them unit-variance, as the "
-      "model is sampled, and it is applied exactly once",
-      harness.scaled_once(CLEAN),
-      code="the VAE's latents have their own scale; multiply them by `scale` (once) so that the "
-           "model trains on unit-variance latents, as it is sampled")
+PROPS("""scales the latents once: the clean latents the model sees have std 1
 
-PROPS("draws one noise level per sample, log-uniform over the schedule's range",
-      "each sample gets its own noise level from the schedule you are given, spread evenly in log "
-      "sigma between its smallest and largest level",
-      harness.log_uniform_sigmas(STATS),
-      code="schedule.sample(B, generator) gives each sample its own sigma between sigma_min and "
-           "sigma_max of the schedule you are given, evenly spread in log sigma")
+      the VAE's latents have their own spread; the scale given makes them unit-variance, as the
+      model is sampled, and it is applied exactly once
+
+      code: the VAE's latents have their own scale; multiply them by `scale` (once) so that the
+      model trains on unit-variance latents, as it is sampled""",
+      harness.scaled_once(CLEAN))
+
+PROPS("""draws one noise level per sample, log-uniform over the schedule's range
+
+      each sample gets its own noise level from the schedule you are given, spread evenly in log
+      sigma between its smallest and largest level
+
+      code: schedule.sample(B, generator) gives each sample its own sigma between sigma_min and
+      sigma_max of the schedule you are given, evenly spread in log sigma""",
+      harness.log_uniform_sigmas(STATS))
 
 
-@PROPS("a dropped caption becomes the empty prompt, ids and mask alike; a kept one is unchanged",
-       "the model reads a caption through its ids and its mask: a caption replaced by \"\" "
-       "takes both from the empty prompt, row by row")
+@PROPS
 def _rows(outs, refs):
+    """a dropped caption becomes the empty prompt, ids and mask alike; a kept one is unchanged
+
+    the model reads a caption through its ids and its mask: a caption replaced by "" takes both
+    from the empty prompt, row by row"""
     drops = outs[STATS].value[DROPS]
     bad = int((drops == 2).sum())
     return bad == 0 and len(drops) > 0, (f"{bad} of {len(drops)} captions the model saw are "
                                          "neither the given one nor the empty prompt")
 
 
-PROPS("empties each caption with probability p_empty",
-      "a caption is replaced by the empty prompt when its uniform number falls below p_empty "
-      "(classifier-free guidance then has an unconditional model to subtract)",
+PROPS("""empties each caption with probability p_empty
+
+      a caption is replaced by the empty prompt when its uniform number falls below p_empty
+      (classifier-free guidance then has an unconditional model to subtract)""",
       harness.empty_rate(STATS))
 
-PROPS("decides for each caption on its own",
-      "one uniform number per caption, not one per batch: a batch mixes emptied and kept "
-      "captions",
+PROPS("""decides for each caption on its own
+
+      one uniform number per caption, not one per batch: a batch mixes emptied and kept captions""",
       harness.mixed_batches(STATS))
 
 
-@PROPS("steps the optimiser: the model's weights move",
-       "backpropagate the loss itself (the tensor the model's output went into) and step the "
-       "optimiser you are given")
+@PROPS
 def _moves(outs, refs):
+    """steps the optimiser: the model's weights move
+
+    backpropagate the loss itself (the tensor the model's output went into) and step the
+    optimiser you are given"""
     moved = bool(outs[STATS].value[MOVED])
     return moved, "the weights moved" if moved else "the weights did not move"
 
 
-PROPS("the same losses as the course's step on the same draws",
-      "the draws come from the generator in the documented order, and each sample's squared error "
-      "carries the weight of the course's loss",
-      harness.same_losses(*SAME),
-      code="draw from the generator in the order the docstring gives (one uniform number per "
-           "caption, then sigma, then the noise), scale the latents, and weight each sample's "
-           "squared error by 1 + sigma^2 (sigma_d = 1)")
+PROPS("""the same losses as the course's step on the same draws
 
-PROPS("the same weights as the course's step after every step",
-      "each step must apply its own gradient, and only once",
-      harness.same_weights(*SAME),
-      code="each step must apply its own gradient: clear the old ones, backpropagate the loss, "
-           "step the optimiser once")
+      the draws come from the generator in the documented order, and each sample's squared error
+      carries the weight of the course's loss
+
+      code: draw from the generator in the order the docstring gives (one uniform number per
+      caption, then sigma, then the noise), scale the latents, and weight each sample's squared
+      error by 1 + sigma^2 (sigma_d = 1)""",
+      harness.same_losses(*SAME))
+
+PROPS("""the same weights as the course's step after every step
+
+      each step must apply its own gradient, and only once
+
+      code: each step must apply its own gradient: clear the old ones, backpropagate the loss,
+      step the optimiser once""",
+      harness.same_weights(*SAME))
 
 
 def _zero_after(model, vae, images, tokens, empty, optimizer, scale, p_empty, schedule,

@@ -86,11 +86,13 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS("<bos> words <eos> then <pad>",
-       "a caption becomes the start token, one id per word, the end token, then padding up "
-       "to max_len; the detail shows your ids for the caption",
-       code=f"text.BOS = {text.BOS}, text.EOS = {text.EOS}, text.PAD = {text.PAD}; build a "
-            "list of ids and return it as a torch.long tensor")
+@PROPS(f"""<bos> words <eos> then <pad>
+
+       a caption becomes the start token, one id per word, the end token, then padding up to
+       max_len; the detail shows your ids for the caption
+
+       code: text.BOS = {text.BOS}, text.EOS = {text.EOS}, text.PAD = {text.PAD}; build a list
+       of ids and return it as a torch.long tensor""")
 def _tok_frame(outs, refs):
     caption = cases()["caption"].args[0]
     n = len(caption.split())
@@ -99,23 +101,29 @@ def _tok_frame(outs, refs):
     return ok, f"{caption!r} -> {got}"
 
 
-@PROPS("the empty prompt is <bos> <eos>",
-       "an empty caption, or one of only whitespace, has no words: the start and end "
-       "tokens, then padding",
-       code="str.split() without an argument returns no words for a blank caption; "
-            "split(' ') returns empty strings")
+@PROPS
 def _tok_empty(outs, refs):
+    """the empty prompt is <bos> <eos>
+
+    an empty caption, or one of only whitespace, has no words: the start and end tokens, then
+    padding
+
+    code: str.split() without an argument returns no words for a blank caption; split(' ') returns
+    empty strings"""
     caption = cases()["empty"].args[0]
     got = outs["empty"].value.tolist()
     return got == [text.BOS, text.EOS] + [text.PAD] * 10, f"{caption!r} -> {got}"
 
 
-@PROPS("a long caption keeps its first max_len - 2 words, then <eos>",
-       "only max_len minus two words fit between the start and end tokens: keep the first "
-       "ones, drop the rest, and still end with <eos>",
-       code="slice the list of word ids to its first max_len - 2 entries before framing it, "
-            "not the framed sequence after")
+@PROPS
 def _tok_long(outs, refs):
+    """a long caption keeps its first max_len - 2 words, then <eos>
+
+    only max_len minus two words fit between the start and end tokens: keep the first ones, drop
+    the rest, and still end with <eos>
+
+    code: slice the list of word ids to its first max_len - 2 entries before framing it, not the
+    framed sequence after"""
     got, want = outs["long"].value.tolist(), refs["long"].value.tolist()
     return got == want, f"a 20-word caption -> {got}, expected {want} (its first 10 words)"
 
@@ -163,23 +171,28 @@ BUGS = {
 }
 ALTERNATIVES = {"filled into torch.full": _filled}
 
-PROPS("matches the reference (upper case, unknown words, max_len 6)",
-      "words are looked up in lower case, a word the vocabulary lacks becomes the unknown "
-      "token, and max_len is the one given",
-      close("upper", "unknown", "short_max"),
-      code="caption.lower(); vocab.get(word, text.UNK)")
+PROPS("""matches the reference (upper case, unknown words, max_len 6)
 
-PROPS("uses the vocabulary it is given, whatever its ids",
-      "the ids come from the vocabulary passed in, which may differ from the notebook's",
-      close("vocab"),
-      code="look words up in the vocab parameter, not in the notebook's global vocab")
+      words are looked up in lower case, a word the vocabulary lacks becomes the unknown token, and
+      max_len is the one given
 
-PROPS("max_len edge cases: 2, exactly max_len - 2 words, one word too many; runs of "
-      "whitespace",
-      "at most max_len minus two words fit between <bos> and <eos> (none for max_len 2, and "
-      "no padding when exactly that many); words are separated by any run of whitespace",
-      close("max_len2", "exact", "one_over", "spaces"),
-      code="caption.lower().split() with no argument splits on spaces, tabs and newlines")
+      code: caption.lower(); vocab.get(word, text.UNK)""",
+      close("upper", "unknown", "short_max"))
+
+PROPS("""uses the vocabulary it is given, whatever its ids
+
+      the ids come from the vocabulary passed in, which may differ from the notebook's
+
+      code: look words up in the vocab parameter, not in the notebook's global vocab""",
+      close("vocab"))
+
+PROPS("""max_len edge cases: 2, exactly max_len - 2 words, one word too many; runs of whitespace
+
+      at most max_len minus two words fit between <bos> and <eos> (none for max_len 2, and no
+      padding when exactly that many); words are separated by any run of whitespace
+
+      code: caption.lower().split() with no argument splits on spaces, tabs and newlines""",
+      close("max_len2", "exact", "one_over", "spaces"))
 
 EXERCISE = exercise(globals(), points=2, summary="caption -> fixed-length token ids",
                     reread="3. Text: tokens and a text encoder")

@@ -55,12 +55,15 @@ def _pipeline_images(probe_draw: int) -> dict[str, torch.Tensor]:
 PROPS = Props()
 
 
-@PROPS("equals the pipeline's decoding, for 1, 2 and 3 latents and another VAE's scale",
-       "the latents are the VAE's own latents times the scaling factor of that VAE's config "
-       "(it differs between VAEs): decoding first undoes that multiplication",
-       code="divide by vae.config.scaling_factor (not 0.18215 written in, not a "
-            "multiplication); vae.decode(...).sample gives images in [-1, 1]")
+@PROPS
 def _pipeline(outs, refs):
+    """equals the pipeline's decoding, for 1, 2 and 3 latents and another VAE's scale
+
+    the latents are the VAE's own latents times the scaling factor of that VAE's config (it
+    differs between VAEs): decoding first undoes that multiplication
+
+    code: divide by vae.config.scaling_factor (not 0.18215 written in, not a multiplication);
+    vae.decode(...).sample gives images in [-1, 1]"""
     worst, where = 0.0, ""
     for name, want in _pipeline_images(draw()).items():
         diff = (outs[name].value - want).abs().max().item()
@@ -70,11 +73,14 @@ def _pipeline(outs, refs):
                          f"(allowed {TOL:.0e}, worst in case '{where}')")
 
 
-@PROPS("images lie in [0, 1]",
-       "the decoder's images lie in [-1, 1]: map that interval linearly onto [0, 1], then "
-       "clip what still falls outside",
-       code="halve the images and add 0.5, then .clamp(0, 1)")
+@PROPS
 def _range(outs, refs):
+    """images lie in [0, 1]
+
+    the decoder's images lie in [-1, 1]: map that interval linearly onto [0, 1], then clip what
+    still falls outside
+
+    code: halve the images and add 0.5, then .clamp(0, 1)"""
     x = torch.cat([outs[name].value.flatten() for name in ("z", "one", "three")])
     return bool(x.min() >= 0 and x.max() <= 1), f"range [{x.min():.2f}, {x.max():.2f}]"
 
@@ -103,11 +109,13 @@ ALTERNATIVES = {
     "one latent at a time": lambda vae, z: torch.cat([_decode(vae, zi[None]) for zi in z]),
 }
 
-PROPS("matches the reference for one latent and for an odd batch",
-      "the whole batch is decoded at once and keeps its batch dimension, even for one "
-      "image; the images keep the VAE's dtype",
-      close("one", "three", atol=TOL),
-      code="no .squeeze() and no .float() on the result")
+PROPS("""matches the reference for one latent and for an odd batch
+
+      the whole batch is decoded at once and keeps its batch dimension, even for one image; the
+      images keep the VAE's dtype
+
+      code: no .squeeze() and no .float() on the result""",
+      close("one", "three", atol=TOL))
 
 EXERCISE = exercise(globals(), points=1, summary="latents -> images in [0, 1]",
                     reread="5. Decoding")

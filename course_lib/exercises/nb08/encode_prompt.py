@@ -59,14 +59,17 @@ def _pipeline_embeds(probe_draw: int) -> dict[str, tuple[torch.Tensor, torch.Ten
 PROPS = Props()
 
 
-@PROPS("equals StableDiffusionPipeline.encode_prompt for 1, 2 and 3 prompts",
-       "every text is padded to the tokenizer's full length (77 for CLIP) and longer ones "
-       "cut, as the pipeline always does; the embedding is the text encoder's last hidden "
-       "state, one vector per token. The detail names the worst case",
-       code="tokenizer(texts, padding='max_length', max_length=tokenizer.model_max_length, "
-            "truncation=True, return_tensors='pt'); the text encoder's first output on the "
-            "input_ids, with no attention_mask (the pipeline passes none)")
+@PROPS
 def _pipeline(outs, refs):
+    """equals StableDiffusionPipeline.encode_prompt for 1, 2 and 3 prompts
+
+    every text is padded to the tokenizer's full length (77 for CLIP) and longer ones cut, as
+    the pipeline always does; the embedding is the text encoder's last hidden state, one vector
+    per token. The detail names the worst case
+
+    code: tokenizer(texts, padding='max_length', max_length=tokenizer.model_max_length,
+    truncation=True, return_tensors='pt'); the text encoder's first output on the input_ids,
+    with no attention_mask (the pipeline passes none)"""
     worst, where = 0.0, ""
     for name, (neg, pos) in _pipeline_embeds(draw()).items():
         diff = (outs[name].value - torch.cat([neg, pos])).abs().max().item()
@@ -76,12 +79,15 @@ def _pipeline(outs, refs):
                          f"(allowed {TOL:.0e}, worst in case '{where}')")
 
 
-@PROPS("negative prompts come first, each with its own prompt",
-       "guidance splits the U-Net's output as (unconditional, text), in that order: the "
-       "negative prompts' embeddings come first, each for its own prompt, then the prompts'",
-       code="concatenate along the batch axis, the negative block first; embed the whole "
-            "negative_prompts list, not its first entry repeated")
+@PROPS
 def _order(outs, refs):
+    """negative prompts come first, each with its own prompt
+
+    guidance splits the U-Net's output as (unconditional, text), in that order: the negative
+    prompts' embeddings come first, each for its own prompt, then the prompts'
+
+    code: concatenate along the batch axis, the negative block first; embed the whole
+    negative_prompts list, not its first entry repeated"""
     worst = 0.0
     for name, (neg, _) in _pipeline_embeds(draw()).items():
         worst = max(worst, (outs[name].value[:len(neg)] - neg).abs().max().item())
@@ -115,11 +121,12 @@ ALTERNATIVES = {
                  return_tensors="pt").input_ids).last_hidden_state for t in n + p]),
 }
 
-PROPS("a long prompt is cut to 77 tokens",
-      "CLIP reads at most 77 tokens: a longer text is cut by the tokenizer, never passed on "
-      "whole",
-      close("long"),
-      code="truncation=True and max_length=tokenizer.model_max_length in the tokenizer call")
+PROPS("""a long prompt is cut to 77 tokens
+
+      CLIP reads at most 77 tokens: a longer text is cut by the tokenizer, never passed on whole
+
+      code: truncation=True and max_length=tokenizer.model_max_length in the tokenizer call""",
+      close("long"))
 
 EXERCISE = exercise(
     globals(), points=2,

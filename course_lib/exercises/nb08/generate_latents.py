@@ -107,16 +107,18 @@ def _pipeline_latents(probe_draw: int) -> dict[str, tuple[torch.Tensor, str]]:
 PROPS = Props()
 
 
-@PROPS("equals StableDiffusionPipeline on the same seed (DDIM, Euler, DPM-Solver++; 1 to 3 "
-       "prompts)",
-       "the pipeline's phases, in order: the prompts' embeddings (empty negative prompts when "
-       "none are given); the scheduler you are given, prepared for this many steps; starting "
-       "noise from the generator, scaled to the scheduler's starting noise level (1 for DDIM, "
-       "far more for Euler); one guided step per timestep. The detail names the worst case",
-       code="pipe.scheduler.set_timesteps(steps, ...); noise of shape (len(prompts), "
-            "pipe.unet.config.in_channels, size, size), size the U-Net's sample_size, times "
-            "pipe.scheduler.init_noise_sigma; loop over pipe.scheduler.timesteps")
+@PROPS
 def _pipeline(outs, refs):
+    """equals StableDiffusionPipeline on the same seed (DDIM, Euler, DPM-Solver++; 1 to 3 prompts)
+
+    the pipeline's phases, in order: the prompts' embeddings (empty negative prompts when none
+    are given); the scheduler you are given, prepared for this many steps; starting noise from
+    the generator, scaled to the scheduler's starting noise level (1 for DDIM, far more for
+    Euler); one guided step per timestep. The detail names the worst case
+
+    code: pipe.scheduler.set_timesteps(steps, ...); noise of shape (len(prompts),
+    pipe.unet.config.in_channels, size, size), size the U-Net's sample_size, times
+    pipe.scheduler.init_noise_sigma; loop over pipe.scheduler.timesteps"""
     worst, where = 0.0, ""
     for name, (want, words) in _pipeline_latents(draw()).items():
         diff = (outs[name].value - want).abs().max().item()
@@ -126,13 +128,15 @@ def _pipeline(outs, refs):
                          f"= {worst:.1e}, allowed {TOL:.0e} (worst: {where})")
 
 
-@PROPS("the same seed gives the same latents",
-       "the starting noise comes from the generator you are given, so that a seed fixes the "
-       "image; torch's global random state is neither used nor reset. (Probed with no "
-       "negative prompts, once given as empty strings and once left to their default, "
-       "which is the same thing)",
-       code="torch.randn(shape, generator=generator, dtype=...); no torch.manual_seed")
+@PROPS
 def _seed(outs, refs):
+    """the same seed gives the same latents
+
+    the starting noise comes from the generator you are given, so that a seed fixes the image;
+    torch's global random state is neither used nor reset. (Probed with no negative prompts,
+    once given as empty strings and once left to their default, which is the same thing)
+
+    code: torch.randn(shape, generator=generator, dtype=...); no torch.manual_seed"""
     same = torch.allclose(outs["seed3"].value, outs["no_negative"].value, rtol=0, atol=TOL)
     return same, ("the same seed gives the same latents" if same else
                   "the same seed, with negative prompts [\"\", \"\"] or left out, gave "

@@ -89,13 +89,16 @@ def _prompt_alone(probe_draw: int) -> torch.Tensor:
 PROPS = Props()
 
 
-@PROPS("w = 1 is a step with the prompt alone",
-       "the guided prediction starts from the unconditional one and moves w times the way "
-       "to the prompt's, so at w = 1 it is the prompt's own; the U-Net's output comes back "
-       "in the order of its input, unconditional half first",
-       code="split the U-Net's .sample into halves with .chunk(2), unconditional first (not "
-            "interleaved rows); combine them with w as in notebook 05")
+@PROPS
 def _w1(outs, refs):
+    """w = 1 is a step with the prompt alone
+
+    the guided prediction starts from the unconditional one and moves w times the way to the
+    prompt's, so at w = 1 it is the prompt's own; the U-Net's output comes back in the order of
+    its input, unconditional half first
+
+    code: split the U-Net's .sample into halves with .chunk(2), unconditional first (not
+    interleaved rows); combine them with w as in notebook 05"""
     diff = (outs["w1"].value - _prompt_alone(draw())).abs().max().item()
     return diff < TOL, f"w = 1 vs a step with the prompt alone: max diff {diff:.1e}"
 
@@ -152,29 +155,34 @@ BUGS = {
     "[dtype] guidance computed in float32": lambda *a: _step(*a, eps_dtype=torch.float32),
 }
 
-PROPS("matches the reference at w = 5",
-      "the latents are doubled (one copy per embedding) and scaled for the scheduler before "
-      "the U-Net; the guided prediction is not the answer: the scheduler's step turns it "
-      "into the next latents",
-      close("w5"),
-      code="scheduler.scale_model_input on the doubled latents; unet(..., t, "
-           "encoder_hidden_states=embeds).sample; return scheduler.step(...).prev_sample")
+PROPS("""matches the reference at w = 5
 
-PROPS("matches the reference with an Euler scheduler, batch of one",
-      "Euler's latents are at noise level sigma, and the U-Net expects them divided by the "
-      "square root of sigma squared plus one: the scheduler's scaled model input, not the "
-      "latents themselves (for DDIM that scaling does nothing, so only Euler shows it)",
-      close("euler"),
-      code="feed the U-Net scheduler.scale_model_input(..., t); step with the unscaled "
-           "latents")
+      the latents are doubled (one copy per embedding) and scaled for the scheduler before the
+      U-Net; the guided prediction is not the answer: the scheduler's step turns it into the
+      next latents
 
-PROPS("continues a DPM-Solver++ run: an odd batch, negative prompts, its own history",
-      "a multistep scheduler combines this prediction with those it kept from the run's "
-      "earlier steps: step the scheduler you are given, as it is; one built or reset inside "
-      "the step has no history",
-      close("dpm_mid_run"),
-      code="no set_timesteps and no from_config inside guided_step; call step on the "
-           "scheduler argument")
+      code: scheduler.scale_model_input on the doubled latents; unet(..., t,
+      encoder_hidden_states=embeds).sample; return scheduler.step(...).prev_sample""",
+      close("w5"))
+
+PROPS("""matches the reference with an Euler scheduler, batch of one
+
+      Euler's latents are at noise level sigma, and the U-Net expects them divided by the square
+      root of sigma squared plus one: the scheduler's scaled model input, not the latents
+      themselves (for DDIM that scaling does nothing, so only Euler shows it)
+
+      code: feed the U-Net scheduler.scale_model_input(..., t); step with the unscaled latents""",
+      close("euler"))
+
+PROPS("""continues a DPM-Solver++ run: an odd batch, negative prompts, its own history
+
+      a multistep scheduler combines this prediction with those it kept from the run's earlier
+      steps: step the scheduler you are given, as it is; one built or reset inside the step has
+      no history
+
+      code: no set_timesteps and no from_config inside guided_step; call step on the scheduler
+      argument""",
+      close("dpm_mid_run"))
 
 EXERCISE = exercise(globals(), points=2, summary="one guided denoising step",
                     reread="3. Timesteps, starting noise, one guided step")

@@ -78,13 +78,16 @@ def _worst(outs, which: int, rows=slice(None)) -> tuple[float, str]:
 PROPS = Props()
 
 
-@PROPS("returns (embeds, pooled): (2B, 77, D1 + D2) and (2B, P) in the encoders' dtype",
-       "two results: one vector per token with the two encoders' features side by side, and "
-       "one pooled vector per text, the size of the second encoder's projection; both in the "
-       "dtype of the text encoders (float16 on a GPU)",
-       code="return a tuple (embeds, pooled); pooled comes from the second encoder's output "
-            "with the projection (text_embeds)")
+@PROPS
 def _form(outs, refs):
+    """returns (embeds, pooled): (2B, 77, D1 + D2) and (2B, P) in the encoders' dtype
+
+    two results: one vector per token with the two encoders' features side by side, and one
+    pooled vector per text, the size of the second encoder's projection; both in the dtype of
+    the text encoders (float16 on a GPU)
+
+    code: return a tuple (embeds, pooled); pooled comes from the second encoder's output with
+    the projection (text_embeds)"""
     for name, ref in refs.items():
         got = _pair(outs[name].value)
         for part, g, w in zip(("embeds", "pooled"), got, ref.value):
@@ -94,39 +97,47 @@ def _form(outs, refs):
     return True, "shapes and dtypes as expected"
 
 
-@PROPS("token states equal StableDiffusionXLPipeline.encode_prompt's (1, 2 and 3 prompts)",
-       "each encoder reads the text tokenized by its own tokenizer (the second pads "
-       "differently), and SDXL takes the output of each encoder's penultimate layer, not the "
-       "last one; the two are laid side by side along the features, the first encoder's "
-       "first. The detail names the worst case",
-       code="text_encoder(ids, output_hidden_states=True).hidden_states holds every layer's "
-            "output, the last one last; torch.cat along the last axis, first encoder first")
+@PROPS
 def _states(outs, refs):
+    """token states equal StableDiffusionXLPipeline.encode_prompt's (1, 2 and 3 prompts)
+
+    each encoder reads the text tokenized by its own tokenizer (the second pads differently),
+    and SDXL takes the output of each encoder's penultimate layer, not the last one; the two are
+    laid side by side along the features, the first encoder's first. The detail names the worst
+    case
+
+    code: text_encoder(ids, output_hidden_states=True).hidden_states holds every layer's output,
+    the last one last; torch.cat along the last axis, first encoder first"""
     worst, where = _worst(outs, 0)
     return worst < TOL, (f"max |yours - the pipeline's prompt_embeds| = {worst:.1e} (allowed "
                          f"{TOL:.0e}, worst in case '{where}')")
 
 
-@PROPS("pooled embeddings equal the pipeline's",
-       "the pooled embedding is one vector per text from the second (larger) encoder only: "
-       "its summary token after the encoder's projection layer, which is what the U-Net's "
-       "added embedding reads",
-       code="CLIPTextModelWithProjection's output has text_embeds (after the projection); "
-            "its text_model's pooler_output is before it, and the first encoder has no "
-            "projection")
+@PROPS
 def _pooled(outs, refs):
+    """pooled embeddings equal the pipeline's
+
+    the pooled embedding is one vector per text from the second (larger) encoder only: its
+    summary token after the encoder's projection layer, which is what the U-Net's added
+    embedding reads
+
+    code: CLIPTextModelWithProjection's output has text_embeds (after the projection); its
+    text_model's pooler_output is before it, and the first encoder has no projection"""
     worst, where = _worst(outs, 1)
     return worst < TOL, (f"max |yours - the pipeline's pooled_prompt_embeds| = {worst:.1e} "
                          f"(allowed {TOL:.0e}, worst in case '{where}')")
 
 
-@PROPS("the unconditional half: zeros without negative prompts, theirs with them",
-       "SDXL's unconditional input is not the empty prompt's embedding: with no negative "
-       "prompts both its token states and its pooled vector are all zeros; with negative "
-       "prompts it is their embedding, each for its own prompt, and it comes first",
-       code="negative_prompts is None: torch.zeros_like of the prompts' states and pooled; "
-            "else embed the negative prompts the same way; concatenate negative first")
+@PROPS
 def _unconditional(outs, refs):
+    """the unconditional half: zeros without negative prompts, theirs with them
+
+    SDXL's unconditional input is not the empty prompt's embedding: with no negative prompts
+    both its token states and its pooled vector are all zeros; with negative prompts it is their
+    embedding, each for its own prompt, and it comes first
+
+    code: negative_prompts is None: torch.zeros_like of the prompts' states and pooled; else
+    embed the negative prompts the same way; concatenate negative first"""
     worst = 0.0
     for name, (embeds, pooled) in xl_pipeline_embeds(draw()).items():
         half = len(embeds) // 2
@@ -138,11 +149,14 @@ def _unconditional(outs, refs):
     return worst < TOL, f"first half vs the pipeline's negative embeddings: max diff {worst:.1e}"
 
 
-@PROPS("follows the text encoders' dtype (float64 encoders, float64 results)",
-       "on a GPU the encoders run in float16 and the U-Net expects their dtype: the "
-       "embeddings, the zeros included, must come out in the encoders' own dtype",
-       code="zeros_like keeps the dtype of its argument; no .float() on the results")
+@PROPS
 def _float64(outs, refs):
+    """follows the text encoders' dtype (float64 encoders, float64 results)
+
+    on a GPU the encoders run in float16 and the U-Net expects their dtype: the embeddings, the
+    zeros included, must come out in the encoders' own dtype
+
+    code: zeros_like keeps the dtype of its argument; no .float() on the results"""
     got, want = _pair(outs["float64"].value), refs["float64"].value
     if any(g.dtype != torch.float64 for g in got):
         return False, f"float64 encoders gave {got[0].dtype} and {got[1].dtype}"

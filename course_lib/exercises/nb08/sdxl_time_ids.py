@@ -68,13 +68,16 @@ def _pipeline_ids(probe_draw: int) -> dict[str, torch.Tensor]:
 PROPS = Props()
 
 
-@PROPS("equals the time ids StableDiffusionXLPipeline gives its U-Net (1 to 3 images, with "
-       "and without guidance)",
-       "the pipeline gives every input of the U-Net the same six numbers: where the picture "
-       "came from, where it was cut, what is asked for. The detail names the worst case",
-       code="one list of the six numbers, the three pairs one after the other, and "
-            "torch.tensor of a list that holds it once per U-Net input")
+@PROPS
 def _pipeline(outs, refs):
+    """equals the time ids StableDiffusionXLPipeline gives its U-Net (1 to 3 images, with and
+    without guidance)
+
+    the pipeline gives every input of the U-Net the same six numbers: where the picture came
+    from, where it was cut, what is asked for. The detail names the worst case
+
+    code: one list of the six numbers, the three pairs one after the other, and torch.tensor of
+    a list that holds it once per U-Net input"""
     worst, where = 0.0, ""
     for name, want in _pipeline_ids(draw()).items():
         got = outs[name].value
@@ -89,13 +92,16 @@ FIELDS = ["original height", "original width", "crop top", "crop left", "target 
           "target width"]
 
 
-@PROPS("each number in its place: sizes as (height, width), the crop between them",
-       "the U-Net learned the six numbers in one fixed order: original size, then the crop's "
-       "corner, then the target size, each pair height (or top) first, as the image tensors "
-       "are laid out (rows before columns)",
-       code="unpack the three pairs in the order original_size, crop_top_left, target_size; "
-            "do not reverse a pair")
+@PROPS
 def _places(outs, refs):
+    """each number in its place: sizes as (height, width), the crop between them
+
+    the U-Net learned the six numbers in one fixed order: original size, then the crop's corner,
+    then the target size, each pair height (or top) first, as the image tensors are laid out
+    (rows before columns)
+
+    code: unpack the three pairs in the order original_size, crop_top_left, target_size; do not
+    reverse a pair"""
     got, want = outs["guided_two"].value, refs["guided_two"].value
     if got.ndim != 2 or got.shape[-1] != 6:
         return False, f"not checked: rows of 6 numbers expected, got shape {tuple(got.shape)}"
@@ -105,21 +111,26 @@ def _places(outs, refs):
                        f"{want[0].tolist()})")
 
 
-@PROPS("one row per U-Net input: doubled with guidance, not without",
-       "with guidance the U-Net sees each image twice (unconditional and text halves), and "
-       "every input needs its own row; without guidance each image is seen once",
-       code="the number of rows depends on batch_size and on guided")
+@PROPS
 def _rows(outs, refs):
+    """one row per U-Net input: doubled with guidance, not without
+
+    with guidance the U-Net sees each image twice (unconditional and text halves), and every
+    input needs its own row; without guidance each image is seen once
+
+    code: the number of rows depends on batch_size and on guided"""
     bad = [f"{name}: {len(outs[name].value)} rows, {len(ref.value)} expected"
            for name, ref in refs.items() if len(outs[name].value) != len(ref.value)]
     return not bad, "; ".join(bad) or "as many rows as U-Net inputs in every case"
 
 
-PROPS("the dtype and device asked for (float64, float16)",
-      "the time ids join the U-Net's inputs, so they take the dtype of the other inputs "
-      "(float16 on a GPU) and the device given",
-      close("float64", "float16_on_cpu", atol=0, rtol=0),
-      code="torch.tensor(..., dtype=dtype, device=device)")
+PROPS("""the dtype and device asked for (float64, float16)
+
+      the time ids join the U-Net's inputs, so they take the dtype of the other inputs (float16
+      on a GPU) and the device given
+
+      code: torch.tensor(..., dtype=dtype, device=device)""",
+      close("float64", "float16_on_cpu", atol=0, rtol=0))
 
 
 def _ids(orig, crop, target, b, guided=True, dtype=torch.float32, device=None, order="ok",

@@ -50,31 +50,39 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS("symmetric: images and texts play the same role",
-       "the loss averages two cross-entropies, over the rows (each image picks its caption) "
-       "and over the columns (each caption picks its image), so swapping images and texts "
-       "changes nothing",
-       code="F.cross_entropy of the logits and of their transpose .T, same targets, averaged")
+@PROPS
 def _symmetric(outs, refs):
+    """symmetric: images and texts play the same role
+
+    the loss averages two cross-entropies, over the rows (each image picks its caption) and over
+    the columns (each caption picks its image), so swapping images and texts changes nothing
+
+    code: F.cross_entropy of the logits and of their transpose .T, same targets, averaged"""
     a, b = value(outs, "random"), value(outs, "swapped")
     ok = abs(a - b) < 1e-5 * max(1.0, abs(a))  # float32 round-off grows with the loss
     return ok, f"loss(images, texts) = {a:.5f}, loss(texts, images) = {b:.5f}"
 
 
-@PROPS("only directions count, not lengths",
-       "the logits are scaled cosine similarities: each embedding is brought to unit length "
-       "on its own, along its features, so rescaling one changes nothing",
-       code="F.normalize(emb, dim=-1): each row (dim=0 would normalise across the batch)")
+@PROPS
 def _lengths(outs, refs):
+    """only directions count, not lengths
+
+    the logits are scaled cosine similarities: each embedding is brought to unit length on its
+    own, along its features, so rescaling one changes nothing
+
+    code: F.normalize(emb, dim=-1): each row (dim=0 would normalise across the batch)"""
     a, b = value(outs, "random"), value(outs, "lengths")
     return abs(a - b) < 1e-4, f"loss {a:.5f}; with each embedding rescaled {b:.5f}"
 
 
-@PROPS("image i equal to caption i at s = 100 gives a loss near 0",
-       "the cosine similarities are multiplied by the scale s, the exponential of log_scale; "
-       "at s = 100 the matching pairs dominate and the loss is near 0",
-       code="s = torch.as_tensor(log_scale).exp(), not log_scale itself")
+@PROPS
 def _aligned(outs, refs):
+    """image i equal to caption i at s = 100 gives a loss near 0
+
+    the cosine similarities are multiplied by the scale s, the exponential of log_scale; at s =
+    100 the matching pairs dominate and the loss is near 0
+
+    code: s = torch.as_tensor(log_scale).exp(), not log_scale itself"""
     got = value(outs, "aligned")
     return 0 <= got < 0.05, f"loss {got:.4f}, expected close to 0"
 
@@ -134,22 +142,28 @@ BUGS = {
 ALTERNATIVES = {"logits.T written as text @ image.T": _text_by_image,
                 "norms divided by hand, log_softmax diagonals": _log_softmax}
 
-PROPS("matches the reference (two values of log_scale)",
-      "the target of row i is column i, the diagonal; the scale is the exponential of "
-      "log_scale; the loss is the mean of the two directions, not their sum",
-      close("random", "scale1"),
-      code="targets torch.arange(B); halve the sum of the two cross-entropies")
+PROPS("""matches the reference (two values of log_scale)
 
-PROPS("matches the reference for embeddings of lengths far from 1 (thousands, thousandths)",
-      "each embedding is divided by its own length, whatever it is (thousands or "
-      "thousandths), before the scaled cosines are formed",
-      close("large_norms", atol=1e-5),
-      code="F.normalize(..., dim=-1), out of place: no /= on the inputs")
+      the target of row i is column i, the diagonal; the scale is the exponential of log_scale;
+      the loss is the mean of the two directions, not their sum
 
-PROPS("matches the reference in float64 (an odd batch, another width, another scale)",
-      "the same loss in the inputs' dtype; gradients reach both embeddings and log_scale",
-      close("float64", atol=1e-12, rtol=1e-10),
-      code="no .float() and no .item(); math.exp of log_scale gives a float without gradient")
+      code: targets torch.arange(B); halve the sum of the two cross-entropies""",
+      close("random", "scale1"))
+
+PROPS("""matches the reference for embeddings of lengths far from 1 (thousands, thousandths)
+
+      each embedding is divided by its own length, whatever it is (thousands or thousandths),
+      before the scaled cosines are formed
+
+      code: F.normalize(..., dim=-1), out of place: no /= on the inputs""",
+      close("large_norms", atol=1e-5))
+
+PROPS("""matches the reference in float64 (an odd batch, another width, another scale)
+
+      the same loss in the inputs' dtype; gradients reach both embeddings and log_scale
+
+      code: no .float() and no .item(); math.exp of log_scale gives a float without gradient""",
+      close("float64", atol=1e-12, rtol=1e-10))
 
 EXERCISE = exercise(globals(), points=3, summary="CLIP's symmetric cross-entropy",
                     reread="5. A tiny CLIP")

@@ -36,21 +36,27 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS("same directions give 100",
-       "the score is 100 times the cosine similarity of an image with its own caption, so "
-       "two embeddings pointing the same way score 100, whatever their lengths",
-       code="F.cosine_similarity along the features (dim=-1), one cosine per row pair")
+@PROPS
 def _same(outs, refs):
+    """same directions give 100
+
+    the score is 100 times the cosine similarity of an image with its own caption, so two
+    embeddings pointing the same way score 100, whatever their lengths
+
+    code: F.cosine_similarity along the features (dim=-1), one cosine per row pair"""
     got = torch.as_tensor(outs["same"].value)
     ok = bool(((got - 100).abs() < 1e-3).all())
     return ok, f"same directions: {[round(x, 2) for x in got.tolist()]}, expected 100 each"
 
 
-@PROPS("opposite directions give 0",
-       "negative cosines are clipped at 0: a caption pointing away from its image scores 0, "
-       "not a negative number",
-       code=".clamp(min=0) on the cosines")
+@PROPS
 def _opposite(outs, refs):
+    """opposite directions give 0
+
+    negative cosines are clipped at 0: a caption pointing away from its image scores 0, not a
+    negative number
+
+    code: .clamp(min=0) on the cosines"""
     got = torch.as_tensor(outs["opposite"].value)
     ok = bool((got.abs() < 1e-5).all())
     return ok, f"opposite directions: {[round(x, 2) for x in got.tolist()]}, expected 0 each"
@@ -83,22 +89,28 @@ BUGS = {
 ALTERNATIVES = {"normalised rows, row-wise dot product": lambda u, v: 100 * (
     F.normalize(u, dim=1) * F.normalize(v, dim=1)).sum(1).clamp(min=0)}
 
-PROPS("matches the reference, whatever the embeddings' lengths",
-      "one score per pair, row i with row i, not the B by B matrix of all pairs; each dot "
-      "product is divided by the two rows' own lengths",
-      close("random", "lengths", "large_norms", atol=1e-4),
-      code="norms along dim=-1 (a .norm() without dim is the whole batch's); no in-place "
-           "division of the inputs")
+PROPS("""matches the reference, whatever the embeddings' lengths
 
-PROPS("a batch of one gives one score, shape (1,)",
-      "the result has shape (B,), B = 1 included",
-      close("one", atol=1e-4),
-      code="no .squeeze()")
+      one score per pair, row i with row i, not the B by B matrix of all pairs; each dot product
+      is divided by the two rows' own lengths
 
-PROPS("matches the reference in float64",
-      "the same score in the inputs' dtype",
-      close("float64", atol=1e-10, rtol=1e-10),
-      code="no .float() casts")
+      code: norms along dim=-1 (a .norm() without dim is the whole batch's); no in-place
+      division of the inputs""",
+      close("random", "lengths", "large_norms", atol=1e-4))
+
+PROPS("""a batch of one gives one score, shape (1,)
+
+      the result has shape (B,), B = 1 included
+
+      code: no .squeeze()""",
+      close("one", atol=1e-4))
+
+PROPS("""matches the reference in float64
+
+      the same score in the inputs' dtype
+
+      code: no .float() casts""",
+      close("float64", atol=1e-10, rtol=1e-10))
 
 EXERCISE = exercise(globals(), points=2, summary="CLIP score of each image against its own caption",
                     reread="6. CLIP score")

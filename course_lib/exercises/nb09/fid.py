@@ -41,19 +41,24 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-PROPS("a set against itself gives 0",
-      "FID fits a Gaussian (mean and covariance) to each set and takes the Frechet distance "
-      "between the two: a set against itself is at distance 0",
-      is_zero("self", "FID of a set against itself", atol=1e-8),
-      code="the mean over dim 0 and torch.cov of the transposed features, in float64, then "
-           "frechet_distance of the two pairs")
+PROPS("""a set against itself gives 0
+
+      FID fits a Gaussian (mean and covariance) to each set and takes the Frechet distance
+      between the two: a set against itself is at distance 0
+
+      code: the mean over dim 0 and torch.cov of the transposed features, in float64, then
+      frechet_distance of the two pairs""",
+      is_zero("self", "FID of a set against itself", atol=1e-8))
 
 
-@PROPS("moving every feature by c adds |c|^2",
-       "the mean is over the samples, one value per feature: moving every sample by c moves "
-       "the mean by c and leaves the covariance as it was",
-       code="features.mean(0), not .mean(1)")
+@PROPS
 def _shift(outs, refs):
+    """moving every feature by c adds |c|^2
+
+    the mean is over the samples, one value per feature: moving every sample by c moves the mean
+    by c and leaves the covariance as it was
+
+    code: features.mean(0), not .mean(1)"""
     a, b = cases()["shift"].args
     got, want = value(outs, "shift"), ((b - a)[0] ** 2).sum().item()
     return abs(got - want) < 1e-8, (f"FID(f, f + c) = {got:.6f}, expected |c|^2 = {want:.6g} "
@@ -61,13 +66,15 @@ def _shift(outs, refs):
                                     "moves by c)")
 
 
-@PROPS("near-identical small sets (fewer samples than features) give about 0",
-       "with fewer samples than features both covariances are singular, and two sets 1e-9 "
-       "apart must still be about 0 apart; the Frechet distance used must cope with "
-       "singular covariances",
-       code="call frechet_distance (metrics.frechet_distance in the notebook), which clamps "
-            "negative eigenvalues, on float64 statistics")
+@PROPS
 def _near(outs, refs):
+    """near-identical small sets (fewer samples than features) give about 0
+
+    with fewer samples than features both covariances are singular, and two sets 1e-9 apart must
+    still be about 0 apart; the Frechet distance used must cope with singular covariances
+
+    code: call frechet_distance (metrics.frechet_distance in the notebook), which clamps
+    negative eigenvalues, on float64 statistics"""
     got = value(outs, "near")
     return abs(got) < 1e-5, f"FID of two sets 1e-9 apart = {got:.2e}, expected about 0"
 
@@ -109,13 +116,15 @@ BUGS = {
 }
 ALTERNATIVES = {"centred features by hand": _centred_by_hand}
 
-PROPS("matches the reference (sets of 40 and 25, and two small sets)",
-      "the covariance is between features (one variable per feature, the samples are the "
-      "observations) and divides by N minus one, each set with its own N, as numpy and "
-      "pytorch-fid do; FID is the squared distance, with no square root",
-      close("random", "few", atol=1e-6),
-      code="torch.cov wants variables in rows: give it the transposed features (its default "
-           "correction=1); .double() first; no .sqrt() at the end")
+PROPS("""matches the reference (sets of 40 and 25, and two small sets)
+
+      the covariance is between features (one variable per feature, the samples are the
+      observations) and divides by N minus one, each set with its own N, as numpy and
+      pytorch-fid do; FID is the squared distance, with no square root
+
+      code: torch.cov wants variables in rows: give it the transposed features (its default
+      correction=1); .double() first; no .sqrt() at the end""",
+      close("random", "few", atol=1e-6))
 
 EXERCISE = exercise(globals(), points=2, summary="FID from two sets of features",
                     reread="3. FID")

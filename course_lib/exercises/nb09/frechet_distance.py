@@ -52,34 +52,41 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-PROPS("is 0 for identical Gaussians",
-      "identical Gaussians are at distance 0: the means' term vanishes and the two traces "
-      "cancel the cross term exactly; the result is the squared distance d squared, with no "
-      "square root at the end",
-      is_zero("same", "d^2(N(mu, C), N(mu, C))", atol=1e-8),
-      code="return the sum of the four terms of the markdown's formula as it is, without "
-           ".sqrt(); the cross term is the sum of the square roots of the eigenvalues")
+PROPS("""is 0 for identical Gaussians
+
+      identical Gaussians are at distance 0: the means' term vanishes and the two traces cancel
+      the cross term exactly; the result is the squared distance d squared, with no square root
+      at the end
+
+      code: return the sum of the four terms of the markdown's formula as it is, without
+      .sqrt(); the cross term is the sum of the square roots of the eigenvalues""",
+      is_zero("same", "d^2(N(mu, C), N(mu, C))", atol=1e-8))
 
 
-@PROPS("equal covariances leave |mu_a - mu_b|^2",
-       "with equal covariances the trace terms cancel and only the squared distance between "
-       "the means is left; if this fails while the means' term is right, the cross term is "
-       "off",
-       code="for cov_a equal to cov_b the cross term, before its factor 2, must equal "
-            "cov_a.trace(): print both")
+@PROPS
 def _shift(outs, refs):
+    """equal covariances leave |mu_a - mu_b|^2
+
+    with equal covariances the trace terms cancel and only the squared distance between the
+    means is left; if this fails while the means' term is right, the cross term is off
+
+    code: for cov_a equal to cov_b the cross term, before its factor 2, must equal
+    cov_a.trace(): print both"""
     mu_a, _, mu_b, _ = cases()["shift"].args
     got, want = value(outs, "shift"), ((mu_a - mu_b) ** 2).sum().item()
     return abs(got - want) < 1e-8, f"got {got:.6f}, expected {want:.6f}"
 
 
-@PROPS("diagonal covariances: the closed form",
-       "for diagonal covariances the trace terms become the sum over i of the squared "
-       "differences of the square roots of the diagonal entries (the markdown's closed form); "
-       "a mismatch points at the cross term or its factor 2",
-       code="for diagonal C_a, C_b the matrix square root of their product is the diagonal "
-            "of the square roots of a_i times b_i; subtract twice its trace")
+@PROPS
 def _diagonal(outs, refs):
+    """diagonal covariances: the closed form
+
+    for diagonal covariances the trace terms become the sum over i of the squared differences of
+    the square roots of the diagonal entries (the markdown's closed form); a mismatch points at
+    the cross term or its factor 2
+
+    code: for diagonal C_a, C_b the matrix square root of their product is the diagonal of the
+    square roots of a_i times b_i; subtract twice its trace"""
     mu_a, ca, mu_b, cb = cases()["diagonal"].args
     want = (((mu_a - mu_b) ** 2).sum() + ((ca.diagonal().sqrt() - cb.diagonal().sqrt()) ** 2
                                           ).sum()).item()
@@ -88,11 +95,14 @@ def _diagonal(outs, refs):
                                     f"sum (sqrt(a_i) - sqrt(b_i))^2 = {want:.6f}")
 
 
-@PROPS("near-identical Gaussians with a singular covariance: |mu_a - mu_b|^2, not NaN",
-       "round-off makes some eigenvalues of a singular product slightly negative, and their "
-       "square root is NaN; their exact value is 0",
-       code="clamp the eigenvalues with .clamp(min=0) before .sqrt()")
+@PROPS
 def _near(outs, refs):
+    """near-identical Gaussians with a singular covariance: |mu_a - mu_b|^2, not NaN
+
+    round-off makes some eigenvalues of a singular product slightly negative, and their square
+    root is NaN; their exact value is 0
+
+    code: clamp the eigenvalues with .clamp(min=0) before .sqrt()"""
     mu_a, _, mu_b, _ = cases()["near"].args
     got, want = value(outs, "near"), ((mu_a - mu_b) ** 2).sum().item()
     return abs(got - want) < 1e-6, f"got {got:.3e}, expected {want:.3e} (within 1e-6)"
@@ -143,13 +153,15 @@ ALTERNATIVES = {
     "S C_b S without symmetrising": lambda *a: _fd(*a),
 }
 
-PROPS("matches the reference on full and on rank-deficient covariances",
-      "the cross term needs a matrix square root of the product C_a C_b, not an element-wise "
-      "one, nor the product of the two roots; C_a C_b is not symmetric, so its eigenvalues "
-      "come from the symmetric S C_b S with S the root of C_a, as in the markdown",
-      close("random", "low_rank", atol=1e-6),
-      code="S = metrics.sqrtm_psd(cov_a); torch.linalg.eigvalsh of S @ cov_b @ S; eigvalsh "
-           "reads only one triangle, so never give it cov_a @ cov_b")
+PROPS("""matches the reference on full and on rank-deficient covariances
+
+      the cross term needs a matrix square root of the product C_a C_b, not an element-wise one,
+      nor the product of the two roots; C_a C_b is not symmetric, so its eigenvalues come from
+      the symmetric S C_b S with S the root of C_a, as in the markdown
+
+      code: S = metrics.sqrtm_psd(cov_a); torch.linalg.eigvalsh of S @ cov_b @ S; eigvalsh reads
+      only one triangle, so never give it cov_a @ cov_b""",
+      close("random", "low_rank", atol=1e-6))
 
 EXERCISE = exercise(globals(), points=3, summary="squared Frechet distance between two Gaussians",
                     reread="2. The Fréchet distance between two Gaussians")

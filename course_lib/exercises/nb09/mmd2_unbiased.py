@@ -41,22 +41,28 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS("symmetric in x and y",
-       "swapping the sets must not change the estimate: each within-set average has its own "
-       "sample count, and the cross average is subtracted twice",
-       code="subtract 2 times the mean of the (m, n) cross kernel matrix")
+@PROPS
 def _symmetric(outs, refs):
+    """symmetric in x and y
+
+    swapping the sets must not change the estimate: each within-set average has its own sample
+    count, and the cross average is subtracted twice
+
+    code: subtract 2 times the mean of the (m, n) cross kernel matrix"""
     a, b = value(outs, "random"), value(outs, "swapped")
     return abs(a - b) < 1e-8, f"mmd2(x, y) = {a:.6f}, mmd2(y, x) = {b:.6f}"
 
 
-@PROPS("the same set twice gives a negative value (the unbiased estimate can)",
-       "the unbiased estimate leaves each sample's kernel with itself out of the within-set "
-       "averages, which then average over the ordered pairs of different samples, m times "
-       "m minus one of them; the cross average keeps every pair",
-       code="subtract the diagonal's sum (.diagonal().sum()) from the kernel matrix's sum, "
-            "then divide by m * (m - 1)")
+@PROPS
 def _same(outs, refs):
+    """the same set twice gives a negative value (the unbiased estimate can)
+
+    the unbiased estimate leaves each sample's kernel with itself out of the within-set
+    averages, which then average over the ordered pairs of different samples, m times m minus
+    one of them; the cross average keeps every pair
+
+    code: subtract the diagonal's sum (.diagonal().sum()) from the kernel matrix's sum, then
+    divide by m * (m - 1)"""
     got, want = value(outs, "same"), value(refs, "same")
     return got < -1e-3, f"mmd2(x, x) = {got:.4f}, expected {want:.4f}"
 
@@ -94,24 +100,30 @@ ALTERNATIVES = {"masks for i != j": lambda x, y: (
     + ((y @ y.T / y.shape[1] + 1) ** 3)[~torch.eye(len(y), dtype=torch.bool)].mean()
     - 2 * ((x @ y.T / x.shape[1] + 1) ** 3).mean())}
 
-PROPS("matches the reference (m = 30, n = 20)",
-      "the kernel is the cube of one plus the dot product divided by d, the number of "
-      "features; each within-set sum is averaged over its own ordered pairs, the cross sum "
-      "over all m times n pairs",
-      close("random", atol=1e-6),
-      code="the three kernel matrices from x @ x.T, y @ y.T and x @ y.T, divided by "
-           "d = x.shape[1], plus 1, to the power 3")
+PROPS("""matches the reference (m = 30, n = 20)
 
-PROPS("matches the reference for the smallest sets (2 samples), in float64",
-      "with 2 samples there are just 2 ordered pairs of different samples; x and y may have "
-      "different sizes, and d is read from the features",
-      close("pairs", atol=1e-12, rtol=1e-10),
-      code="m = len(x) and n = len(y) separately; d = x.shape[1], not 64 written in")
+      the kernel is the cube of one plus the dot product divided by d, the number of features;
+      each within-set sum is averaged over its own ordered pairs, the cross sum over all m times
+      n pairs
 
-PROPS("matches the reference in float32 (7 and 4 samples)",
-      "the same estimate in the inputs' dtype",
-      close("float32", atol=1e-4),
-      code="no .float() or .double() casts inside")
+      code: the three kernel matrices from x @ x.T, y @ y.T and x @ y.T, divided by d =
+      x.shape[1], plus 1, to the power 3""",
+      close("random", atol=1e-6))
+
+PROPS("""matches the reference for the smallest sets (2 samples), in float64
+
+      with 2 samples there are just 2 ordered pairs of different samples; x and y may have
+      different sizes, and d is read from the features
+
+      code: m = len(x) and n = len(y) separately; d = x.shape[1], not 64 written in""",
+      close("pairs", atol=1e-12, rtol=1e-10))
+
+PROPS("""matches the reference in float32 (7 and 4 samples)
+
+      the same estimate in the inputs' dtype
+
+      code: no .float() or .double() casts inside""",
+      close("float32", atol=1e-4))
 
 EXERCISE = exercise(globals(), points=3, summary="unbiased MMD^2 with KID's polynomial kernel",
                     reread="4. Small samples: FID's bias, and KID")

@@ -79,24 +79,30 @@ def _expected(probe_draw: int) -> dict[str, torch.Tensor]:
 PROPS = Props()
 
 
-@PROPS("a fresh ControlNet (zero convolutions), or scale 0, changes nothing",
-       "a fresh ControlNet's residuals are exactly 0 (zero convolutions), and scale 0 must "
-       "switch the control off: the scale multiplies every residual, down and mid, so the "
-       "output is the U-Net's alone",
-       code="multiply each down residual and the mid residual by scale")
+@PROPS
 def _noop(outs, refs):
+    """a fresh ControlNet (zero convolutions), or scale 0, changes nothing
+
+    a fresh ControlNet's residuals are exactly 0 (zero convolutions), and scale 0 must switch
+    the control off: the scale multiplies every residual, down and mid, so the output is the
+    U-Net's alone
+
+    code: multiply each down residual and the mid residual by scale"""
     plain = _expected(draw())["plain"]
     diff = max((outs[name].value - plain).abs().max().item() for name in ("fresh", "scale0"))
     return diff < 1e-5, (f"a fresh ControlNet, or scale 0: max |yours - the U-Net alone| = "
                          f"{diff:.1e}")
 
 
-@PROPS("equals diffusers' ControlNet at another scale",
-       "every down residual and the mid residual is scaled, and the U-Net adds them to its "
-       "skip connections and to its middle block",
-       code="pass the scaled ones as down_block_additional_residuals (a list) and "
-            "mid_block_additional_residual; take the U-Net's .sample")
+@PROPS
 def _diffusers(outs, refs):
+    """equals diffusers' ControlNet at another scale
+
+    every down residual and the mid residual is scaled, and the U-Net adds them to its skip
+    connections and to its middle block
+
+    code: pass the scaled ones as down_block_additional_residuals (a list) and
+    mid_block_additional_residual; take the U-Net's .sample"""
     want = _expected(draw())
     diff = (outs["scale_half"].value - want["diffusers"]).abs().max().item()
     return diff < 1e-5, (f"scale {float(want['scale']):g}: max |yours - "
@@ -143,19 +149,23 @@ BUGS = {
 }
 ALTERNATIVES = {"conditioning_scale argument": _conditioning_scale}
 
-PROPS("matches the reference at scale 1",
-      "the ControlNet reads what the U-Net reads plus the control image, and returns the "
-      "residuals that the U-Net adds in: one per skip connection, and one for the middle",
-      close("scale1", atol=1e-4),
-      code="controlnet(latents, t, encoder_hidden_states=text, controlnet_cond=control, "
-           "return_dict=False) returns (down, mid)")
+PROPS("""matches the reference at scale 1
 
-PROPS("matches the reference for an odd batch of three at another scale, one timestep for all",
-      "nothing depends on the batch size, the timestep may be one number for the whole batch, "
-      "and gradients must still flow through the ControlNet while the U-Net is frozen",
-      close("three_frozen", atol=1e-4),
-      code="pass t on as it is; no torch.no_grad() around the ControlNet, no change to its "
-           "weights, no dtype cast of the result")
+      the ControlNet reads what the U-Net reads plus the control image, and returns the
+      residuals that the U-Net adds in: one per skip connection, and one for the middle
+
+      code: controlnet(latents, t, encoder_hidden_states=text, controlnet_cond=control,
+      return_dict=False) returns (down, mid)""",
+      close("scale1", atol=1e-4))
+
+PROPS("""matches the reference for an odd batch of three at another scale, one timestep for all
+
+      nothing depends on the batch size, the timestep may be one number for the whole batch, and
+      gradients must still flow through the ControlNet while the U-Net is frozen
+
+      code: pass t on as it is; no torch.no_grad() around the ControlNet, no change to its
+      weights, no dtype cast of the result""",
+      close("three_frozen", atol=1e-4))
 
 EXERCISE = exercise(globals(), points=2, summary="a ControlNet's residuals added to the U-Net",
                     reread="4. Spatial control: ControlNet",

@@ -54,23 +54,29 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS("B = 0 gives the base layer exactly",
-       "the adapter's update is added to the base layer's whole output, bias included; with "
-       "B zero the update vanishes and the base layer's output is left exactly",
-       code="base(x) already includes the bias b: add the update to it")
+@PROPS
 def _zero(outs, refs):
+    """B = 0 gives the base layer exactly
+
+    the adapter's update is added to the base layer's whole output, bias included; with B zero
+    the update vanishes and the base layer's output is left exactly
+
+    code: base(x) already includes the bias b: add the update to it"""
     x, base, *_ = cases()["B_zero"].args
     with torch.no_grad():
         diff = (outs["B_zero"].value - base(x)).abs().max().item()
     return diff < 1e-6, f"B = 0: max |yours - base(x)| = {diff:.1e}"
 
 
-@PROPS("equals peft's LoRA Linear with the same weights, at ranks 4, 2 and 1",
-       "the update is scaled by alpha over the rank, and the rank is the number of rows of A, "
-       "read from A (peft scales by lora_alpha over r)",
-       code="r = A.shape[0]; the factor is alpha / r, not alpha, not r / alpha, not a fixed "
-            "rank or alpha")
+@PROPS
 def _peft(outs, refs):
+    """equals peft's LoRA Linear with the same weights, at ranks 4, 2 and 1
+
+    the update is scaled by alpha over the rank, and the rank is the number of rows of A, read
+    from A (peft scales by lora_alpha over r)
+
+    code: r = A.shape[0]; the factor is alpha / r, not alpha, not r / alpha, not a fixed rank or
+    alpha"""
     worst, all_cases = 0.0, cases()
     for name in ("rank4", "rank2", "rank1_frozen"):
         x, base, A, B, alpha = all_cases[name].args
@@ -113,16 +119,20 @@ ALTERNATIVES = {
         nn.functional.linear(nn.functional.linear(x, A), B)),
 }
 
-PROPS("works for inputs with more leading dimensions",
-      "the layer acts on the last dimension, whatever leading dimensions come before it "
-      "(a batch, tokens)",
-      close("batch3d", "rank1_frozen"),
-      code="multiply x by A.T, then by B.T, with @ (torch.mm takes 2-d tensors only)")
+PROPS("""works for inputs with more leading dimensions
 
-PROPS("keeps float64 inputs in float64, to full precision",
-      "compute with the tensors you are given, in their dtype: a float32 cast loses digits",
-      close("float64", atol=1e-10, rtol=1e-10),
-      code="no .float() on x, A or B")
+      the layer acts on the last dimension, whatever leading dimensions come before it (a batch,
+      tokens)
+
+      code: multiply x by A.T, then by B.T, with @ (torch.mm takes 2-d tensors only)""",
+      close("batch3d", "rank1_frozen"))
+
+PROPS("""keeps float64 inputs in float64, to full precision
+
+      compute with the tensors you are given, in their dtype: a float32 cast loses digits
+
+      code: no .float() on x, A or B""",
+      close("float64", atol=1e-10, rtol=1e-10))
 
 EXERCISE = exercise(globals(), points=2, summary="a linear layer with a low-rank update",
                     reread="1. LoRA: a low-rank update to a frozen layer")

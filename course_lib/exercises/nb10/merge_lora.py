@@ -52,12 +52,14 @@ def _unmerged(name: str, W, A, B, alpha) -> tuple[torch.Tensor, torch.Tensor]:
 PROPS = Props()
 
 
-@PROPS("the merged layer computes what the LoRA layer does, at ranks 4, 2 and 1",
-       "the merged weight must give what the LoRA layer gives: the update has W's shape, "
-       "(d_out, d_in), is made of B then A, and is scaled by alpha over the rank, the number "
-       "of rows of A",
-       code="B @ A has shape (d_out, d_in); r = A.shape[0]; the factor is alpha / r")
+@PROPS
 def _forward(outs, refs):
+    """the merged layer computes what the LoRA layer does, at ranks 4, 2 and 1
+
+    the merged weight must give what the LoRA layer gives: the update has W's shape, (d_out,
+    d_in), is made of B then A, and is scaled by alpha over the rank, the number of rows of A
+
+    code: B @ A has shape (d_out, d_in); r = A.shape[0]; the factor is alpha / r"""
     worst, where = 0.0, ""
     for name, case in cases().items():
         if name == "B_zero":
@@ -70,11 +72,14 @@ def _forward(outs, refs):
                           f"(1 + |LoRA layer|) = {worst:.1e} (worst in case '{where}')")
 
 
-@PROPS("equals peft's merge()",
-       "the order of the product matters: for a square W the transposed product has the "
-       "right shape but not the right values",
-       code="B @ A, not A.T @ B.T")
+@PROPS
 def _peft(outs, refs):
+    """equals peft's merge()
+
+    the order of the product matters: for a square W the transposed product has the right shape
+    but not the right values
+
+    code: B @ A, not A.T @ B.T"""
     worst, all_cases = 0.0, cases()
     for name in ("rect", "square", "rank1"):
         W, A, B, alpha = all_cases[name].args
@@ -86,10 +91,12 @@ def _peft(outs, refs):
     return worst < 1e-4, f"max |yours - peft's merge()| = {worst:.1e}"
 
 
-PROPS("B = 0 leaves W unchanged",
-      "with B zero the adapter adds nothing: the result holds W's values",
-      equals_input(cases, "B_zero", 0, "W", atol=0),
-      code="return W plus the update as a new tensor (no W.add_ or +=)")
+PROPS("""B = 0 leaves W unchanged
+
+      with B zero the adapter adds nothing: the result holds W's values
+
+      code: return W plus the update as a new tensor (no W.add_ or +=)""",
+      equals_input(cases, "B_zero", 0, "W", atol=0))
 
 
 def _in_place(W, A, B, alpha):
@@ -111,10 +118,12 @@ BUGS = {
 ALTERNATIVES = {"einsum": lambda W, A, B, al: W + torch.einsum("or,ri->oi", B, A)
                 * al / A.shape[0]}
 
-PROPS("keeps float64 inputs in float64, to full precision",
-      "compute with the tensors you are given, in their dtype: a float32 cast loses digits",
-      close("float64", atol=1e-10, rtol=1e-10),
-      code="no .float() on A or B")
+PROPS("""keeps float64 inputs in float64, to full precision
+
+      compute with the tensors you are given, in their dtype: a float32 cast loses digits
+
+      code: no .float() on A or B""",
+      close("float64", atol=1e-10, rtol=1e-10))
 
 EXERCISE = exercise(globals(), points=1, summary="fold the adapter into the weight",
                     reread="1. LoRA: a low-rank update to a frozen layer")

@@ -52,12 +52,15 @@ def _mse(a, b):
 PROPS = Props()
 
 
-@PROPS("equals diffusers' DreamBooth loss on equal halves",
-       "the markdown's L: the new-concept examples' mean error, plus the weight times the "
-       "prior examples' mean error, each error a squared error averaged over one example",
-       code="e: square the difference, flatten the axes after the first, mean over them, "
-            "shape (B,); then average e over each group")
+@PROPS
 def _diffusers(outs, refs):
+    """equals diffusers' DreamBooth loss on equal halves
+
+    the markdown's L: the new-concept examples' mean error, plus the weight times the prior
+    examples' mean error, each error a squared error averaged over one example
+
+    code: e: square the difference, flatten the axes after the first, mean over them, shape
+    (B,); then average e over each group"""
     eps_hat, eps, _, w = cases()["halves"].args
     pred, pred_prior = eps_hat.detach().chunk(2)
     target, target_prior = eps.chunk(2)
@@ -67,11 +70,14 @@ def _diffusers(outs, refs):
                                     f"gives {want:.5f}")
 
 
-@PROPS("no prior examples gives the plain MSE (not NaN)",
-       "the mean of an empty selection is NaN: a batch without prior examples has no prior "
-       "term at all",
-       code="add the prior term only if is_prior.any()")
+@PROPS
 def _none(outs, refs):
+    """no prior examples gives the plain MSE (not NaN)
+
+    the mean of an empty selection is NaN: a batch without prior examples has no prior term at
+    all
+
+    code: add the prior term only if is_prior.any()"""
     worst, words = 0.0, ""
     for name in ("no_prior", "one_new"):
         eps_hat, eps, *_ = cases()[name].args
@@ -81,10 +87,13 @@ def _none(outs, refs):
     return worst < 1e-5, f"no prior examples: {words}"
 
 
-@PROPS("weight 0 is the new concept's MSE alone",
-       "the weight multiplies the prior term only, never the new concept's",
-       code="weight times the prior group's mean, added to the new group's mean")
+@PROPS
 def _weight0(outs, refs):
+    """weight 0 is the new concept's MSE alone
+
+    the weight multiplies the prior term only, never the new concept's
+
+    code: weight times the prior group's mean, added to the new group's mean"""
     eps_hat, eps, is_prior, _ = cases()["weight0"].args
     got = float(outs["weight0"].value)
     want = _mse(eps_hat.detach()[~is_prior], eps[~is_prior])
@@ -135,17 +144,21 @@ ALTERNATIVES = {"F.mse_loss on each group": lambda eh, e, p, w: (
     nn.functional.mse_loss(eh[~p], e[~p])
     + (w * nn.functional.mse_loss(eh[p], e[p]) if p.any() else 0))}
 
-PROPS("matches the reference with 4 new and 2 prior examples",
-      "each group is averaged over its own examples, not over the whole batch, and "
-      "averaged, not summed",
-      close("two_prior"),
-      code="e[~is_prior].mean() and e[is_prior].mean(), not sums divided by len(e)")
+PROPS("""matches the reference with 4 new and 2 prior examples
 
-PROPS("matches the reference with prior examples anywhere in an odd batch, in float64",
-      "the groups are the ones the mask gives, wherever their examples sit in the batch "
-      "(not the second half); compute in the inputs' dtype",
-      close("scattered_float64", atol=1e-10, rtol=1e-10),
-      code="index with is_prior and ~is_prior, not .chunk(2); no .float()")
+      each group is averaged over its own examples, not over the whole batch, and averaged, not
+      summed
+
+      code: e[~is_prior].mean() and e[is_prior].mean(), not sums divided by len(e)""",
+      close("two_prior"))
+
+PROPS("""matches the reference with prior examples anywhere in an odd batch, in float64
+
+      the groups are the ones the mask gives, wherever their examples sit in the batch (not the
+      second half); compute in the inputs' dtype
+
+      code: index with is_prior and ~is_prior, not .chunk(2); no .float()""",
+      close("scattered_float64", atol=1e-10, rtol=1e-10))
 
 EXERCISE = exercise(globals(), points=2, summary="DreamBooth's loss with prior preservation",
                     reread="3. A new word for it, and keeping the old ones (DreamBooth)")

@@ -75,35 +75,43 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS("marked images score above the threshold, and a marked flat image far above it",
-       "z correlates the key's signs with the block means X of the high-passed image, one "
-       "sum per image: a marked image lines up with its signs and scores high",
-       code="X: safety.highpass of the images, then F.avg_pool2d with 2x2 blocks; multiply "
-            "by signs and sum over channels and blocks, per image")
+@PROPS
 def _marked(outs, refs):
+    """marked images score above the threshold, and a marked flat image far above it
+
+    z correlates the key's signs with the block means X of the high-passed image, one sum per
+    image: a marked image lines up with its signs and scores high
+
+    code: X: safety.highpass of the images, then F.avg_pool2d with 2x2 blocks; multiply by signs
+    and sum over channels and blocks, per image"""
     z, flat = outs["marked"].value, outs["nearly_flat"].value[1]
     ok = bool(z.mean() > safety.THRESHOLD and flat > 2 * safety.THRESHOLD)
     return ok, (f"8 marked images: mean z {z.mean():.1f} (from {z.min():.1f} to {z.max():.1f}), "
                 f"a marked flat image: z = {flat:.1f}; threshold {safety.THRESHOLD}")
 
 
-@PROPS("unmarked images score about N(0, 1)",
-       "the correlation is divided by the size of X itself, the root of its sum of squares "
-       "per image, not by a count: that is what gives an unmarked image's z variance 1",
-       code="X.flatten(1).norm(dim=1), one norm per image")
+@PROPS
 def _null(outs, refs):
+    """unmarked images score about N(0, 1)
+
+    the correlation is divided by the size of X itself, the root of its sum of squares per
+    image, not by a count: that is what gives an unmarked image's z variance 1
+
+    code: X.flatten(1).norm(dim=1), one norm per image"""
     z = outs["plain"].value
     ok = abs(z.mean().item()) < 0.75 and 0.6 < z.std().item() < 1.5
     return ok, (f"64 unmarked images: z has mean {z.mean():.2f} and std {z.std():.2f} "
                 "(about N(0, 1) expected)")
 
 
-@PROPS("brightness and contrast do not change z",
-       "the high-pass removes any constant added to the image and dividing by the norm of X "
-       "removes any factor, so z uses the high-passed image, never raw pixels, and keeps its "
-       "sign",
-       code="safety.highpass(images) before the block means; no .abs()")
+@PROPS
 def _contrast(outs, refs):
+    """brightness and contrast do not change z
+
+    the high-pass removes any constant added to the image and dividing by the norm of X removes
+    any factor, so z uses the high-passed image, never raw pixels, and keeps its sign
+
+    code: safety.highpass(images) before the block means; no .abs()"""
     diff = (outs["contrast"].value - outs["marked"].value).abs().max().item()
     return diff < 1e-3, f"a * image + b changes z by at most {diff:.1e}"
 
@@ -153,18 +161,22 @@ ALTERNATIVES = {
     "no guard against a flat image": lambda im, s: _wm(im, s),
 }
 
-PROPS("matches the reference",
-      "one z per image: the sums run over channels and blocks, never over the batch",
-      close("marked", "plain", atol=1e-4),
-      code=".flatten(1) then sums and norms along dim 1")
+PROPS("""matches the reference
 
-PROPS("matches the reference for one image, a nearly flat image and an odd batch of 16 x 16",
-      "nothing in z depends on the batch or image size: one score per image over all its "
-      "blocks, with the signs given; a nearly flat image has a tiny X, so even a small "
-      "constant added to its norm changes its score",
-      close("one", "nearly_flat", "small_odd", atol=1e-4),
-      code="guard a zero norm with .clamp(min=1e-12), not by adding 1e-3; no .squeeze(); no "
-           "block count written in")
+      one z per image: the sums run over channels and blocks, never over the batch
+
+      code: .flatten(1) then sums and norms along dim 1""",
+      close("marked", "plain", atol=1e-4))
+
+PROPS("""matches the reference for one image, a nearly flat image and an odd batch of 16 x 16
+
+      nothing in z depends on the batch or image size: one score per image over all its blocks,
+      with the signs given; a nearly flat image has a tiny X, so even a small constant added to
+      its norm changes its score
+
+      code: guard a zero norm with .clamp(min=1e-12), not by adding 1e-3; no .squeeze(); no
+      block count written in""",
+      close("one", "nearly_flat", "small_odd", atol=1e-4))
 
 EXERCISE = exercise(globals(), points=2, summary="the watermark's detection score z",
                     reread="An invisible watermark")

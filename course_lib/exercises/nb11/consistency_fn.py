@@ -69,29 +69,35 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-PROPS("the boundary condition: at timestep 0 it returns x_t itself",
-      "at t = 0 the state is already data, so the consistency function must be the "
-      "identity there, whatever the network says; c_skip is 1 and c_out is 0",
-      equals_input(cases, "timestep 0", 0, "x_t"),
-      code="both scalings are functions of the scaled timestep; at 0 the skip weight is "
-           "sigma_data squared over itself")
+PROPS("""the boundary condition: at timestep 0 it returns x_t itself
+
+      at t = 0 the state is already data, so the consistency function must be the identity
+      there, whatever the network says; c_skip is 1 and c_out is 0
+
+      code: both scalings are functions of the scaled timestep; at 0 the skip weight is
+      sigma_data squared over itself""",
+      equals_input(cases, "timestep 0", 0, "x_t"))
 
 
-PROPS("far from 0 it is the network's data guess (c_skip near 0, c_out near 1)",
-      "with LCM's timestep scaling of 10 the skip term fades within the first timesteps: "
-      "at t = 999 the output is the data guess",
-      equals_input(cases, "one latent, timestep 999", 1, "x0_hat", atol=1e-5),
-      code="c_out grows from 0 to 1 with the scaled timestep; c_skip falls from 1 to 0")
+PROPS("""far from 0 it is the network's data guess (c_skip near 0, c_out near 1)
+
+      with LCM's timestep scaling of 10 the skip term fades within the first timesteps: at t =
+      999 the output is the data guess
+
+      code: c_out grows from 0 to 1 with the scaled timestep; c_skip falls from 1 to 0""",
+      equals_input(cases, "one latent, timestep 999", 1, "x0_hat", atol=1e-5))
 
 
-@PROPS("c_skip and c_out equal diffusers' LCMScheduler's at t = 0 ... 100 (timestep scaling "
-       "0.05)",
-       "with a small timestep scaling both weights are far from 0 and 1, so each can be "
-       "read off: x0_hat = 0 leaves c_skip times x_t, x_t = 0 leaves c_out times x0_hat",
-       code="work out equation (3) by hand at t = 1 with the timestep scaling 0.05 and "
-            "compare: both weights come from the scaled timestep, one through its square "
-            "only, the other through a square root as well")
+@PROPS
 def _diffusers(outs, refs):
+    """c_skip and c_out equal diffusers' LCMScheduler's at t = 0 ... 100 (timestep scaling 0.05)
+
+    with a small timestep scaling both weights are far from 0 and 1, so each can be read off:
+    x0_hat = 0 leaves c_skip times x_t, x_t = 0 leaves c_out times x0_hat
+
+    code: work out equation (3) by hand at t = 1 with the timestep scaling 0.05 and compare:
+    both weights come from the scaled timestep, one through its square only, the other through a
+    square root as well"""
     sched = _lcm(SLOW)
     want = torch.tensor([sched.get_scalings_for_boundary_condition_discrete(t)
                          for t in T_SPREAD], dtype=torch.float64)           # (7, 2)
@@ -104,13 +110,15 @@ def _diffusers(outs, refs):
                         f"({want[worst, 0]:.4f}, {want[worst, 1]:.4f})")
 
 
-PROPS("matches the reference: a timestep per sample, one for all, sigma_data and the scaling "
-      "given",
-      "each sample's weights come from its own timestep, broadcast over the sample's other "
-      "axes; sigma_data and the timestep scaling are the ones passed in",
+PROPS("""matches the reference: a timestep per sample, one for all, sigma_data and the scaling
+      given
+
+      each sample's weights come from its own timestep, broadcast over the sample's other axes;
+      sigma_data and the timestep scaling are the ones passed in
+
+      code: turn t into x_t's dtype, multiply by the scaling, and give it shape (B, 1, ..., 1)""",
       close("latents, a timestep each", "points, one timestep for all",
-            "sigma_data and scaling given", "float64, with a graph"),
-      code="turn t into x_t's dtype, multiply by the scaling, and give it shape (B, 1, ..., 1)")
+            "sigma_data and scaling given", "float64, with a graph"))
 
 
 def _fn(skip=True, scaling=True, root=True, swap=False, square=True, first_only=False,

@@ -58,34 +58,43 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS("with the same guess at both levels it is the first-order step",
-       "the correction extrapolates the change of the data guess from one level to the "
-       "next; when the guess has not changed there is nothing to extrapolate",
-       code="the corrected guess is the current guess plus a multiple of the difference "
-            "between the current and the previous guess")
+@PROPS
 def _same(outs, refs):
+    """with the same guess at both levels it is the first-order step
+
+    the correction extrapolates the change of the data guess from one level to the next; when
+    the guess has not changed there is nothing to extrapolate
+
+    code: the corrected guess is the current guess plus a multiple of the difference between the
+    current and the previous guess"""
     x, x0, _, _, sigma, sigma_next = cases()["same guesses"].args
     want = dpm_first_order_step(x, x0, sigma, sigma_next)
     gap = (outs["same guesses"].value - want).abs().max().item()
     return gap < 1e-5, f"max |yours - first-order step| = {gap:.1e}"
 
 
-@PROPS("with even steps in lambda the correction is half the change of the guess",
-       "with r = 1 the guess moves on by half of its last change, in the direction it was "
-       "already moving",
-       code="1 / (2 r) times (x0_hat - x0_prev), added to x0_hat")
+@PROPS
 def _even(outs, refs):
+    """with even steps in lambda the correction is half the change of the guess
+
+    with r = 1 the guess moves on by half of its last change, in the direction it was already
+    moving
+
+    code: 1 / (2 r) times (x0_hat - x0_prev), added to x0_hat"""
     x, x0, x0_prev, _, sigma, sigma_next = cases()["even steps in lambda"].args
     want = dpm_first_order_step(x, 1.5 * x0 - 0.5 * x0_prev, sigma, sigma_next)
     gap = (outs["even steps in lambda"].value - want).abs().max().item()
     return gap < 1e-5, f"max |yours - the step with 3/2 x0_hat - 1/2 x0_prev| = {gap:.1e}"
 
 
-@PROPS("equals diffusers' DPMSolverMultistepScheduler's second-order update (SD's levels)",
-       "diffusers' update (algorithm dpmsolver++, order 2, the midpoint form) on DDPM's scale, "
-       "brought back to the sigma view, is the same step",
-       code="r is the previous step's size in lambda divided by this step's size")
+@PROPS
 def _diffusers(outs, refs):
+    """equals diffusers' DPMSolverMultistepScheduler's second-order update (SD's levels)
+
+    diffusers' update (algorithm dpmsolver++, order 2, the midpoint form) on DDPM's scale,
+    brought back to the sigma view, is the same step
+
+    code: r is the previous step's size in lambda divided by this step's size"""
     x, x0, x0_prev = cases()["SD's levels"].args[:3]
     _, steps, k = sd_case(1122)
     want = diffusers_step(x.double(), x0.double(), x0_prev.double(), steps, k)
@@ -93,17 +102,21 @@ def _diffusers(outs, refs):
     return gap < 1e-4, f"max |yours - diffusers| = {gap:.1e} (diffusers works in float32)"
 
 
-PROPS("matches the reference on points, images, a batch of one and uneven steps",
-      "the corrected guess leans further from the previous guess when the previous step "
-      "was short compared with this one, and less when it was long",
-      close("points", "images", "one image"),
-      code="r = h_prev / h with h = lambda_next - lambda and h_prev = lambda - lambda_prev; "
-           "the corrected guess goes into your first-order step in place of x0_hat")
+PROPS("""matches the reference on points, images, a batch of one and uneven steps
 
-PROPS("keeps float64 precision",
-      "the steps in lambda and their ratio are computed in the levels' own dtype",
-      close("float64", atol=1e-12, rtol=1e-12),
-      code="no float(...) round trip through torch.tensor, no .float()")
+      the corrected guess leans further from the previous guess when the previous step was short
+      compared with this one, and less when it was long
+
+      code: r = h_prev / h with h = lambda_next - lambda and h_prev = lambda - lambda_prev; the
+      corrected guess goes into your first-order step in place of x0_hat""",
+      close("points", "images", "one image"))
+
+PROPS("""keeps float64 precision
+
+      the steps in lambda and their ratio are computed in the levels' own dtype
+
+      code: no float(...) round trip through torch.tensor, no .float()""",
+      close("float64", atol=1e-12, rtol=1e-12))
 
 
 def _update(lam=lambda s: -torch.log(s), ratio=lambda h_prev, h: h_prev / h,

@@ -56,32 +56,40 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-PROPS("a step to noise level 0 lands on the data guess",
-      "at level 0 the half-log-SNR is infinite: the exact part has decayed away entirely "
-      "and only the data guess is left",
-      equals_input(cases, "to zero", 1, "x0_hat"),
-      code="-torch.log of a zero level is +inf, and exp(-inf) is 0: no special case is "
-           "needed, but no division by the level either")
+PROPS("""a step to noise level 0 lands on the data guess
+
+      at level 0 the half-log-SNR is infinite: the exact part has decayed away entirely and only
+      the data guess is left
+
+      code: -torch.log of a zero level is +inf, and exp(-inf) is 0: no special case is needed,
+      but no division by the level either""",
+      equals_input(cases, "to zero", 1, "x0_hat"))
 
 
-@PROPS("it is DDIM: the data guess plus sigma_next times the noise guess of x",
-       "holding the data guess fixed in lambda gives back notebook 03's deterministic step, "
-       "the guessed noise re-scaled to the next level",
-       code="the factor on x is the ratio of the two levels; what it leaves over weighs the "
-            "data guess")
+@PROPS
 def _is_ddim(outs, refs):
+    """it is DDIM: the data guess plus sigma_next times the noise guess of x
+
+    holding the data guess fixed in lambda gives back notebook 03's deterministic step, the
+    guessed noise re-scaled to the next level
+
+    code: the factor on x is the ratio of the two levels; what it leaves over weighs the data
+    guess"""
     x, x0, sigma, sigma_next = cases()["points"].args
     want = x0 + sigma_next * (x - x0) / sigma
     gap = (outs["points"].value - want).abs().max().item()
     return gap < 1e-5, f"max |yours - DDIM| = {gap:.1e}"
 
 
-@PROPS("equals diffusers' DPMSolverMultistepScheduler's first-order update (SD's levels)",
-       "diffusers works on DDPM's scale, x divided by the square root of one plus sigma "
-       "squared, with the same half-log-SNR; brought back to the sigma view its first-order "
-       "step must be yours",
-       code="lambda is minus the log of the level and h is the rise of lambda over the step")
+@PROPS
 def _diffusers(outs, refs):
+    """equals diffusers' DPMSolverMultistepScheduler's first-order update (SD's levels)
+
+    diffusers works on DDPM's scale, x divided by the square root of one plus sigma squared,
+    with the same half-log-SNR; brought back to the sigma view its first-order step must be
+    yours
+
+    code: lambda is minus the log of the level and h is the rise of lambda over the step"""
     x, x0, _, _ = cases()["SD's levels"].args
     _, steps, k = sd_case(1102)
     want = diffusers_step(x.double(), x0.double(), None, steps, k)
@@ -89,17 +97,21 @@ def _diffusers(outs, refs):
     return gap < 1e-4, f"max |yours - diffusers| = {gap:.1e} (diffusers works in float32)"
 
 
-PROPS("matches the reference on points, images, a batch of one and a big jump in float64",
-      "one step: x decays towards the data guess by the exponential of minus h, h being the "
-      "rise of the half-log-SNR from sigma to sigma_next",
-      close("points", "images", "one image", "SD's levels"),
-      code="h = lambda_next - lambda with lambda = -log sigma; x times exp(-h), plus the "
-           "data guess times what is left of one")
+PROPS("""matches the reference on points, images, a batch of one and a big jump in float64
 
-PROPS("keeps float64 precision",
-      "the factors are computed in the levels' own dtype, with no float32 step in between",
-      close("a big jump, float64", atol=1e-12, rtol=1e-12),
-      code="no float(...) round trip through torch.tensor, no .float()")
+      one step: x decays towards the data guess by the exponential of minus h, h being the rise
+      of the half-log-SNR from sigma to sigma_next
+
+      code: h = lambda_next - lambda with lambda = -log sigma; x times exp(-h), plus the data
+      guess times what is left of one""",
+      close("points", "images", "one image", "SD's levels"))
+
+PROPS("""keeps float64 precision
+
+      the factors are computed in the levels' own dtype, with no float32 step in between
+
+      code: no float(...) round trip through torch.tensor, no .float()""",
+      close("a big jump, float64", atol=1e-12, rtol=1e-12))
 
 
 def _step(lam=lambda s: -torch.log(s), combine=lambda d, x, x0: d * x + (1 - d) * x0):

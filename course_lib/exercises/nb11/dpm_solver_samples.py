@@ -105,35 +105,43 @@ def _gaussian_error(outs, name: str) -> float:
 
 PROPS = Props()
 
-PROPS("one state per step: len(sigmas) - 1 of them",
-      "a step goes from each level of the list to the next, down to the last one",
+PROPS("""one state per step: len(sigmas) - 1 of them
+
+      a step goes from each level of the list to the next, down to the last one""",
       same_count("model, uneven levels", "step"))
 
 
-@PROPS("second order: doubling the steps divides the error on Gaussian data by about four",
-       "for Gaussian data the ODE has an exact solution; a first-order method's error halves "
-       "when the steps double, DPM-Solver++(2M)'s falls about four-fold, once every step "
-       "after the first extrapolates from the step before",
-       code="after the first step, pass the data guess and the level of the previous step "
-            "to your second-order update")
+@PROPS
 def _order(outs, refs):
+    """second order: doubling the steps divides the error on Gaussian data by about four
+
+    for Gaussian data the ODE has an exact solution; a first-order method's error halves when
+    the steps double, DPM-Solver++(2M)'s falls about four-fold, once every step after the first
+    extrapolates from the step before
+
+    code: after the first step, pass the data guess and the level of the previous step to your
+    second-order update"""
     e1, e2 = _gaussian_error(outs, "Gaussian, n steps"), _gaussian_error(outs, "Gaussian, 2n steps")
     ratio = e1 / max(e2, 1e-300)
     return ratio > 3.0 and e2 < 1e-2, (f"errors {e1:.2e} and {e2:.2e}: divided by {ratio:.2f} "
                                        "(at least 3 expected)")
 
 
-PROPS("the ideal denoiser of a finite set K carries every sample next to a point of K",
-      "the last step goes all the way to level 0, where the state is the data guess",
+PROPS("""the ideal denoiser of a finite set K carries every sample next to a point of K
+
+      the last step goes all the way to level 0, where the state is the data guess""",
       lands_on("ideal denoiser of K", lambda: points(pick(1147, 5, 4, 6), 1148)[0].double(),
                tol=0.05))
 
 
-@PROPS("the spiral's ideal denoiser lands on the spiral as closely as the course's loop",
-       "samples far from the curve mean that a step extrapolates from the wrong guess or "
-       "the wrong level",
-       code="x0_hat is x minus sigma times eps_hat, made at the step's own level")
+@PROPS
 def _spiral_dist(outs, refs):
+    """the spiral's ideal denoiser lands on the spiral as closely as the course's loop
+
+    samples far from the curve mean that a step extrapolates from the wrong guess or the wrong
+    level
+
+    code: x0_hat is x minus sigma times eps_hat, made at the step's own level"""
     from course_lib import metrics2d
 
     curve = spiral.make_spiral(4000).double()
@@ -142,21 +150,24 @@ def _spiral_dist(outs, refs):
     return mine <= ref + 1e-6, f"mean distance to the spiral {mine:.4f} (the course's: {ref:.4f})"
 
 
-PROPS("cond reaches the denoiser: conditional samples land on their own K + cond",
-      "the condition goes to the denoiser at every step; without it the samples land on "
-      "the data set without its shift",
+PROPS("""cond reaches the denoiser: conditional samples land on their own K + cond
+
+      the condition goes to the denoiser at every step; without it the samples land on the data
+      set without its shift""",
       close("cond", atol=1e-5))
 
-PROPS("equals the reference step by step (a model on uneven levels, part of the way, images, "
-      "a batch of one)",
-      "each step starts where the last one ended; the first step has no previous guess, a "
-      "step to level 0 cannot extrapolate, and every other step corrects its guess with the "
-      "one made a step before, at that step's level",
+PROPS("""equals the reference step by step (a model on uneven levels, part of the way, images, a
+      batch of one)
+
+      each step starts where the last one ended; the first step has no previous guess, a step to
+      level 0 cannot extrapolate, and every other step corrects its guess with the one made a
+      step before, at that step's level
+
+      code: keep the previous x0_hat and the previous sigma between steps (None before the
+      first); use your first-order step when there is no previous guess or when sigma_next == 0,
+      your second-order update otherwise""",
       close("model, uneven levels", "part of the way, one sample", "images, denoiser(x, sigma)",
-            atol=1e-5),
-      code="keep the previous x0_hat and the previous sigma between steps (None before the "
-           "first); use your first-order step when there is no previous guess or when "
-           "sigma_next == 0, your second-order update otherwise")
+            atol=1e-5))
 
 
 BUGS = {

@@ -102,19 +102,21 @@ def cases() -> dict[str, Case]:
 
 PROPS = Props()
 
-PROPS("one state per timestep: len(timesteps) of them",
-      "every timestep is one network call and one state",
+PROPS("""one state per timestep: len(timesteps) of them
+
+      every timestep is one network call and one state""",
       same_count("LCMScheduler's timesteps", "timestep"))
 
 
-@PROPS("equals diffusers' LCMScheduler state by state (the same generator)",
-       "diffusers jumps to the data guess with the boundary scalings, then draws fresh noise "
-       "and noises the guess back to the next timestep; after the last one it keeps the "
-       "guess",
-       code="the next timestep's alpha_bar weighs the guess (square root) and the fresh noise "
-            "(square root of one minus it); draw the noise with the generator, x's shape and "
-            "dtype")
+@PROPS
 def _diffusers(outs, refs):
+    """equals diffusers' LCMScheduler state by state (the same generator)
+
+    diffusers jumps to the data guess with the boundary scalings, then draws fresh noise and
+    noises the guess back to the next timestep; after the last one it keeps the guess
+
+    code: the next timestep's alpha_bar weighs the guess (square root) and the fresh noise
+    (square root of one minus it); draw the noise with the generator, x's shape and dtype"""
     f, ts, acp, x, _ = cases()["LCMScheduler's timesteps"].args
     _, _, x0_hat = points_consistency(pick(1182, 5, 4, 6), 1183)
     want = _diffusers_states(x0_hat, len(ts), x, pick(1187, 7, 11))
@@ -125,23 +127,29 @@ def _diffusers(outs, refs):
     return gap < 1e-4, f"max |yours - diffusers| over all states = {gap:.1e}"
 
 
-@PROPS("fresh noise between steps: another generator gives other intermediate states",
-       "a consistency model forgets where it started; what makes several steps better than "
-       "one is the new noise that each step adds back before the next jump",
-       code="draw new noise from the generator at every step but the last")
+@PROPS
 def _fresh(outs, refs):
+    """fresh noise between steps: another generator gives other intermediate states
+
+    a consistency model forgets where it started; what makes several steps better than one is
+    the new noise that each step adds back before the next jump
+
+    code: draw new noise from the generator at every step but the last"""
     a = outs["LCMScheduler's timesteps"].value
     b = outs["the same, another generator"].value
     gap = (a[:-1] - b[:-1]).abs().max().item() if len(a) > 1 else 0.0
     return gap > 1e-3, f"largest difference of the intermediate states: {gap:.1e}"
 
 
-@PROPS("walks the timesteps in the order given, from the noisiest: the last jump, from "
-       "timestep 3, lands on a point of K",
-       "the last call is at the smallest timestep, where the data guess of a finite data set "
-       "is one of its points; the guess is returned without new noise",
-       code="iterate over timesteps as given and keep the last data guess as it is")
+@PROPS
 def _lands(outs, refs):
+    """walks the timesteps in the order given, from the noisiest: the last jump, from timestep 3,
+    lands on a point of K
+
+    the last call is at the smallest timestep, where the data guess of a finite data set is one
+    of its points; the guess is returned without new noise
+
+    code: iterate over timesteps as given and keep the last data guess as it is"""
     K, _, _ = points_consistency(pick(1182, 5, 4, 6), 1183)
     name = "down to timestep 1-3: lands on K"
 
@@ -155,11 +163,13 @@ def _lands(outs, refs):
                             f"({allowed:.2f} at most)")
 
 
-PROPS("matches the reference on one step, one sample with 8 steps",
-      "one step is the consistency function at the first timestep and nothing else; every "
-      "step after it starts from the state the previous one noised",
-      close("one step", "one sample, 8 steps", atol=1e-5),
-      code="the state after the last step is the data guess itself")
+PROPS("""matches the reference on one step, one sample with 8 steps
+
+      one step is the consistency function at the first timestep and nothing else; every step
+      after it starts from the state the previous one noised
+
+      code: the state after the last step is the data guess itself""",
+      close("one step", "one sample, 8 steps", atol=1e-5))
 
 
 def walk(renoise=True, order=lambda ts: ts, level="next", last_noise=False, same_noise=False,

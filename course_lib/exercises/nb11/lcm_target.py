@@ -78,11 +78,14 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS("carries no gradient: a fixed goal for the student",
-       "the target stands still while the student moves towards it; gradients through it "
-       "would also pull the teacher and the target network, and cost memory and time",
-       code="compute it inside a block that switches off gradient tracking")
+@PROPS
 def _no_grad(outs, refs):
+    """carries no gradient: a fixed goal for the student
+
+    the target stands still while the student moves towards it; gradients through it would also
+    pull the teacher and the target network, and cost memory and time
+
+    code: compute it inside a block that switches off gradient tracking"""
     bad = [k for k in ("probe nets", "x_t with a graph, one sample") if outs[k].requires_grad]
     return not bad, (f"case '{bad[0]}': the result requires grad" if bad else
                      "no graph behind the result")
@@ -106,21 +109,27 @@ def _step_gap(outs, name: str, w=None) -> float:
     return (outs[name].value.double() - want).abs().max().item()
 
 
-@PROPS("with an identity target network it is the teacher's guided DDIM step from t to s",
-       "the teacher moves x_t along its own probability-flow ODE to the earlier timestep: its "
-       "data guess is kept, and its noise guess is put back at the noise level of s",
-       code="equation (4): the data guess is made with alpha_bar at t, the new state with "
-            "alpha_bar at s, and the noise guess in both is the guided one")
+@PROPS
 def _teacher_step(outs, refs):
+    """with an identity target network it is the teacher's guided DDIM step from t to s
+
+    the teacher moves x_t along its own probability-flow ODE to the earlier timestep: its data
+    guess is kept, and its noise guess is put back at the noise level of s
+
+    code: equation (4): the data guess is made with alpha_bar at t, the new state with alpha_bar
+    at s, and the noise guess in both is the guided one"""
     gap = _step_gap(outs, "identity target: the teacher's DDIM step")
     return gap < 1e-4, f"max |yours - the guided DDIM step| = {gap:.1e}"
 
 
-@PROPS("the guidance scale is used as in notebook 05 (w = 1: the conditional guess alone)",
-       "classifier-free guidance starts from the unconditional guess and goes w times the "
-       "way to the conditional one; at w = 1 it lands on the conditional guess",
-       code="unconditional plus w times (conditional minus unconditional)")
+@PROPS
 def _guidance(outs, refs):
+    """the guidance scale is used as in notebook 05 (w = 1: the conditional guess alone)
+
+    classifier-free guidance starts from the unconditional guess and goes w times the way to the
+    conditional one; at w = 1 it lands on the conditional guess
+
+    code: unconditional plus w times (conditional minus unconditional)"""
     g1 = _step_gap(outs, "w = 1, identity target")
     args = cases()["w = 1, identity target"].args
     with torch.no_grad():  # at w = 1 the unconditional input must not matter
@@ -129,11 +138,14 @@ def _guidance(outs, refs):
     return max(g1, g2) < 1e-4, f"max |yours - the conditional step| = {max(g1, g2):.1e}"
 
 
-@PROPS("equals diffusers' DDIMScheduler.step to the timestep 20 below (one timestep for all)",
-       "LCM's teacher takes one DDIM step of a 50-step schedule: diffusers' DDIM with 50 "
-       "inference steps steps from t to t - 20",
-       code="the state at s is built from the teacher's data guess and noise guess at t")
+@PROPS
 def _diffusers(outs, refs):
+    """equals diffusers' DDIMScheduler.step to the timestep 20 below (one timestep for all)
+
+    LCM's teacher takes one DDIM step of a 50-step schedule: diffusers' DDIM with 50 inference
+    steps steps from t to t - 20
+
+    code: the state at s is built from the teacher's data guess and noise guess at t"""
     from diffusers import DDIMScheduler
 
     case = cases()["one timestep for all, identity target"]
@@ -148,11 +160,14 @@ def _diffusers(outs, refs):
     return gap < 1e-4, f"max |yours - diffusers| = {gap:.1e}"
 
 
-@PROPS("a step of length 0 (s = t) gives the target network's output at x_t",
-       "from t to t the teacher does not move: only the target network acts, at x_t, at that "
-       "timestep, with the prompt's condition",
-       code="call the target network on the state the teacher reached, at s, with cond")
+@PROPS
 def _zero(outs, refs):
+    """a step of length 0 (s = t) gives the target network's output at x_t
+
+    from t to t the teacher does not move: only the target network acts, at x_t, at that
+    timestep, with the prompt's condition
+
+    code: call the target network on the state the teacher reached, at s, with cond"""
     _, target, x, t, _, _, cond, _, _ = cases()["a step of length 0"].args
     with torch.no_grad():
         want = target(x, t, cond)
@@ -160,11 +175,14 @@ def _zero(outs, refs):
     return gap < 1e-5, f"max |yours - target(x_t, t, cond)| = {gap:.1e}"
 
 
-@PROPS("asks the target network at the earlier timestep s, for the prompt",
-       "the consistency target is what the target network says where the teacher's step "
-       "ended: at timestep s, not t, and for the prompt's condition, not the empty one",
-       code="target(x_s, s, cond)")
+@PROPS
 def _asked_at_s(outs, refs):
+    """asks the target network at the earlier timestep s, for the prompt
+
+    the consistency target is what the target network says where the teacher's step ended: at
+    timestep s, not t, and for the prompt's condition, not the empty one
+
+    code: target(x_s, s, cond)"""
     _, _, x, t, s, _, cond, uncond, _ = cases()["a target network that says what it is asked"].args
     got = outs["a target network that says what it is asked"].value
     asked = {"at s, for the prompt": (s, cond), "at t instead of s": (t, cond),
@@ -177,11 +195,13 @@ def _asked_at_s(outs, refs):
         "the target network was asked at other timesteps or conditions")
 
 
-PROPS("matches the reference: probe networks, per-sample timesteps, a batch of one",
-      "the target network's consistency output at the earlier timestep s, on the state the "
-      "teacher's guided step reached, for the prompt's condition",
-      close("probe nets", "x_t with a graph, one sample", "a step of length 0"),
-      code="alpha_bar at t and at s, each with shape (B, 1, ..., 1) to broadcast over x_t")
+PROPS("""matches the reference: probe networks, per-sample timesteps, a batch of one
+
+      the target network's consistency output at the earlier timestep s, on the state the
+      teacher's guided step reached, for the prompt's condition
+
+      code: alpha_bar at t and at s, each with shape (B, 1, ..., 1) to broadcast over x_t""",
+      close("probe nets", "x_t with a graph, one sample", "a step of length 0"))
 
 
 def _target(grad=False, guide=lambda c, u, w: u + w * (c - u), noise_at="s", root=True,

@@ -63,11 +63,14 @@ def _value(outs, name, i):
     return torch.as_tensor(outs[name].value[i])
 
 
-@PROPS("outputs chunks * dim numbers per sample",
-       "one linear layer makes all the shifts, scales and gates of a block at once: chunks "
-       "vectors of size dim side by side",
-       code="the linear layer's output size is chunks * dim")
+@PROPS
 def _shape(outs, refs):
+    """outputs chunks * dim numbers per sample
+
+    one linear layer makes all the shifts, scales and gates of a block at once: chunks vectors
+    of size dim side by side
+
+    code: the linear layer's output size is chunks * dim"""
     for name in refs:
         got, want = _value(outs, name, 0), _value(refs, name, 0)
         if got.shape != want.shape:
@@ -76,12 +79,15 @@ def _shape(outs, refs):
     return True, "the right number of outputs"
 
 
-@PROPS("outputs exactly 0 at the start, for every condition",
-       "adaLN-Zero starts every shift, scale and gate at 0: with the gates at 0 each block "
-       "adds nothing to its input, so the whole network starts as the identity on its "
-       "tokens and training grows each block from there",
-       code="nn.init.zeros_ on the linear layer's weight and on its bias")
+@PROPS
 def _zero(outs, refs):
+    """outputs exactly 0 at the start, for every condition
+
+    adaLN-Zero starts every shift, scale and gate at 0: with the gates at 0 each block adds
+    nothing to its input, so the whole network starts as the identity on its tokens and training
+    grows each block from there
+
+    code: nn.init.zeros_ on the linear layer's weight and on its bias"""
     for name in refs:
         got = _value(outs, name, 0).abs().max().item()
         if got != 0:
@@ -89,13 +95,16 @@ def _zero(outs, refs):
     return True, "0 for every condition"
 
 
-@PROPS("learns: one gradient step moves it as it moves the reference",
-       "zero weights must still be trainable, and the condition enters through SiLU before "
-       "the linear layer, with a bias: after one step the output is then a known function "
-       "of the new condition",
-       code="keep requires_grad on both the weight and the bias; nn.SiLU() comes before the "
-            "linear layer, not after it")
+@PROPS
 def _learns(outs, refs):
+    """learns: one gradient step moves it as it moves the reference
+
+    zero weights must still be trainable, and the condition enters through SiLU before the
+    linear layer, with a bias: after one step the output is then a known function of the new
+    condition
+
+    code: keep requires_grad on both the weight and the bias; nn.SiLU() comes before the linear
+    layer, not after it"""
     for name in refs:
         got, want = _value(outs, name, 1), _value(refs, name, 1)
         if got.shape != want.shape or not torch.allclose(got, want, atol=1e-4, rtol=1e-4):

@@ -60,13 +60,16 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS("the exact flow of a finite set K gives notebook 04's ideal denoiser of K",
-       "the optimal velocity and the ideal denoiser describe one and the same model: read at "
-       "the matching time and point of the straight path, the velocity must give the ideal "
-       "noise guess of the sigma view",
-       code="turn sigma into t and x into x_t per sample (section 4), call the model once, "
-            "then add 1 - t times its velocity to x_t")
+@PROPS
 def _ideal(outs, refs):
+    """the exact flow of a finite set K gives notebook 04's ideal denoiser of K
+
+    the optimal velocity and the ideal denoiser describe one and the same model: read at the
+    matching time and point of the straight path, the velocity must give the ideal noise guess
+    of the sigma view
+
+    code: turn sigma into t and x into x_t per sample (section 4), call the model once, then add
+    1 - t times its velocity to x_t"""
     K = points_set(pick(1222, 6, 4, 9), 1223).double()
     _, x, sigma = cases()["flow of K"].args
     gap = (outs["flow of K"].value - denoiser_of(K)(x, sigma)).abs().max().item()
@@ -134,35 +137,42 @@ ALTERNATIVES = {
 }
 
 
-PROPS("the model sees the straight path's point x_t = x / (1 + sigma)",
-      "the velocity model only knows the straight path between data and noise: the sigma "
-      "view's point must be scaled onto that path before the model sees it (with a zero "
-      "velocity the bridge returns that point)",
-      shows(cases, 0, lambda x, s: x / (1 + s[:, None]), "x / (1 + sigma)", 2e-4),
-      code="x_t = x * (1 - t), with 1 - t = 1 / (1 + sigma) reshaped to (B, 1, ...)")
+PROPS("""the model sees the straight path's point x_t = x / (1 + sigma)
+
+      the velocity model only knows the straight path between data and noise: the sigma view's
+      point must be scaled onto that path before the model sees it (with a zero velocity the
+      bridge returns that point)
+
+      code: x_t = x * (1 - t), with 1 - t = 1 / (1 + sigma) reshaped to (B, 1, ...)""",
+      shows(cases, 0, lambda x, s: x / (1 + s[:, None]), "x / (1 + sigma)", 2e-4))
 
 
-PROPS("the model is asked at the path's time t = sigma / (1 + sigma)",
-      "each noise level has its own time on the straight path, between 0 (data) and 1 "
-      "(noise), by section 4's change of variable: the model must be asked at that time, "
-      "not at sigma",
-      shows(cases, 2, lambda x, s: s / (1 + s), "sigma / (1 + sigma)", 1e-3),
-      code="t = sigma / (1 + sigma), shape (B,), passed to the model as it is")
+PROPS("""the model is asked at the path's time t = sigma / (1 + sigma)
+
+      each noise level has its own time on the straight path, between 0 (data) and 1 (noise), by
+      section 4's change of variable: the model must be asked at that time, not at sigma
+
+      code: t = sigma / (1 + sigma), shape (B,), passed to the model as it is""",
+      shows(cases, 2, lambda x, s: s / (1 + s), "sigma / (1 + sigma)", 1e-3))
 
 
-PROPS("the velocity is added to x_t with weight 1 - t",
-      "from the path's point, the noise end of the path is reached by moving at the model's "
-      "velocity for the time that is left until 1",
-      shows(cases, 1, lambda x, s: 1 / (1 + s), "(1 - t)", 1e-3),
-      code="x_t + (1 - t) * velocity(x_t, t), with 1 - t reshaped to (B, 1, ...)")
+PROPS("""the velocity is added to x_t with weight 1 - t
+
+      from the path's point, the noise end of the path is reached by moving at the model's
+      velocity for the time that is left until 1
+
+      code: x_t + (1 - t) * velocity(x_t, t), with 1 - t reshaped to (B, 1, ...)""",
+      shows(cases, 1, lambda x, s: 1 / (1 + s), "(1 - t)", 1e-3))
 
 
-PROPS("matches the reference on points, images and a batch of one",
-      "the model is asked once, at the time and point of the straight path that correspond "
-      "to sigma and x, and its velocity is turned into a noise guess",
-      close("probe", "images", "one"),
-      code="t and x_t per sample from sigma, with sigma reshaped to (B, 1, ...) for x of any "
-           "rank; the model gets t itself, shape (B,)")
+PROPS("""matches the reference on points, images and a batch of one
+
+      the model is asked once, at the time and point of the straight path that correspond to
+      sigma and x, and its velocity is turned into a noise guess
+
+      code: t and x_t per sample from sigma, with sigma reshaped to (B, 1, ...) for x of any
+      rank; the model gets t itself, shape (B,)""",
+      close("probe", "images", "one"))
 
 EXERCISE = exercise(globals(), points=2, summary="a velocity model as the course's denoiser",
                     reread="4. The bridge to the sigma view")

@@ -63,35 +63,42 @@ def cases() -> dict[str, Case]:
 
 PROPS = Props()
 
-PROPS("one state per step: len(ts) - 1 of them",
-      "a step goes from each time of the list to the next one, down to the last",
+PROPS("""one state per step: len(ts) - 1 of them
+
+      a step goes from each time of the list to the next one, down to the last""",
       same_count("model, uneven times", "step"))
 
 
-@PROPS("a straight flow needs no more steps: the flow of a single point lands on it exactly",
-       "with one data point every path is a straight line walked at constant speed, so even "
-       "a single Euler step from the noise reaches the point; a step that goes the wrong way, "
-       "or asks the model at the wrong time, misses it",
-       code="t_next - t is negative: scale the velocity at the step's start, (x, t), by it "
-            "and add the product to x")
+@PROPS
 def _straight(outs, refs):
+    """a straight flow needs no more steps: the flow of a single point lands on it exactly
+
+    with one data point every path is a straight line walked at constant speed, so even a single
+    Euler step from the noise reaches the point; a step that goes the wrong way, or asks the
+    model at the wrong time, misses it
+
+    code: t_next - t is negative: scale the velocity at the step's start, (x, t), by it and add
+    the product to x"""
     k = points_set(1, 1253).double()
     final = outs["one point, few steps"].value[-1]
     gap = (final - k).abs().max().item()
     return gap < 1e-9, f"largest distance from a final sample to the point: {gap:.1e}"
 
 
-PROPS("the exact flow of a finite set K carries every sample next to a point of K",
-      "the last step goes all the way to the last time of the list, 0, where the samples "
-      "are data",
+PROPS("""the exact flow of a finite set K carries every sample next to a point of K
+
+      the last step goes all the way to the last time of the list, 0, where the samples are data""",
       lands_on("flow of K", lambda: points_set(pick(1249, 5, 3, 7), 1250), tol=0.05))
 
 
-@PROPS("the exact flow of the spiral's points lands on the spiral",
-       "the samples must end on the curve; far from it means the steps do not follow the "
-       "velocity from the noise at t = 1 down to t = 0",
-       code="the velocity model is called at the start time of each step, with the current x")
+@PROPS
 def _spiral_dist(outs, refs):
+    """the exact flow of the spiral's points lands on the spiral
+
+    the samples must end on the curve; far from it means the steps do not follow the velocity
+    from the noise at t = 1 down to t = 0
+
+    code: the velocity model is called at the start time of each step, with the current x"""
     from course_lib import metrics2d
 
     curve = spiral.make_spiral(4000).double()
@@ -101,19 +108,23 @@ def _spiral_dist(outs, refs):
                                 f"{ref:.4f})")
 
 
-PROPS("equals the reference step by step (a model, uniform and uneven times, part of the way, "
-      "one sample, images, the exact flow of K)",
-      "each step starts where the previous one ended and goes from one time of the list to "
-      "the next, whatever the gaps between them and wherever the list starts and ends",
-      close("model, uniform times", "model, uneven times", "part of the way, one sample",
-            "images", "flow of K", atol=1e-5),
-      code="pair each time with the next one in ts, zip(ts[:-1], ts[1:]); never assume a "
-           "step of 1 / n or a start at 1")
+PROPS("""equals the reference step by step (a model, uniform and uneven times, part of the way, one
+      sample, images, the exact flow of K)
 
-PROPS("keeps float64 precision (the exact flow of K, times and points in float64)",
-      "no float32 step in between: the times and the states stay in the inputs' dtype",
-      close("flow of K", atol=1e-10, rtol=1e-10),
-      code="no .float() and no torch.tensor(...) of the times")
+      each step starts where the previous one ended and goes from one time of the list to the
+      next, whatever the gaps between them and wherever the list starts and ends
+
+      code: pair each time with the next one in ts, zip(ts[:-1], ts[1:]); never assume a step of
+      1 / n or a start at 1""",
+      close("model, uniform times", "model, uneven times", "part of the way, one sample",
+            "images", "flow of K", atol=1e-5))
+
+PROPS("""keeps float64 precision (the exact flow of K, times and points in float64)
+
+      no float32 step in between: the times and the states stay in the inputs' dtype
+
+      code: no .float() and no torch.tensor(...) of the times""",
+      close("flow of K", atol=1e-10, rtol=1e-10))
 
 
 def _walk(dt=lambda t, t_next, ts: t_next - t, at=lambda t, t_next: t, pairs=None,

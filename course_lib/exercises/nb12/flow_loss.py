@@ -56,12 +56,14 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-PROPS("a perfect velocity model gets loss 0",
-      "the model sees the point on the path at time t and must give the velocity of that "
-      "path, the same at every time: from the data towards the noise",
-      is_zero("oracle", "loss of a perfect model", atol=1e-6),
-      code="build x_t with your flow_path; each sample's target is its noise minus its data; "
-           "square the error, then take the .mean()")
+PROPS("""a perfect velocity model gets loss 0
+
+      the model sees the point on the path at time t and must give the velocity of that path,
+      the same at every time: from the data towards the noise
+
+      code: build x_t with your flow_path; each sample's target is its noise minus its data;
+      square the error, then take the .mean()""",
+      is_zero("oracle", "loss of a perfect model", atol=1e-6))
 
 
 def _on_path(x0, t, e):
@@ -112,17 +114,21 @@ ALTERNATIVES = {
         lambda v, x0, t, e: (((v(flow_path(x0, t, e), t) - e) + x0) ** 2).mean(),
 }
 
-PROPS("matches the reference on a batch of 16, of 3 and on images",
-      "the model is called on the points of the paths at their own times, and its answer is "
-      "compared with each path's velocity, averaged over the batch and the coordinates",
-      close("probe", "small", "images"),
-      code="one call velocity(x_t, t) with the per-sample t; average the squared error with "
-           ".mean(), not .sum(); your flow_path already reshapes t for any rank")
+PROPS("""matches the reference on a batch of 16, of 3 and on images
 
-PROPS("keeps float64 precision on an odd batch",
-      "no float32 step in between: stay in the inputs' dtype from the path to the mean",
-      close("float64", atol=1e-12, rtol=1e-10),
-      code="no .float() and no torch.tensor(...) of intermediate values")
+      the model is called on the points of the paths at their own times, and its answer is
+      compared with each path's velocity, averaged over the batch and the coordinates
+
+      code: one call velocity(x_t, t) with the per-sample t; average the squared error with
+      .mean(), not .sum(); your flow_path already reshapes t for any rank""",
+      close("probe", "small", "images"))
+
+PROPS("""keeps float64 precision on an odd batch
+
+      no float32 step in between: stay in the inputs' dtype from the path to the mean
+
+      code: no .float() and no torch.tensor(...) of intermediate values""",
+      close("float64", atol=1e-12, rtol=1e-10))
 
 EXERCISE = exercise(globals(), points=2, summary="the flow-matching loss",
                     reread="2. The velocity and the loss")

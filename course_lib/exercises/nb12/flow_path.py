@@ -42,11 +42,14 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS("starts at the data and ends at the noise: t = 0 gives x0, t = 1 gives eps",
-       "at time 0 the path is at the clean sample, at time 1 at the noise; between them it "
-       "moves on the straight line joining the two",
-       code="weigh x0 by one minus t and eps by t, each sample with its own t")
+@PROPS
 def _ends(outs, refs):
+    """starts at the data and ends at the noise: t = 0 gives x0, t = 1 gives eps
+
+    at time 0 the path is at the clean sample, at time 1 at the noise; between them it moves on
+    the straight line joining the two
+
+    code: weigh x0 by one minus t and eps by t, each sample with its own t"""
     x0, ends, eps = cases()["ends"].args
     want = torch.where(ends[:, None] > 0.5, eps, x0)
     gap = (outs["ends"].value - want).abs().max().item()
@@ -80,25 +83,31 @@ ALTERNATIVES = {
     "x0 moved along eps - x0": lambda x0, t, e: x0 + per_sample(t, x0) * (e - x0),
 }
 
-PROPS("matches the path on an (8, 2) batch, one t per row",
-      "each row has its own time; the result mixes that row's data and noise, with more of "
-      "the noise as its time grows",
-      close("batch"),
-      code="reshape t to (B, 1) so row i gets t[i], then mix x0 and eps with the weights "
-           "1 - t and t")
+PROPS("""matches the path on an (8, 2) batch, one t per row
 
-PROPS("works for images and a batch of one",
-      "each sample has its own time, whatever dimensions follow the batch and however many "
-      "samples there are",
-      close("images", "one_image"),
-      code="give t one trailing size-1 dimension per dimension of x0 after the batch "
-           "(x0.dim() - 1 of them), as add_noise did with sigma")
+      each row has its own time; the result mixes that row's data and noise, with more of the
+      noise as its time grows
 
-PROPS("works in float64 for any rank, to float64 precision",
-      "nothing depends on how many dimensions follow the batch (none is allowed) or on the "
-      "dtype: keep the inputs' own dtype",
-      close("drawn", atol=1e-12, rtol=1e-12),
-      code="no torch.tensor(...) or .float() of t: reshape the t you are given")
+      code: reshape t to (B, 1) so row i gets t[i], then mix x0 and eps with the weights 1 - t
+      and t""",
+      close("batch"))
+
+PROPS("""works for images and a batch of one
+
+      each sample has its own time, whatever dimensions follow the batch and however many
+      samples there are
+
+      code: give t one trailing size-1 dimension per dimension of x0 after the batch (x0.dim() -
+      1 of them), as add_noise did with sigma""",
+      close("images", "one_image"))
+
+PROPS("""works in float64 for any rank, to float64 precision
+
+      nothing depends on how many dimensions follow the batch (none is allowed) or on the dtype:
+      keep the inputs' own dtype
+
+      code: no torch.tensor(...) or .float() of t: reshape the t you are given""",
+      close("drawn", atol=1e-12, rtol=1e-12))
 
 EXERCISE = exercise(globals(), points=1, summary="the straight path from data to noise",
                     reread="1. The straight path")

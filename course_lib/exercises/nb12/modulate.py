@@ -50,12 +50,15 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS("with shift = scale = 0 it is a plain layer norm",
-       "with a zero modulation each token is only normalised: mean 0 and variance 1 over "
-       "its features, the same as a LayerNorm without weights",
-       code="subtract each token's mean over the last axis and divide by the square root "
-            "of its variance (not the unbiased one) plus eps; keepdim=True keeps the axes")
+@PROPS
 def _plain_norm(outs, refs):
+    """with shift = scale = 0 it is a plain layer norm
+
+    with a zero modulation each token is only normalised: mean 0 and variance 1 over its
+    features, the same as a LayerNorm without weights
+
+    code: subtract each token's mean over the last axis and divide by the square root of its
+    variance (not the unbiased one) plus eps; keepdim=True keeps the axes"""
     x = cases()["identity"].args[0]
     want = F.layer_norm(x, x.shape[-1:], eps=1e-6)
     got = torch.as_tensor(outs["identity"].value)
@@ -65,12 +68,15 @@ def _plain_norm(outs, refs):
     return diff < 1e-5, f"max |yours - layer norm| = {diff:.1e}"
 
 
-@PROPS("shift moves, scale multiplies by 1 + scale",
-       "the condition's shift is added after the normalisation and its scale multiplies by "
-       "one plus it, so that a zero modulation changes nothing",
-       code="the scale enters as (1 + scale); each (B, D) vector needs a token axis in the "
-            "middle to broadcast over (B, N, D)")
+@PROPS
 def _shift_scale(outs, refs):
+    """shift moves, scale multiplies by 1 + scale
+
+    the condition's shift is added after the normalisation and its scale multiplies by one plus
+    it, so that a zero modulation changes nothing
+
+    code: the scale enters as (1 + scale); each (B, D) vector needs a token axis in the middle
+    to broadcast over (B, N, D)"""
     for name in ("shift_only", "tokens"):
         got, want = (torch.as_tensor(o[name].value) for o in (outs, refs))
         if got.shape != want.shape or not torch.allclose(got, want, atol=1e-5):
@@ -124,16 +130,20 @@ ALTERNATIVES = {
                                                      + eps) * (1 + c[:, None]) + s[:, None]),
 }
 
-PROPS("right when the variance is near eps, and with another eps",
-      "eps is added to the variance inside the square root; when the tokens barely vary it "
-      "decides the result, so use the eps you are given",
-      close("tiny", "tiny_eps", atol=1e-5, rtol=1e-4),
-      code="use the argument eps, not a constant, and add it before the square root")
+PROPS("""right when the variance is near eps, and with another eps
 
-PROPS("right when there are as many tokens as samples, and for a batch of one in float64",
-      "each sample's shift and scale are shared by all of its tokens, whatever N and B are",
-      close("square", "one", atol=1e-6, rtol=1e-6),
-      code="index shift and scale with [:, None, :] (or .unsqueeze(1)) before broadcasting")
+      eps is added to the variance inside the square root; when the tokens barely vary it
+      decides the result, so use the eps you are given
+
+      code: use the argument eps, not a constant, and add it before the square root""",
+      close("tiny", "tiny_eps", atol=1e-5, rtol=1e-4))
+
+PROPS("""right when there are as many tokens as samples, and for a batch of one in float64
+
+      each sample's shift and scale are shared by all of its tokens, whatever N and B are
+
+      code: index shift and scale with [:, None, :] (or .unsqueeze(1)) before broadcasting""",
+      close("square", "one", atol=1e-6, rtol=1e-6))
 
 EXERCISE = exercise(globals(), points=2, summary="adaptive layer norm (shift and scale)",
                     reread="8. A diffusion transformer (DiT)")

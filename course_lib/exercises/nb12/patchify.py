@@ -48,13 +48,15 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS("tokens come in reading order, each token one patch",
-       "token n is the patch in patch-row n // (W/p) and patch-column n % (W/p): left to "
-       "right along the top row of patches first; every value of that patch, and no other, "
-       "is in that token",
-       code="split H into (H/p, p) and W into (W/p, p) with one reshape, then .permute so "
-            "that the two patch-grid axes come right after the batch axis")
+@PROPS
 def _reading_order(outs, refs):
+    """tokens come in reading order, each token one patch
+
+    token n is the patch in patch-row n // (W/p) and patch-column n % (W/p): left to right along
+    the top row of patches first; every value of that patch, and no other, is in that token
+
+    code: split H into (H/p, p) and W into (W/p, p) with one reshape, then .permute so that the
+    two patch-grid axes come right after the batch axis"""
     got = torch.as_tensor(outs["labelled"].value)
     want = torch.as_tensor(refs["labelled"].value)
     if got.shape != want.shape:
@@ -68,12 +70,14 @@ def _reading_order(outs, refs):
     return True, "every token holds its own patch"
 
 
-PROPS("each token's features in the order (row in the patch, column, channel)",
-      "the features of a token list the patch's top-left pixel's channels first, then the "
-      "pixel to its right: channels vary fastest, then the column in the patch, then the row",
-      close("labelled", "latents", atol=0, rtol=0),
-      code="after the reshape, .permute the axes to (batch, patch row, patch column, row in "
-           "the patch, column in the patch, channel) before the final reshape")
+PROPS("""each token's features in the order (row in the patch, column, channel)
+
+      the features of a token list the patch's top-left pixel's channels first, then the pixel
+      to its right: channels vary fastest, then the column in the patch, then the row
+
+      code: after the reshape, .permute the axes to (batch, patch row, patch column, row in the
+      patch, column in the patch, channel) before the final reshape""",
+      close("labelled", "latents", atol=0, rtol=0))
 
 
 def _order(z, p, grid="hw", inner="pqc"):
@@ -127,11 +131,13 @@ ALTERNATIVES = {
         z.shape[0], -1, p * p * z.shape[1]),
 }
 
-PROPS("works for any p, odd batches, non-square latents, in float64",
-      "nothing about the patch size, the channel count or the image's height and width is "
-      "fixed: read them from the inputs",
-      close("odd", "p3", "p1", "whole", atol=0, rtol=0),
-      code="take B, C, H, W from z.shape and use p everywhere a patch size appears")
+PROPS("""works for any p, odd batches, non-square latents, in float64
+
+      nothing about the patch size, the channel count or the image's height and width is fixed:
+      read them from the inputs
+
+      code: take B, C, H, W from z.shape and use p everywhere a patch size appears""",
+      close("odd", "p3", "p1", "whole", atol=0, rtol=0))
 
 EXERCISE = exercise(globals(), points=2, summary="cutting a latent into patch tokens",
                     reread="8. A diffusion transformer (DiT)")

@@ -40,14 +40,17 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS("undoes patchify: unpatchify(patchify(z)) is z",
-       "each token goes back to its own place in the grid of patches, and each of its "
-       "features back to its pixel and channel, in the order patchify wrote them",
-       code="reshape the tokens to split the token axis into the two patch-grid axes and the "
-            "feature axis into patch row, patch column and channel; .permute so that "
-            "channels come after the batch and each patch-grid axis sits next to its own "
-            "axis inside the patch; then one reshape")
+@PROPS
 def _inverse(outs, refs):
+    """undoes patchify: unpatchify(patchify(z)) is z
+
+    each token goes back to its own place in the grid of patches, and each of its features back
+    to its pixel and channel, in the order patchify wrote them
+
+    code: reshape the tokens to split the token axis into the two patch-grid axes and the
+    feature axis into patch row, patch column and channel; .permute so that channels come after
+    the batch and each patch-grid axis sits next to its own axis inside the patch; then one
+    reshape"""
     z = torch.randn(2, 4, 8, 8, generator=gen(1261))
     got = torch.as_tensor(outs["tokens"].value)
     if got.shape != z.shape:
@@ -99,11 +102,13 @@ ALTERNATIVES = {
     "F.fold of the reordered tokens": _fold,
 }
 
-PROPS("works for any p, odd batches, non-square latents, in float64",
-      "the channel count is the token size divided by p * p; the grid of patches is "
-      "height/p by width/p: read every size from the arguments",
-      close("odd", "p3", "p1", atol=0, rtol=0),
-      code="C from tokens.shape[-1] // (p * p); no 4, 8 or 2 written into the code")
+PROPS("""works for any p, odd batches, non-square latents, in float64
+
+      the channel count is the token size divided by p * p; the grid of patches is height/p by
+      width/p: read every size from the arguments
+
+      code: C from tokens.shape[-1] // (p * p); no 4, 8 or 2 written into the code""",
+      close("odd", "p3", "p1", atol=0, rtol=0))
 
 EXERCISE = exercise(globals(), points=1, summary="tokens back to a latent image",
                     reread="8. A diffusion transformer (DiT)")

@@ -63,24 +63,30 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS("the ideal denoiser of a finite set K gives the exact flow of K",
-       "the ideal denoiser and the optimal velocity are one model seen two ways: read at the "
-       "matching level and point of the sigma view, the noise and data guesses give the "
-       "velocity that carries the straight paths",
-       code="sigma and x_sigma per sample from t and x_t (section 4); the data guess is "
-            "x_sigma minus sigma times eps_hat; return eps_hat minus the data guess")
+@PROPS
 def _ideal(outs, refs):
+    """the ideal denoiser of a finite set K gives the exact flow of K
+
+    the ideal denoiser and the optimal velocity are one model seen two ways: read at the
+    matching level and point of the sigma view, the noise and data guesses give the velocity
+    that carries the straight paths
+
+    code: sigma and x_sigma per sample from t and x_t (section 4); the data guess is x_sigma
+    minus sigma times eps_hat; return eps_hat minus the data guess"""
     K = points_set(pick(1238, 6, 4, 9), 1239).double()
     _, x, t = cases()["ideal of K"].args
     gap = (outs["ideal of K"].value - flow_of(K)(x, t)).abs().max().item()
     return gap < 1e-8, f"max |yours - exact velocity| = {gap:.1e}"
 
 
-@PROPS("Gaussian data: gives the exact velocity of N(0, s^2 I), for images",
-       "for Gaussian data both views have closed forms; each sample has its own time, "
-       "whatever dimensions follow the batch",
-       code="reshape sigma to (B, 1, ..., 1) for x_t of any rank")
+@PROPS
 def _gaussian(outs, refs):
+    """Gaussian data: gives the exact velocity of N(0, s^2 I), for images
+
+    for Gaussian data both views have closed forms; each sample has its own time, whatever
+    dimensions follow the batch
+
+    code: reshape sigma to (B, 1, ..., 1) for x_t of any rank"""
     _, x, t = cases()["gaussian images"].args
     want = gaussian_flow(pick(1232, 0.5, 0.3, 1.0), t, x)
     gap = (outs["gaussian images"].value - want).abs().max().item()
@@ -141,37 +147,45 @@ def _one_line(d, x, t):
 ALTERNATIVES = {"(eps_hat - x_t) / (1 - t)": _one_line}
 
 
-PROPS("works at the sigma view's point x_sigma = x_t / (1 - t)",
-      "the denoiser and the data guess live in the sigma view, where the data is not shrunk: "
-      "the path's point must be scaled back to that view, for the denoiser and for the data "
-      "guess alike (with a zero noise guess the velocity is minus that point)",
+PROPS("""works at the sigma view's point x_sigma = x_t / (1 - t)
+
+      the denoiser and the data guess live in the sigma view, where the data is not shrunk: the
+      path's point must be scaled back to that view, for the denoiser and for the data guess
+      alike (with a zero noise guess the velocity is minus that point)
+
+      code: x_sigma = x_t * (1 + sigma), with sigma reshaped to (B, 1, ...); the data guess is
+      made from x_sigma, not x_t""",
       shows(cases, 0, lambda x, t: x / (1 - t[:, None]), "x_t / (1 - t)", 1e-3,
-            signless=True),
-      code="x_sigma = x_t * (1 + sigma), with sigma reshaped to (B, 1, ...); the data guess "
-           "is made from x_sigma, not x_t")
+            signless=True))
 
 
-PROPS("the denoiser is asked at the level sigma = t / (1 - t)",
-      "each time on the straight path has its own noise level in the sigma view, by section "
-      "4's change of variable: the denoiser must be asked at that level, not at the time",
-      shows(cases, 2, lambda x, t: t / (1 - t), "t / (1 - t)", 1e-3, relative=True),
-      code="sigma = t / (1 - t), shape (B,), passed to the denoiser as it is")
+PROPS("""the denoiser is asked at the level sigma = t / (1 - t)
+
+      each time on the straight path has its own noise level in the sigma view, by section 4's
+      change of variable: the denoiser must be asked at that level, not at the time
+
+      code: sigma = t / (1 - t), shape (B,), passed to the denoiser as it is""",
+      shows(cases, 2, lambda x, t: t / (1 - t), "t / (1 - t)", 1e-3, relative=True))
 
 
-PROPS("the noise guess enters the velocity with weight 1 + sigma",
-      "the velocity is the noise guess minus the data guess, and the data guess itself holds "
-      "minus sigma times the noise guess: together the noise guess counts one plus sigma "
-      "times, with a plus sign",
-      shows(cases, 1, lambda x, t: 1 / (1 - t), "(1 + sigma)", 1e-3, relative=True),
-      code="x0_hat = x_sigma - sigma * eps_hat; return eps_hat - x0_hat, in that order")
+PROPS("""the noise guess enters the velocity with weight 1 + sigma
+
+      the velocity is the noise guess minus the data guess, and the data guess itself holds
+      minus sigma times the noise guess: together the noise guess counts one plus sigma times,
+      with a plus sign
+
+      code: x0_hat = x_sigma - sigma * eps_hat; return eps_hat - x0_hat, in that order""",
+      shows(cases, 1, lambda x, t: 1 / (1 - t), "(1 + sigma)", 1e-3, relative=True))
 
 
-PROPS("matches the reference on points and a batch of one",
-      "the denoiser is asked once, at the noise level and point of the sigma view that "
-      "correspond to t and x_t, and its two guesses are mixed into a velocity",
-      close("probe", "one"),
-      code="sigma per sample from t, reshaped to (B, 1, ...) for x_t of any rank; one "
-           "denoiser call at (x_sigma, sigma) with sigma of shape (B,)")
+PROPS("""matches the reference on points and a batch of one
+
+      the denoiser is asked once, at the noise level and point of the sigma view that correspond
+      to t and x_t, and its two guesses are mixed into a velocity
+
+      code: sigma per sample from t, reshaped to (B, 1, ...) for x_t of any rank; one denoiser
+      call at (x_sigma, sigma) with sigma of shape (B,)""",
+      close("probe", "one"))
 
 EXERCISE = exercise(globals(), points=2, summary="a sigma-view denoiser as a velocity field",
                     reread="4. The bridge to the sigma view")
