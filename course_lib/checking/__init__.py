@@ -17,6 +17,7 @@ from course_lib.checking.exercise import (
     Prop,
     Props,
     close,
+    equals,
     equals_input,
     exercise,
     is_zero,
@@ -27,8 +28,8 @@ from course_lib.checking.probe import Case, Outcome, run_case, run_cases
 from course_lib.checking.reuse import failing_earlier_answers, swapped
 
 __all__ = ["FAIL", "PASS", "Case", "CheckFailed", "Exercise", "Line", "NotAttempted", "Outcome",
-           "Prop", "Props", "Report", "check", "close", "describe", "equals_input", "evaluate",
-           "exercise", "form_problem", "is_zero", "judge", "run_case", "run_cases"]
+           "Prop", "Props", "Report", "check", "close", "describe", "equals", "equals_input",
+           "evaluate", "exercise", "form_problem", "is_zero", "judge", "run_case", "run_cases"]
 
 
 class CheckFailed(AssertionError):

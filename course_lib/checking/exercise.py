@@ -76,8 +76,8 @@ class Props(list):
     paragraph names the property, the next is the hint a learner sees when it fails (the idea,
     never the code), and an optional last one starting "code: " is the code-level hint. Write
     the text as the docstring of a test function under a bare `@PROPS`, or give it with a plain
-    comparison, `PROPS(text, close("case"))` (`equals_input(...)` for a limit whose answer is
-    one of the inputs, `is_zero(...)` for one whose answer is 0). `@PROPS(text)` takes a text
+    comparison, `PROPS(text, close("case"))` (`equals(...)` for an answer known another way,
+    `equals_input(...)` for one of the inputs, `is_zero(...)` for 0). `@PROPS(text)` takes a text
     that has to be built, such as an f-string."""
 
     def __call__(self, text: str | Callable, test: Callable | None = None):
@@ -149,16 +149,29 @@ def close(*names: str, atol: float = 1e-5, rtol: float = 1e-4):
     return test
 
 
+def equals(cases: Callable[[], dict[str, Case]], case: str, want: Callable, name: str,
+           atol: float = 1e-5):
+    """A Prop test for a result known without the reference: the output on the named case
+    equals want(*that case's args), computed another way (a limit, a closed form, diffusers'
+    own answer) and called `name` in the message. A wrong shape fails; atol=0 asks for the
+    very same numbers."""
+    def test(outs, refs):
+        with torch.no_grad():
+            expected = torch.as_tensor(want(*cases()[case].args))
+        got = torch.as_tensor(outs[case].value)
+        if got.shape != expected.shape:
+            return False, (f"case '{case}': shape {tuple(got.shape)}, {name} has "
+                           f"{tuple(expected.shape)}")
+        gap = (got.double() - expected.double()).abs().max().item() if got.numel() else 0.0
+        return gap <= atol, f"case '{case}': max |yours - {name}| = {gap:.1e} (allowed {atol:g})"
+    return test
+
+
 def equals_input(cases: Callable[[], dict[str, Case]], case: str, arg: int, name: str,
                  atol: float = 1e-6):
-    """A Prop test for a limit whose answer is known without the reference: the output on the
-    named case equals that case's own argument number `arg` (called `name` in the message),
-    as w = 0 gives eps_uncond. atol=0 asks for the very same numbers."""
-    def test(outs, refs):
-        want = cases()[case].args[arg]
-        gap = (torch.as_tensor(outs[case].value) - want).abs().max().item()
-        return gap <= atol, f"case '{case}': max |yours - {name}| = {gap:.1e}, expected 0"
-    return test
+    """equals for a limit whose answer is the case's own argument number `arg`, as w = 0 gives
+    eps_uncond."""
+    return equals(cases, case, lambda *args: args[arg], name, atol)
 
 
 def is_zero(case: str, name: str, atol: float = 0.0):

@@ -75,6 +75,32 @@ def states(loop):
     return run
 
 
+# The course's training loops: an exercise that writes a training loop or step must not hand
+# its work to them (its exercise lists them among its proxies).
+TRAINING_LOOPS = ("course_lib.diffusion.train_denoiser", "course_lib.fit.fit")
+
+
+def as_list(loop: Callable) -> Callable:
+    """A right answer for a sampling loop, as a correct alternative: the loop's states
+    returned as a list rather than yielded (the harness `states` takes either)."""
+    return lambda *args, **kwargs: list(loop(*args, **kwargs))
+
+
+def update(loss: torch.Tensor, optimizer, copy_loss: bool = False, zero_grad: bool = True,
+           step: bool = True) -> torch.Tensor:
+    """A training step's update as planted bugs get it wrong: backpropagate a copy of the
+    loss's value (a new leaf, so no weight gets a gradient), leave the old gradients in place,
+    or never step. Returns the loss it backpropagated."""
+    if copy_loss:
+        loss = torch.tensor(loss.item(), requires_grad=True)
+    if zero_grad:
+        optimizer.zero_grad()
+    loss.backward()
+    if step:
+        optimizer.step()
+    return loss
+
+
 def per_sample(sigma: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """sigma (B,) reshaped to (B, 1, ..., 1) to broadcast over x (B, *D); used by BUGS."""
     return sigma.reshape(-1, *[1] * (x.dim() - 1))

@@ -8,7 +8,7 @@ import torch
 
 from course_lib import diffusion, spiral
 from course_lib.checking import Case, Props, exercise
-from course_lib.exercises.common import gen, pick, seeded
+from course_lib.exercises.common import TRAINING_LOOPS, gen, pick, seeded, update
 from course_lib.exercises.nb01.denoising_loss import denoising_loss
 
 
@@ -213,13 +213,7 @@ def _variant(zero_grad=True, step=True, sigma="log", rng=True, lr_fixed=None, ba
             else:
                 s = sched.sample(1, g).expand(b)
             loss = denoising_loss(model, x0, s, torch.randn(x0.shape, generator=g))
-            if copy_loss:  # a new leaf with the loss's value: backward reaches no weight
-                loss = torch.tensor(loss.item(), requires_grad=True)
-            if zero_grad:
-                opt.zero_grad()
-            loss.backward()
-            if step:
-                opt.step()
+            loss = update(loss, opt, copy_loss, zero_grad, step)
             losses.append(loss.item())
         return losses
     return loop
@@ -241,5 +235,5 @@ BUGS = {
 EXERCISE = exercise(globals(), points=4,
                     summary="the training loop, graded by what it does to a fresh model",
                     harness=trained, float64=False,
-                    proxies=("course_lib.diffusion.train_denoiser", "course_lib.fit.fit"),
+                    proxies=TRAINING_LOOPS,
                     reread="6. Training")

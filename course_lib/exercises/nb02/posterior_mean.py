@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from course_lib import ddpm
-from course_lib.checking import Case, Props, close, equals_input, exercise
+from course_lib.checking import Case, Props, close, equals, equals_input, exercise
 from course_lib.exercises.common import gen, pick
 from course_lib.exercises.nb02.alpha_bars import alpha_bars
 from course_lib.exercises.nb02.probes import alpha_bar64, alpha_bar_prev, ddpm_scheduler
@@ -58,20 +58,15 @@ PROPS("""at t = 0 the mean is x0
       equals_input(cases, "t0", 0, "x0", atol=1e-4))
 
 
-@PROPS
-def _on_mean(outs, refs):
-    """x_t = sqrt(alpha_bar_t) x0 gives sqrt(alpha_bar_(t-1)) x0
+PROPS("""x_t = sqrt(alpha_bar_t) x0 gives sqrt(alpha_bar_(t-1)) x0
 
-    compare both weights with DDPM eq. 7: which alpha_bar, of t or of the step before, each one
-    uses, and which factors carry a square root
+      compare both weights with DDPM eq. 7: which alpha_bar, of t or of the step before, each one
+      uses, and which factors carry a square root
 
-    code: the x0 weight has sqrt(a_prev) and beta_t, the x_t weight sqrt(alpha_t) and (1 -
-    a_prev); both are divided by 1 - a_t"""
-    c = cases()["on_mean"].args
-    want = c[3][299].sqrt() * c[0]
-    diff = (outs["on_mean"].value - want).abs().max().item()
-    return diff < 1e-5, (f"with x_t = sqrt(alpha_bar_t) x0 the mean should be "
-                         f"sqrt(alpha_bar_(t-1)) x0: max diff {diff:.1e}")
+      code: the x0 weight has sqrt(a_prev) and beta_t, the x_t weight sqrt(alpha_t) and (1 -
+      a_prev); both are divided by 1 - a_t""",
+      equals(cases, "on_mean", lambda x0, x_t, t, ab: ab[t - 1].sqrt() * x0,
+             "sqrt(alpha_bar_(t-1)) x0"))
 
 
 def _post(x0, x_t, t, ab, swap=False, no_sqrt=False, prev_index=None):

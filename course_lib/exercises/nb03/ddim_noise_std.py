@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checking import Case, Props, close, exercise, is_zero
+from course_lib.checking import Case, Props, close, equals, exercise, is_zero
 from course_lib.exercises.common import pick
 from course_lib.exercises.nb03.probes import linear_alpha_bar, schedule_alpha_bar, timestep_pairs
 
@@ -47,19 +47,15 @@ PROPS("""eta = 0 gives no noise
       is_zero("eta0", "the largest std at eta = 0"))
 
 
-@PROPS
-def _ddpm(outs, refs):
-    """eta = 1 gives DDPM's posterior std sqrt(beta_tilde)
+PROPS("""eta = 1 gives DDPM's posterior std sqrt(beta_tilde)
 
-    at eta = 1 the std is DDPM's posterior std for this jump: the noise variance left after the
-    jump over the one before it, times the jump's own beta, all under one square root
+      at eta = 1 the std is DDPM's posterior std for this jump: the noise variance left after the
+      jump over the one before it, times the jump's own beta, all under one square root
 
-    code: two factors under one square root: (1 - a_prev) / (1 - a_t), and the jump's beta, one
-    minus a_t / a_prev (a_t over a_prev, not the other way round)"""
-    a_t, a_prev, _ = cases()["eta1"].args
-    want = ((1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev)).sqrt()
-    diff = (outs["eta1"].value - want).abs().max().item()
-    return diff < 1e-5, f"max |std(eta=1) - sqrt(beta_tilde)| = {diff:.1e}"
+      code: two factors under one square root: (1 - a_prev) / (1 - a_t), and the jump's beta, one
+      minus a_t / a_prev (a_t over a_prev, not the other way round)""",
+      equals(cases, "eta1", lambda a_t, a_prev, eta: (
+          (1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev)).sqrt(), "sqrt(beta_tilde)"))
 
 
 PROPS("""a last step to alpha_bar = 1 adds no noise

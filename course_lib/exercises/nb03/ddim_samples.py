@@ -5,7 +5,7 @@ import torch
 
 from course_lib import ddpm
 from course_lib.checking import Case, Props, close, exercise
-from course_lib.exercises.common import gen, lands_on, pick, same_count, states
+from course_lib.exercises.common import as_list, gen, lands_on, pick, same_count, states
 from course_lib.exercises.nb03.ddim_step import ddim_step
 from course_lib.exercises.nb03.ddim_timesteps import ddim_timesteps
 from course_lib.exercises.toy_models import cosine_alpha_bar, gaussian, linear_alpha_bar, points
@@ -127,11 +127,7 @@ BUGS = {
 }
 
 
-def _as_list(model, ab, ts, x_T, eta=0.0, generator=None):
-    return list(_loop(_next)(model, ab, ts, x_T, eta, generator))
-
-
-ALTERNATIVES = {"returns the list of states": _as_list}
+ALTERNATIVES = {"returns the list of states": as_list(_loop(_next))}
 
 
 EXERCISE = exercise(globals(), points=3, summary="the DDIM loop over a timestep subsequence",

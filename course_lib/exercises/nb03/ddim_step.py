@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checking import Case, Props, close, exercise
+from course_lib.checking import Case, Props, close, equals, exercise
 from course_lib.exercises.common import gen, pick
 from course_lib.exercises.nb03.ddim_noise_std import ddim_noise_std
 from course_lib.exercises.nb03.probes import ddim_scheduler, linear_alpha_bar, schedule_alpha_bar
@@ -106,17 +106,14 @@ def _deterministic(outs, refs):
     return same, "eta = 0 ignores the noise" if same else "eta = 0 still uses the noise"
 
 
-@PROPS
-def _exact(outs, refs):
-    """recovers x0 from an exact x_t when alpha_bar_prev = 1
+PROPS("""recovers x0 from an exact x_t when alpha_bar_prev = 1
 
-    solve the closed-form noising of x_t for x0, with eps_hat in place of the true noise; at
-    alpha_bar_prev = 1 that estimate is the whole result
+      solve the closed-form noising of x_t for x0, with eps_hat in place of the true noise; at
+      alpha_bar_prev = 1 that estimate is the whole result
 
-    code: x0_hat removes (1 - alpha_bar_t).sqrt() times eps_hat from x_t, then divides by
-    alpha_bar_t.sqrt(): both weights carry a square root"""
-    diff = (outs["exact"].value - _inputs()["x0"]).abs().max().item()
-    return diff < 1e-4, f"true eps, alpha_bar_prev = 1: max |result - x0| = {diff:.1e}"
+      code: x0_hat removes (1 - alpha_bar_t).sqrt() times eps_hat from x_t, then divides by
+      alpha_bar_t.sqrt(): both weights carry a square root""",
+      equals(cases, "exact", lambda *args: _inputs()["x0"], "x0", atol=1e-4))
 
 
 def _ddim(x, e, a_t, a_prev, eta, z, direction=True, minus_std=True, noise_scale=None):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checking import Case, Props, close, exercise
+from course_lib.checking import Case, Props, close, equals, exercise
 from course_lib.exercises.common import pick
 from course_lib.exercises.nb04.probes import probe_K, probe_x
 from course_lib.exercises.nb04.proj_K import proj_K
@@ -32,17 +32,13 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS
-def _full(outs, refs):
-    """a full step (size 1) lands on the projection
+PROPS("""a full step (size 1) lands on the projection
 
-    the gradient of half the squared distance points from the projection to x; a descent step
-    goes against it, and a step of size 1 goes all the way to the projection
+      the gradient of half the squared distance points from the projection to x; a descent step
+      goes against it, and a step of size 1 goes all the way to the projection
 
-    code: grad f is x minus proj_K(x, K); subtract step times it from x"""
-    K, x = probe_K(), probe_x()
-    diff = (outs["full"].value - proj_K(x, K)).abs().max().item()
-    return diff < 1e-6, f"step 1 lands on proj_K(x): max diff {diff:.1e}"
+      code: grad f is x minus proj_K(x, K); subtract step times it from x""",
+      equals(cases, "full", lambda x, K, gam: proj_K(x, K), "proj_K(x)", atol=1e-6))
 
 
 def _step_in_place(x, K, st):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checking import Case, Props, close, equals_input, exercise
+from course_lib.checking import Case, Props, close, equals, equals_input, exercise
 from course_lib.exercises.common import gen, pick
 
 
@@ -43,17 +43,14 @@ PROPS("""first step (no eps_prev) returns eps_hat
       equals_input(cases, "first", 0, "eps_hat", atol=0))
 
 
-@PROPS
-def _extrapolates(outs, refs):
-    """gam = 2 extrapolates past eps_hat, away from eps_prev
+PROPS("""gam = 2 extrapolates past eps_hat, away from eps_prev
 
-    gam weighs the current prediction and one minus gam the previous one, so with gam = 2 the
-    previous prediction gets a negative weight and the direction overshoots the current one
+      gam weighs the current prediction and one minus gam the previous one, so with gam = 2 the
+      previous prediction gets a negative weight and the direction overshoots the current one
 
-    code: the weight gam goes with eps_hat and (1 - gam) with eps_prev, not the other way round"""
-    e, p = cases()["g2"].args[:2]
-    diff = (outs["g2"].value - (2 * e - p)).abs().max().item()
-    return diff < 1e-6, f"gam = 2: max |yours - (2 eps_hat - eps_prev)| = {diff:.1e}"
+      code: the weight gam goes with eps_hat and (1 - gam) with eps_prev, not the other way
+      round""",
+      equals(cases, "g2", lambda e, p, gam: 2 * e - p, "(2 eps_hat - eps_prev)", atol=1e-6))
 
 
 BUGS = {

@@ -7,7 +7,7 @@ import math
 import torch
 
 from course_lib.checking import Case, Props, close, exercise
-from course_lib.exercises.common import gen, lands_on, pick, same_count, states
+from course_lib.exercises.common import as_list, gen, lands_on, pick, same_count, states
 from course_lib.exercises.nb04.ge_direction import ge_direction
 from course_lib.exercises.nb04.probes import (
     call,
@@ -202,10 +202,6 @@ BUGS = {
 }
 
 
-def _as_list(denoiser, sigmas, x, gam=1.0, mu=0.0, cond=None, generator=None):
-    return list(walk()(denoiser, sigmas, x, gam, mu, cond, generator))
-
-
 def _through_x0(denoiser, sigmas, x, gam=1.0, mu=0.0, cond=None, generator=None):
     eps_prev = None
     for i in range(len(sigmas) - 1):
@@ -238,7 +234,7 @@ def _python_floats(denoiser, sigmas, x, gam=1.0, mu=0.0, cond=None, generator=No
 
 
 ALTERNATIVES = {
-    "returns the list of states": _as_list,
+    "returns the list of states": as_list(walk()),
     "through x0_hat, noise only when mu > 0 and sigma_next > 0": _through_x0,
     "Python floats for the levels": _python_floats,
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from course_lib import guidance
-from course_lib.checking import Case, Props, close, exercise
+from course_lib.checking import Case, Props, close, equals, exercise
 from course_lib.exercises.common import draw, gen, pick, seeded
 from course_lib.guidance import N_CLASSES, NULL
 
@@ -58,34 +58,24 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS
-def _den_w1(outs, refs):
-    """w = 1 equals the conditional denoiser
+PROPS("""w = 1 equals the conditional denoiser
 
-    the conditional half of the doubled batch carries the labels cond, and at w = 1 the guided
-    combination must give exactly its prediction
+      the conditional half of the doubled batch carries the labels cond, and at w = 1 the guided
+      combination must give exactly its prediction
 
-    code: split the output with .chunk(2) in the order you stacked it, then cfg_eps(eps_uncond,
-    eps_cond, w), unconditional first"""
-    model, x, sigma, cond, _ = cases()["w1"].args
-    with torch.no_grad():
-        want = model(x, sigma, cond)
-    diff = (outs["w1"].value - want).abs().max().item()
-    return diff < 1e-5, f"w = 1: max |result - denoiser(x, sigma, cond)| = {diff:.1e}"
+      code: split the output with .chunk(2) in the order you stacked it, then cfg_eps(eps_uncond,
+      eps_cond, w), unconditional first""",
+      equals(cases, "w1", lambda model, x, sigma, cond, w: model(x, sigma, cond),
+             "denoiser(x, sigma, cond)"))
 
 
-@PROPS
-def _den_w0(outs, refs):
-    """w = 0 equals the denoiser with the NULL label
+PROPS("""w = 0 equals the denoiser with the NULL label
 
-    the unconditional half carries the NULL label, one per sample like cond, not label 0
+      the unconditional half carries the NULL label, one per sample like cond, not label 0
 
-    code: torch.full_like(cond, NULL) for the unconditional half of the labels"""
-    model, x, sigma, cond, _ = cases()["w0"].args
-    with torch.no_grad():
-        want = model(x, sigma, torch.full_like(cond, NULL))
-    diff = (outs["w0"].value - want).abs().max().item()
-    return diff < 1e-5, f"w = 0: max |result - denoiser(x, sigma, NULL)| = {diff:.1e}"
+      code: torch.full_like(cond, NULL) for the unconditional half of the labels""",
+      equals(cases, "w0", lambda model, x, sigma, cond, w: model(
+          x, sigma, torch.full_like(cond, NULL)), "denoiser(x, sigma, NULL)"))
 
 
 def _both(f, x, sigma, cond, uncond):

@@ -8,7 +8,7 @@ import torch
 
 from course_lib import diffusion, spiral
 from course_lib.checking import Case, Props, exercise
-from course_lib.exercises.common import gen, pick
+from course_lib.exercises.common import TRAINING_LOOPS, gen, pick
 from course_lib.exercises.nb05.cfg_denoise import probe_conditional
 from course_lib.exercises.nb05.drop_condition import drop_condition
 from course_lib.exercises.nb05.probes import (
@@ -226,7 +226,5 @@ ALTERNATIVES = {
 
 EXERCISE = exercise(globals(), points=4, summary="one training step with condition dropout, "
                     "graded by what it does to a small conditional model",
-                    proxies=("course_lib.guidance.train_conditional",
-                             "course_lib.diffusion.train_denoiser",
-                             "course_lib.fit.fit"),
+                    proxies=("course_lib.guidance.train_conditional", *TRAINING_LOOPS),
                     harness=seen_labels, float64=False, reread="4. Training")

@@ -6,7 +6,7 @@ import torch
 
 from course_lib import diffusion, guidance
 from course_lib.checking import Case, Props, close, exercise
-from course_lib.exercises.common import lands_on, pick, same_count, states
+from course_lib.exercises.common import as_list, lands_on, pick, same_count, states
 from course_lib.exercises.nb05.cfg_denoise import cfg_denoise
 from course_lib.exercises.nb05.probes import (
     halves,
@@ -212,10 +212,6 @@ BUGS = {
 }
 
 
-def _as_list(den, sigmas, x, cond, w):
-    return list(loop()(den, sigmas, x, cond, w))
-
-
 def _mix_states(den, sigmas, x, cond, w):  # the update is affine in eps: mixing after it is
     for s, s_next in zip(sigmas[:-1], sigmas[1:]):  # the same, at one shared state
         u, k = halves(den, x, s, cond)
@@ -229,7 +225,7 @@ def _via_x0(x, e, s, s_next):
 
 
 ALTERNATIVES = {
-    "returns the list of states": _as_list,
+    "returns the list of states": as_list(loop()),
     "two calls, None for unconditional": loop(
         lambda d, x, s, c, w: guidance.cfg_eps(d(x, s, None), d(x, s, c), w)),
     "guidance.guided as the step's denoiser": loop(

@@ -10,7 +10,7 @@ import torch
 
 from course_lib import diffusion, samplers
 from course_lib.checking import Case
-from course_lib.exercises.common import gen, pick
+from course_lib.exercises.common import gen, pick, update
 from course_lib.exercises.nb05.cfg_denoise import cfg_denoise
 from course_lib.guidance import N_CLASSES, NULL
 
@@ -198,12 +198,6 @@ def step_with(drop="rand", null=NULL, zero_grad=True, step=True, detach=False, o
         x = x0 + s[:, None] * eps
         eps_hat = model(x0 if clean_input else x, s, cond)
         loss = ((eps_hat - (x0 if target == "x0" else eps)) ** 2).mean()
-        if detach:  # a new leaf with the loss's value: backward reaches no weight
-            loss = torch.tensor(loss.item(), requires_grad=True)
-        if zero_grad:
-            optimizer.zero_grad()
-        loss.backward()
-        if step:
-            optimizer.step()
+        loss = update(loss, optimizer, detach, zero_grad, step)
         return loss if as_tensor else loss.item()
     return run

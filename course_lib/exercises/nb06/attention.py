@@ -6,7 +6,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from course_lib.checking import Case, Props, close, exercise
+from course_lib.checking import Case, Props, close, equals, exercise
 from course_lib.exercises.common import gen, pick
 
 
@@ -70,19 +70,15 @@ def _attn_torch(outs, refs):
     return diff < 1e-5, f"max |yours - F.scaled_dot_product_attention| = {diff:.1e}"
 
 
-@PROPS
-def _attn_same_keys(outs, refs):
-    """identical keys give the average of the values
+PROPS("""identical keys give the average of the values
 
-    each query's weights over the keys sum to 1 (a softmax across the keys); identical keys get
-    equal weights, so the output is the plain mean of the values
+      each query's weights over the keys sum to 1 (a softmax across the keys); identical keys get
+      equal weights, so the output is the plain mean of the values
 
-    code: torch.softmax(scores, dim=-1): the scores are (..., T_q, T_k), keys last; then
-    multiply the weights by v with @"""
-    v = cases()["same_keys"].args[2]
-    want = v.mean(-2, keepdim=True).expand_as(v)
-    diff = (outs["same_keys"].value - want).abs().max().item()
-    return diff < 1e-5, f"identical keys must average the values: max diff {diff:.1e}"
+      code: torch.softmax(scores, dim=-1): the scores are (..., T_q, T_k), keys last; then
+      multiply the weights by v with @""",
+      equals(cases, "same_keys", lambda q, k, v: v.mean(-2, keepdim=True).expand_as(v),
+             "the mean of the values"))
 
 
 def _attn(q, k, v, mask=None, scale="sqrt", dim=-1, use_mask=True):

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from course_lib import unet
-from course_lib.checking import Case, Props, close, exercise
+from course_lib.checking import Case, Props, close, equals, exercise
 from course_lib.exercises.common import gen, pick
 from course_lib.exercises.nb06.probes import fixed, random_affine
 
@@ -53,18 +53,14 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS
-def _res_zeroed(outs, refs):
-    """is skip(x) when conv2 is zero
+PROPS("""is skip(x) when conv2 is zero
 
-    the output is the skip path plus the residual branch; with the last convolution zeroed the
-    branch is 0, so the skip path alone must remain: here a 1x1 convolution of the input, since
-    the channel count changes
+      the output is the skip path plus the residual branch; with the last convolution zeroed the
+      branch is 0, so the skip path alone must remain: here a 1x1 convolution of the input, since
+      the channel count changes
 
-    code: add block.skip applied to x (not x itself) to the output of block.conv2"""
-    block, x, _ = cases()["zeroed"].args
-    diff = (outs["zeroed"].value - block.skip(x)).abs().max().item()
-    return diff < 1e-6, f"with conv2 = 0 the block must return skip(x): max diff {diff:.1e}"
+      code: add block.skip applied to x (not x itself) to the output of block.conv2""",
+      equals(cases, "zeroed", lambda block, x, emb: block.skip(x), "skip(x)", atol=1e-6))
 
 
 @PROPS

@@ -9,7 +9,7 @@ from torch import nn
 
 from course_lib import diffusion, text
 from course_lib.checking import Case
-from course_lib.exercises.common import gen, seeded
+from course_lib.exercises.common import gen, seeded, update
 
 
 class ProbeTextDenoiser(nn.Module):
@@ -113,12 +113,7 @@ def step_with(scale_by=lambda z, s: z * s, no_grad=True, vae_train=False, drop="
         sigma, eps = draws["sigma"], draws["eps"]
         loss = diffusion.weighted_denoising_loss(model, z, sigma, eps,
                                                  sigma_data=1.0 if weighted else None, cond=cond)
-        if detach_loss:
-            loss = torch.tensor(loss.item(), requires_grad=True)
-        if zero_grad:
-            optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+        loss = update(loss, optimizer, detach_loss, zero_grad)
         if step_vae:
             torch.optim.SGD(vae.parameters(), lr=1e-2).step()
         return loss if as_tensor else loss.item()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checking import Case, Props, close, equals_input, exercise
+from course_lib.checking import Case, Props, close, equals, equals_input, exercise
 from course_lib.exercises.common import gen, pick
 
 
@@ -44,17 +44,13 @@ PROPS("""eps = 0 gives the mean
       equals_input(cases, "eps0", 0, "the mean"))
 
 
-@PROPS
-def _rep_unit(outs, refs):
-    """logvar = 0 gives mean + eps
+PROPS("""logvar = 0 gives mean + eps
 
-    logvar is the logarithm of the variance s squared: logvar 0 means s = 1, so the noise enters
-    unscaled
+      logvar is the logarithm of the variance s squared: logvar 0 means s = 1, so the noise enters
+      unscaled
 
-    code: s is the exponential of half of logvar: torch.exp of 0.5 times logvar"""
-    m, _, e = cases()["logvar0"].args
-    diff = (outs["logvar0"].value - (m + e)).abs().max().item()
-    return diff < 1e-6, f"logvar = 0 (std 1) must give mean + eps: max diff {diff:.1e}"
+      code: s is the exponential of half of logvar: torch.exp of 0.5 times logvar""",
+      equals(cases, "logvar0", lambda m, logvar, e: m + e, "mean + eps", atol=1e-6))
 
 
 def _scales_eps(m, lv, e):

@@ -8,7 +8,7 @@ import torch
 
 from course_lib import diffusion, shapes, text
 from course_lib.checking import Case, Props, exercise
-from course_lib.exercises.common import gen, pick
+from course_lib.exercises.common import TRAINING_LOOPS, gen, pick
 from course_lib.exercises.nb07 import harness
 from course_lib.exercises.nb07.harness import DROPS, FLOATS, MOVED, VAE, watched
 from course_lib.exercises.nb07.probes import (
@@ -260,7 +260,5 @@ ALTERNATIVES = {
 
 EXERCISE = exercise(globals(), points=4, summary="one text-to-image training step, graded by "
                     "what it does to a small model and a frozen VAE",
-                    proxies=("course_lib.latent.train_text_to_image",
-                             "course_lib.diffusion.train_denoiser",
-                             "course_lib.fit.fit"),
+                    proxies=("course_lib.latent.train_text_to_image", *TRAINING_LOOPS),
                     harness=watched, float64=False, reread="One training step")

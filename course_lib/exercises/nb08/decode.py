@@ -8,7 +8,7 @@ import torch
 
 from course_lib.checking import Case, Props, close, exercise
 from course_lib.exercises.common import draw, gen, pick
-from course_lib.exercises.nb08.probes import TOL, probe_pipeline, probe_vae
+from course_lib.exercises.nb08.probes import TOL, probe_pipeline, probe_vae, worst_case
 
 
 # <solution cell>
@@ -64,11 +64,7 @@ def _pipeline(outs, refs):
 
     code: divide by vae.config.scaling_factor (not 0.18215 written in, not a multiplication);
     vae.decode(...).sample gives images in [-1, 1]"""
-    worst, where = 0.0, ""
-    for name, want in _pipeline_images(draw()).items():
-        diff = (outs[name].value - want).abs().max().item()
-        if not diff < worst:
-            worst, where = diff, name
+    worst, where = worst_case(outs, _pipeline_images(draw()))
     return worst < TOL, (f"max |yours - the pipeline's decode + postprocess| = {worst:.1e} "
                          f"(allowed {TOL:.0e}, worst in case '{where}')")
 

@@ -14,6 +14,7 @@ from course_lib.exercises.nb08.probes import (
     probe_pipeline,
     probe_prompts,
     probe_text,
+    worst_case,
 )
 
 
@@ -70,11 +71,8 @@ def _pipeline(outs, refs):
     code: tokenizer(texts, padding='max_length', max_length=tokenizer.model_max_length,
     truncation=True, return_tensors='pt'); the text encoder's first output on the input_ids,
     with no attention_mask (the pipeline passes none)"""
-    worst, where = 0.0, ""
-    for name, (neg, pos) in _pipeline_embeds(draw()).items():
-        diff = (outs[name].value - torch.cat([neg, pos])).abs().max().item()
-        if not diff < worst:
-            worst, where = diff, name
+    want = {name: torch.cat([neg, pos]) for name, (neg, pos) in _pipeline_embeds(draw()).items()}
+    worst, where = worst_case(outs, want)
     return worst < TOL, (f"max |yours - pipe.encode_prompt's [negative, prompt]| = {worst:.1e} "
                          f"(allowed {TOL:.0e}, worst in case '{where}')")
 

@@ -17,6 +17,7 @@ from course_lib.exercises.nb08.probes import (
     probe_pipeline,
     probe_pipeline_with,
     probe_prompts,
+    worst_case,
 )
 
 
@@ -119,11 +120,9 @@ def _pipeline(outs, refs):
     code: pipe.scheduler.set_timesteps(steps, ...); noise of shape (len(prompts),
     pipe.unet.config.in_channels, size, size), size the U-Net's sample_size, times
     pipe.scheduler.init_noise_sigma; loop over pipe.scheduler.timesteps"""
-    worst, where = 0.0, ""
-    for name, (want, words) in _pipeline_latents(draw()).items():
-        diff = (outs[name].value - want).abs().max().item()
-        if not diff < worst:
-            worst, where = diff, words
+    pipeline = _pipeline_latents(draw())
+    worst, where = worst_case(outs, {name: want for name, (want, _) in pipeline.items()})
+    where = pipeline[where][1]
     return worst < TOL, (f"max |your latents - StableDiffusionPipeline(output_type='latent')| "
                          f"= {worst:.1e}, allowed {TOL:.0e} (worst: {where})")
 

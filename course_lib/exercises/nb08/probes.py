@@ -31,6 +31,20 @@ NEGATIVE_WORDS = ["green", "red", "blue", "yellow", "a square", "a small triangl
                   "at the top right", "a large circle"]
 
 
+def worst_case(outs, want: dict[str, torch.Tensor], part=lambda value: value) -> tuple[float, str]:
+    """The largest max |yours - want| over the cases want names, and that case's name: the
+    detail of a comparison with the pipeline (`part` picks what to compare from an answer's
+    result). A wrong shape or a NaN counts as the farthest."""
+    worst, where = 0.0, ""
+    for name, w in want.items():
+        got = part(outs[name].value)
+        diff = (float("inf") if got.shape != w.shape
+                else (got.double() - w.double()).abs().max().item())
+        if not diff < worst:
+            worst, where = diff, name
+    return worst, where
+
+
 @functools.lru_cache(maxsize=1)
 def _captions() -> tuple[str, ...]:
     from course_lib import shapes

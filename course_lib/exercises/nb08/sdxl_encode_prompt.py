@@ -5,7 +5,7 @@ import torch
 
 from course_lib.checking import Case, Props, exercise
 from course_lib.exercises.common import draw, pick
-from course_lib.exercises.nb08.probes import TOL
+from course_lib.exercises.nb08.probes import TOL, worst_case
 from course_lib.exercises.nb08.probes_xl import probe_xl_text, xl_pipeline_embeds, xl_texts
 
 
@@ -61,18 +61,11 @@ def _pair(value) -> tuple[torch.Tensor, torch.Tensor]:
     return value[0], value[1]
 
 
-def _worst(outs, which: int, rows=slice(None)) -> tuple[float, str]:
+def _worst(outs, which: int) -> tuple[float, str]:
     """The largest difference from the pipeline's part `which` (0 states, 1 pooled) over the
     cases, and the case's name; a wrong shape counts as infinitely far."""
-    worst, where = 0.0, ""
-    for name, want in xl_pipeline_embeds(draw()).items():
-        got = _pair(outs[name].value)[which]
-        want = want[which]
-        diff = (float("inf") if got.shape != want.shape
-                else (got[rows] - want[rows]).abs().max().item())
-        if not diff < worst:
-            worst, where = diff, name
-    return worst, where
+    want = {name: pair[which] for name, pair in xl_pipeline_embeds(draw()).items()}
+    return worst_case(outs, want, lambda value: _pair(value)[which])
 
 
 PROPS = Props()

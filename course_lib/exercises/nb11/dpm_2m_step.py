@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checking import Case, Props, close, exercise
+from course_lib.checking import Case, Props, close, equals, exercise
 from course_lib.exercises.common import gen, pick
 from course_lib.exercises.nb11.dpm_first_order_step import dpm_first_order_step
 from course_lib.exercises.nb11.probes import diffusers_step, sd_case, triple
@@ -58,48 +58,38 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS
-def _same(outs, refs):
-    """with the same guess at both levels it is the first-order step
+PROPS("""with the same guess at both levels it is the first-order step
 
-    the correction extrapolates the change of the data guess from one level to the next; when
-    the guess has not changed there is nothing to extrapolate
+      the correction extrapolates the change of the data guess from one level to the next; when
+      the guess has not changed there is nothing to extrapolate
 
-    code: the corrected guess is the current guess plus a multiple of the difference between the
-    current and the previous guess"""
-    x, x0, _, _, sigma, sigma_next = cases()["same guesses"].args
-    want = dpm_first_order_step(x, x0, sigma, sigma_next)
-    gap = (outs["same guesses"].value - want).abs().max().item()
-    return gap < 1e-5, f"max |yours - first-order step| = {gap:.1e}"
+      code: the corrected guess is the current guess plus a multiple of the difference between the
+      current and the previous guess""",
+      equals(cases, "same guesses", lambda x, x0, x0_prev, sigma_prev, sigma, sigma_next:
+             dpm_first_order_step(x, x0, sigma, sigma_next), "the first-order step"))
 
 
-@PROPS
-def _even(outs, refs):
-    """with even steps in lambda the correction is half the change of the guess
+PROPS("""with even steps in lambda the correction is half the change of the guess
 
-    with r = 1 the guess moves on by half of its last change, in the direction it was already
-    moving
+      with r = 1 the guess moves on by half of its last change, in the direction it was already
+      moving
 
-    code: 1 / (2 r) times (x0_hat - x0_prev), added to x0_hat"""
-    x, x0, x0_prev, _, sigma, sigma_next = cases()["even steps in lambda"].args
-    want = dpm_first_order_step(x, 1.5 * x0 - 0.5 * x0_prev, sigma, sigma_next)
-    gap = (outs["even steps in lambda"].value - want).abs().max().item()
-    return gap < 1e-5, f"max |yours - the step with 3/2 x0_hat - 1/2 x0_prev| = {gap:.1e}"
+      code: 1 / (2 r) times (x0_hat - x0_prev), added to x0_hat""",
+      equals(cases, "even steps in lambda",
+             lambda x, x0, x0_prev, sigma_prev, sigma, sigma_next: dpm_first_order_step(
+                 x, 1.5 * x0 - 0.5 * x0_prev, sigma, sigma_next),
+             "the step with 3/2 x0_hat - 1/2 x0_prev"))
 
 
-@PROPS
-def _diffusers(outs, refs):
-    """equals diffusers' DPMSolverMultistepScheduler's second-order update (SD's levels)
+PROPS("""equals diffusers' DPMSolverMultistepScheduler's second-order update (SD's levels)
 
-    diffusers' update (algorithm dpmsolver++, order 2, the midpoint form) on DDPM's scale,
-    brought back to the sigma view, is the same step
+      diffusers' update (algorithm dpmsolver++, order 2, the midpoint form) on DDPM's scale,
+      brought back to the sigma view, is the same step
 
-    code: r is the previous step's size in lambda divided by this step's size"""
-    x, x0, x0_prev = cases()["SD's levels"].args[:3]
-    _, steps, k = sd_case(1122)
-    want = diffusers_step(x.double(), x0.double(), x0_prev.double(), steps, k)
-    gap = (outs["SD's levels"].value.double() - want).abs().max().item()
-    return gap < 1e-4, f"max |yours - diffusers| = {gap:.1e} (diffusers works in float32)"
+      code: r is the previous step's size in lambda divided by this step's size""",
+      equals(cases, "SD's levels", lambda x, x0, x0_prev, *_: diffusers_step(
+          x.double(), x0.double(), x0_prev.double(), *sd_case(1122)[1:]),
+          "diffusers (which works in float32)", atol=1e-4))
 
 
 PROPS("""matches the reference on points, images, a batch of one and uneven steps

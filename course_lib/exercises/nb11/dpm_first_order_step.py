@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checking import Case, Props, close, equals_input, exercise
+from course_lib.checking import Case, Props, close, equals, equals_input, exercise
 from course_lib.exercises.common import gen, pick
 from course_lib.exercises.nb11.probes import diffusers_step, sd_case, triple
 
@@ -66,35 +66,27 @@ PROPS("""a step to noise level 0 lands on the data guess
       equals_input(cases, "to zero", 1, "x0_hat"))
 
 
-@PROPS
-def _is_ddim(outs, refs):
-    """it is DDIM: the data guess plus sigma_next times the noise guess of x
+PROPS("""it is DDIM: the data guess plus sigma_next times the noise guess of x
 
-    holding the data guess fixed in lambda gives back notebook 03's deterministic step, the
-    guessed noise re-scaled to the next level
+      holding the data guess fixed in lambda gives back notebook 03's deterministic step, the
+      guessed noise re-scaled to the next level
 
-    code: the factor on x is the ratio of the two levels; what it leaves over weighs the data
-    guess"""
-    x, x0, sigma, sigma_next = cases()["points"].args
-    want = x0 + sigma_next * (x - x0) / sigma
-    gap = (outs["points"].value - want).abs().max().item()
-    return gap < 1e-5, f"max |yours - DDIM| = {gap:.1e}"
+      code: the factor on x is the ratio of the two levels; what it leaves over weighs the data
+      guess""",
+      equals(cases, "points", lambda x, x0, sigma, sigma_next: x0 + sigma_next * (x - x0) / sigma,
+             "DDIM"))
 
 
-@PROPS
-def _diffusers(outs, refs):
-    """equals diffusers' DPMSolverMultistepScheduler's first-order update (SD's levels)
+PROPS("""equals diffusers' DPMSolverMultistepScheduler's first-order update (SD's levels)
 
-    diffusers works on DDPM's scale, x divided by the square root of one plus sigma squared,
-    with the same half-log-SNR; brought back to the sigma view its first-order step must be
-    yours
+      diffusers works on DDPM's scale, x divided by the square root of one plus sigma squared,
+      with the same half-log-SNR; brought back to the sigma view its first-order step must be
+      yours
 
-    code: lambda is minus the log of the level and h is the rise of lambda over the step"""
-    x, x0, _, _ = cases()["SD's levels"].args
-    _, steps, k = sd_case(1102)
-    want = diffusers_step(x.double(), x0.double(), None, steps, k)
-    gap = (outs["SD's levels"].value.double() - want).abs().max().item()
-    return gap < 1e-4, f"max |yours - diffusers| = {gap:.1e} (diffusers works in float32)"
+      code: lambda is minus the log of the level and h is the rise of lambda over the step""",
+      equals(cases, "SD's levels", lambda x, x0, *_: diffusers_step(
+          x.double(), x0.double(), None, *sd_case(1102)[1:]),
+          "diffusers (which works in float32)", atol=1e-4))
 
 
 PROPS("""matches the reference on points, images, a batch of one and a big jump in float64

@@ -9,7 +9,7 @@ import torch
 
 from course_lib import spiral
 from course_lib.checking import Case, Props, close, exercise
-from course_lib.exercises.common import gen, lands_on, pick, same_count, states
+from course_lib.exercises.common import as_list, gen, lands_on, pick, same_count, states
 from course_lib.exercises.nb11.dpm_2m_step import dpm_2m_step
 from course_lib.exercises.nb11.dpm_first_order_step import dpm_first_order_step
 from course_lib.exercises.nb11.probes import (
@@ -189,10 +189,6 @@ BUGS = {
 }
 
 
-def _as_list(*args, **kwargs):
-    return list(walk()(*args, **kwargs))
-
-
 def _python_floats(denoiser, sigmas, x, cond=None):
     """The levels as Python floats, the guesses kept in a list, the update written out."""
     levels, guesses = [float(s) for s in sigmas], []
@@ -224,7 +220,7 @@ def _eps_form(denoiser, sigmas, x, cond=None):
 
 
 ALTERNATIVES = {
-    "returns the list of states": _as_list,
+    "returns the list of states": as_list(walk()),
     "Python floats for the levels, the update written out": _python_floats,
     "through the noise guess of the corrected data guess": _eps_form,
 }

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checking import Case, Props, close, exercise
-from course_lib.exercises.common import gen, pick, same_count, states
+from course_lib.checking import Case, Props, close, equals, exercise
+from course_lib.exercises.common import as_list, gen, pick, same_count, states
 
 
 # <solution cell>
@@ -108,23 +108,16 @@ PROPS("""one state per timestep: len(timesteps) of them
       same_count("LCMScheduler's timesteps", "timestep"))
 
 
-@PROPS
-def _diffusers(outs, refs):
-    """equals diffusers' LCMScheduler state by state (the same generator)
+PROPS("""equals diffusers' LCMScheduler state by state (the same generator)
 
-    diffusers jumps to the data guess with the boundary scalings, then draws fresh noise and
-    noises the guess back to the next timestep; after the last one it keeps the guess
+      diffusers jumps to the data guess with the boundary scalings, then draws fresh noise and
+      noises the guess back to the next timestep; after the last one it keeps the guess
 
-    code: the next timestep's alpha_bar weighs the guess (square root) and the fresh noise
-    (square root of one minus it); draw the noise with the generator, x's shape and dtype"""
-    f, ts, acp, x, _ = cases()["LCMScheduler's timesteps"].args
-    _, _, x0_hat = points_consistency(pick(1182, 5, 4, 6), 1183)
-    want = _diffusers_states(x0_hat, len(ts), x, pick(1187, 7, 11))
-    got = outs["LCMScheduler's timesteps"].value
-    if got.shape != want.shape:
-        return False, f"{len(got)} states against diffusers' {len(want)}"
-    gap = (got - want).abs().max().item()
-    return gap < 1e-4, f"max |yours - diffusers| over all states = {gap:.1e}"
+      code: the next timestep's alpha_bar weighs the guess (square root) and the fresh noise
+      (square root of one minus it); draw the noise with the generator, x's shape and dtype""",
+      equals(cases, "LCMScheduler's timesteps", lambda f, ts, acp, x, g: _diffusers_states(
+          points_consistency(pick(1182, 5, 4, 6), 1183)[2], len(ts), x, pick(1187, 7, 11)),
+          "diffusers' states", atol=1e-4))
 
 
 @PROPS
@@ -219,10 +212,6 @@ BUGS = {
 }
 
 
-def _as_list(*args, **kwargs):
-    return list(walk()(*args, **kwargs))
-
-
 def _randn_tensor(consistency, timesteps, acp, x, generator=None):
     """diffusers' randn_tensor for the noise, the next timestep by zip."""
     from diffusers.utils.torch_utils import randn_tensor
@@ -240,7 +229,7 @@ def _randn_tensor(consistency, timesteps, acp, x, generator=None):
 
 
 ALTERNATIVES = {
-    "returns the list of states": _as_list,
+    "returns the list of states": as_list(walk()),
     "diffusers' randn_tensor, the next timestep by zip": _randn_tensor,
 }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checking import Case, Props, close, exercise
+from course_lib.checking import Case, Props, close, equals, exercise
 from course_lib.exercises.common import gen, per_sample, pick
 from course_lib.exercises.nb11.probes import ProbeNet, sd_alpha_bar
 
@@ -160,19 +160,14 @@ def _diffusers(outs, refs):
     return gap < 1e-4, f"max |yours - diffusers| = {gap:.1e}"
 
 
-@PROPS
-def _zero(outs, refs):
-    """a step of length 0 (s = t) gives the target network's output at x_t
+PROPS("""a step of length 0 (s = t) gives the target network's output at x_t
 
-    from t to t the teacher does not move: only the target network acts, at x_t, at that
-    timestep, with the prompt's condition
+      from t to t the teacher does not move: only the target network acts, at x_t, at that
+      timestep, with the prompt's condition
 
-    code: call the target network on the state the teacher reached, at s, with cond"""
-    _, target, x, t, _, _, cond, _, _ = cases()["a step of length 0"].args
-    with torch.no_grad():
-        want = target(x, t, cond)
-    gap = (outs["a step of length 0"].value - want).abs().max().item()
-    return gap < 1e-5, f"max |yours - target(x_t, t, cond)| = {gap:.1e}"
+      code: call the target network on the state the teacher reached, at s, with cond""",
+      equals(cases, "a step of length 0", lambda teacher, target, x, t, s, acp, cond, uncond, w:
+             target(x, t, cond), "target(x_t, t, cond)"))
 
 
 @PROPS

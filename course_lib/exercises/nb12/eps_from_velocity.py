@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checking import Case, Props, close, exercise
+from course_lib.checking import Case, Props, close, equals, exercise
 from course_lib.exercises.common import gen, per_sample, pick
 from course_lib.exercises.nb12.probes import (
-    SHOWING,
     ProbeConvVelocity,
     ProbeVelocity,
-    answers_one,
-    answers_when,
-    answers_zero,
     denoiser_of,
     flow_of,
     points_set,
+    showing_cases,
     shows,
 )
 
@@ -51,29 +48,23 @@ def cases() -> dict[str, Case]:
             "one": Case((ProbeVelocity(1229), x[:1].clone(), sigma[4:5].clone())),
             "flow of K": Case((flow_of(K), x64, s64)),
             # models that show what the bridge does with them (section 4's three rules apart)
-            SHOWING[0]: Case((answers_zero, x.clone(), sigma.clone())),
-            SHOWING[1]: Case((answers_one, x.clone(), sigma.clone())),
-            SHOWING[2]: Case((answers_when, x.clone(), sigma.clone()))}
+            **showing_cases(x, sigma)}
 
 
 
 PROPS = Props()
 
 
-@PROPS
-def _ideal(outs, refs):
-    """the exact flow of a finite set K gives notebook 04's ideal denoiser of K
+PROPS("""the exact flow of a finite set K gives notebook 04's ideal denoiser of K
 
-    the optimal velocity and the ideal denoiser describe one and the same model: read at the
-    matching time and point of the straight path, the velocity must give the ideal noise guess
-    of the sigma view
+      the optimal velocity and the ideal denoiser describe one and the same model: read at the
+      matching time and point of the straight path, the velocity must give the ideal noise guess
+      of the sigma view
 
-    code: turn sigma into t and x into x_t per sample (section 4), call the model once, then add
-    1 - t times its velocity to x_t"""
-    K = points_set(pick(1222, 6, 4, 9), 1223).double()
-    _, x, sigma = cases()["flow of K"].args
-    gap = (outs["flow of K"].value - denoiser_of(K)(x, sigma)).abs().max().item()
-    return gap < 1e-8, f"max |yours - ideal eps_hat| = {gap:.1e}"
+      code: turn sigma into t and x into x_t per sample (section 4), call the model once, then add
+      1 - t times its velocity to x_t""",
+      equals(cases, "flow of K", lambda model, x, sigma: denoiser_of(
+          points_set(pick(1222, 6, 4, 9), 1223).double())(x, sigma), "ideal eps_hat", atol=1e-8))
 
 
 def _sig(s, x):

@@ -6,7 +6,7 @@ import torch
 
 from course_lib import spiral
 from course_lib.checking import Case, Props, close, exercise
-from course_lib.exercises.common import gen, lands_on, pick, same_count, states
+from course_lib.exercises.common import as_list, gen, lands_on, pick, same_count, states
 from course_lib.exercises.nb12.probes import (
     ProbeConvVelocity,
     ProbeVelocity,
@@ -183,10 +183,6 @@ BUGS = {
 }
 
 
-def _as_list(velocity, ts, x):
-    return list(_walk()(velocity, ts, x))
-
-
 def _ddim_form(velocity, ts, x):
     """The same step through the guesses of x0 and eps: re-mix them at the next time."""
     for i in range(len(ts) - 1):
@@ -205,7 +201,7 @@ def _floats(velocity, ts, x):
 
 
 ALTERNATIVES = {
-    "returns the list of states": _as_list,
+    "returns the list of states": as_list(_walk()),
     "re-mixes the x0 and eps guesses at the next time": _ddim_form,
     "Python floats for the times": _floats,
 }

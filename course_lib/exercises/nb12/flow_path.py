@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checking import Case, Props, close, exercise
+from course_lib.checking import Case, Props, close, equals, exercise
 from course_lib.exercises.common import gen, per_sample, pick
 
 
@@ -42,18 +42,14 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS
-def _ends(outs, refs):
-    """starts at the data and ends at the noise: t = 0 gives x0, t = 1 gives eps
+PROPS("""starts at the data and ends at the noise: t = 0 gives x0, t = 1 gives eps
 
-    at time 0 the path is at the clean sample, at time 1 at the noise; between them it moves on
-    the straight line joining the two
+      at time 0 the path is at the clean sample, at time 1 at the noise; between them it moves on
+      the straight line joining the two
 
-    code: weigh x0 by one minus t and eps by t, each sample with its own t"""
-    x0, ends, eps = cases()["ends"].args
-    want = torch.where(ends[:, None] > 0.5, eps, x0)
-    gap = (outs["ends"].value - want).abs().max().item()
-    return gap < 1e-6, f"max distance from x0 at t = 0 and from eps at t = 1: {gap:.2e}"
+      code: weigh x0 by one minus t and eps by t, each sample with its own t""",
+      equals(cases, "ends", lambda x0, ends, eps: torch.where(ends[:, None] > 0.5, eps, x0),
+             "x0 at t = 0 and eps at t = 1", atol=1e-6))
 
 
 def _in_place(x0, t, e):

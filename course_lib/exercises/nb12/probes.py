@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from course_lib.checking import Case
 from course_lib.exercises.common import gen, seeded
 
 
@@ -113,6 +114,13 @@ def answers_when(x, when):
 
 
 SHOWING = ("answers 0", "answers 1", "answers its time or level")  # the cases' names
+
+
+def showing_cases(x: torch.Tensor, when: torch.Tensor) -> dict[str, Case]:
+    """The three cases that take a bridge apart: the models above, at the points x and the
+    times (or levels) when."""
+    return {name: Case((model, x.clone(), when.clone()))
+            for name, model in zip(SHOWING, (answers_zero, answers_one, answers_when))}
 
 
 def take_apart(outs) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checking import Case, Props, close, exercise
+from course_lib.checking import Case, Props, close, equals, exercise
 from course_lib.exercises.common import gen, pick
 from course_lib.exercises.nb12.patchify import patchify
 
@@ -40,23 +40,17 @@ def cases() -> dict[str, Case]:
 PROPS = Props()
 
 
-@PROPS
-def _inverse(outs, refs):
-    """undoes patchify: unpatchify(patchify(z)) is z
+PROPS("""undoes patchify: unpatchify(patchify(z)) is z
 
-    each token goes back to its own place in the grid of patches, and each of its features back
-    to its pixel and channel, in the order patchify wrote them
+      each token goes back to its own place in the grid of patches, and each of its features back
+      to its pixel and channel, in the order patchify wrote them
 
-    code: reshape the tokens to split the token axis into the two patch-grid axes and the
-    feature axis into patch row, patch column and channel; .permute so that channels come after
-    the batch and each patch-grid axis sits next to its own axis inside the patch; then one
-    reshape"""
-    z = torch.randn(2, 4, 8, 8, generator=gen(1261))
-    got = torch.as_tensor(outs["tokens"].value)
-    if got.shape != z.shape:
-        return False, f"shape {tuple(got.shape)}, expected {tuple(z.shape)}"
-    diff = (got - z).abs().max().item()
-    return diff == 0, f"max |unpatchify(patchify(z)) - z| = {diff:.1e}"
+      code: reshape the tokens to split the token axis into the two patch-grid axes and the
+      feature axis into patch row, patch column and channel; .permute so that channels come after
+      the batch and each patch-grid axis sits next to its own axis inside the patch; then one
+      reshape""",
+      equals(cases, "tokens", lambda *args: torch.randn(2, 4, 8, 8, generator=gen(1261)),
+             "z, the latents patchify was given", atol=0))
 
 
 def _order(tokens, p, height, width, grid="hw", inner="pqc"):

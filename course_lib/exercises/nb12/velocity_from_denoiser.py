@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checking import Case, Props, close, exercise
+from course_lib.checking import Case, Props, close, equals, exercise
 from course_lib.exercises.common import gen, per_sample, pick
 from course_lib.exercises.nb12.probes import (
-    SHOWING,
     ProbeDenoiser,
-    answers_one,
-    answers_when,
-    answers_zero,
     denoiser_of,
     flow_of,
     gaussian_flow,
     points_set,
+    showing_cases,
     shows,
 )
 from course_lib.exercises.toy_models import gaussian
@@ -54,43 +51,33 @@ def cases() -> dict[str, Case]:
             "one": Case((ProbeDenoiser(1237), x[:1].clone(), t[6:7].clone())),
             "ideal of K": Case((denoiser_of(points_set(pick(1238, 6, 4, 9), 1239)), x64, t64)),
             # denoisers that show what the bridge does with them (section 4's rules apart)
-            SHOWING[0]: Case((answers_zero, x.clone(), t.clone())),
-            SHOWING[1]: Case((answers_one, x.clone(), t.clone())),
-            SHOWING[2]: Case((answers_when, x.clone(), t.clone()))}
+            **showing_cases(x, t)}
 
 
 
 PROPS = Props()
 
 
-@PROPS
-def _ideal(outs, refs):
-    """the ideal denoiser of a finite set K gives the exact flow of K
+PROPS("""the ideal denoiser of a finite set K gives the exact flow of K
 
-    the ideal denoiser and the optimal velocity are one model seen two ways: read at the
-    matching level and point of the sigma view, the noise and data guesses give the velocity
-    that carries the straight paths
+      the ideal denoiser and the optimal velocity are one model seen two ways: read at the
+      matching level and point of the sigma view, the noise and data guesses give the velocity
+      that carries the straight paths
 
-    code: sigma and x_sigma per sample from t and x_t (section 4); the data guess is x_sigma
-    minus sigma times eps_hat; return eps_hat minus the data guess"""
-    K = points_set(pick(1238, 6, 4, 9), 1239).double()
-    _, x, t = cases()["ideal of K"].args
-    gap = (outs["ideal of K"].value - flow_of(K)(x, t)).abs().max().item()
-    return gap < 1e-8, f"max |yours - exact velocity| = {gap:.1e}"
+      code: sigma and x_sigma per sample from t and x_t (section 4); the data guess is x_sigma
+      minus sigma times eps_hat; return eps_hat minus the data guess""",
+      equals(cases, "ideal of K", lambda model, x, t: flow_of(
+          points_set(pick(1238, 6, 4, 9), 1239).double())(x, t), "exact velocity", atol=1e-8))
 
 
-@PROPS
-def _gaussian(outs, refs):
-    """Gaussian data: gives the exact velocity of N(0, s^2 I), for images
+PROPS("""Gaussian data: gives the exact velocity of N(0, s^2 I), for images
 
-    for Gaussian data both views have closed forms; each sample has its own time, whatever
-    dimensions follow the batch
+      for Gaussian data both views have closed forms; each sample has its own time, whatever
+      dimensions follow the batch
 
-    code: reshape sigma to (B, 1, ..., 1) for x_t of any rank"""
-    _, x, t = cases()["gaussian images"].args
-    want = gaussian_flow(pick(1232, 0.5, 0.3, 1.0), t, x)
-    gap = (outs["gaussian images"].value - want).abs().max().item()
-    return gap < 1e-4, f"max |yours - exact velocity| = {gap:.1e}"
+      code: reshape sigma to (B, 1, ..., 1) for x_t of any rank""",
+      equals(cases, "gaussian images", lambda model, x, t: gaussian_flow(
+          pick(1232, 0.5, 0.3, 1.0), t, x), "exact velocity", atol=1e-4))
 
 
 def _vel(d, x, t, at=lambda t: t / (1 - t), scale=lambda t: 1 / (1 - t), x0=None,
