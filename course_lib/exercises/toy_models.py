@@ -1,10 +1,12 @@
-"""Exact denoisers and short schedules that the sampling-loop checks (notebooks 02-04) probe
-with: cheap, deterministic, and with known answers, so a check takes well under a second."""
+"""Models and schedules the checks probe with: exact denoisers and short schedules for the
+sampling loops (notebooks 02-04), cheap, deterministic and with known answers, and a small
+seeded model of images for any view (notebooks 01 and 12)."""
 from __future__ import annotations
 
 import torch
+from torch import nn
 
-from course_lib.exercises.common import gen
+from course_lib.exercises.common import gen, seeded
 
 
 def linear_alpha_bar(T: int) -> torch.Tensor:
@@ -37,3 +39,19 @@ def gaussian(s: float):
             sigma = sigma.reshape(-1, *[1] * (x.dim() - 1))
         return sigma * x / (s**2 + sigma**2)
     return denoiser
+
+
+class ProbeConv(nn.Module):
+    """A small fixed model of images (B, C, H, W) with seeded weights: a 3x3 convolution of x
+    and one more channel holding feature(its time or level), each sample its own."""
+
+    def __init__(self, n: int, channels: int = 2, feature=torch.log):
+        super().__init__()
+        self.feature = feature
+        with seeded(n):
+            self.conv = nn.Conv2d(channels + 1, channels, 3, padding=1)
+
+    def forward(self, x, when, cond=None):
+        f = self.feature(torch.as_tensor(when, dtype=x.dtype).expand(x.shape[0]))
+        return torch.tanh(self.conv(torch.cat([x, f.reshape(-1, 1, 1, 1).expand(
+            -1, 1, *x.shape[2:])], dim=1)))

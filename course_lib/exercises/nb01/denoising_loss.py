@@ -7,6 +7,7 @@ from torch import nn
 from course_lib.checking import Case, Props, close, exercise, is_zero
 from course_lib.exercises.common import gen, per_sample, pick, seeded
 from course_lib.exercises.nb01.add_noise import add_noise
+from course_lib.exercises.toy_models import ProbeConv
 
 
 # <solution cell>
@@ -34,19 +35,6 @@ class ProbeDenoiser(nn.Module):
         return torch.tanh(self.lin(torch.cat([x, torch.log(sigma)[:, None]], dim=1)))
 
 
-class ProbeConvDenoiser(nn.Module):
-    """The same for images (B, C, H, W): a 3x3 convolution of x and a log-sigma channel."""
-
-    def __init__(self, n: int, channels: int = 2):
-        super().__init__()
-        with seeded(n):
-            self.conv = nn.Conv2d(channels + 1, channels, 3, padding=1)
-
-    def forward(self, x, sigma, cond=None):
-        level = torch.log(sigma).reshape(-1, 1, 1, 1).expand(-1, 1, *x.shape[2:])
-        return torch.tanh(self.conv(torch.cat([x, level.to(x.dtype)], dim=1)))
-
-
 class OracleDenoiser(nn.Module):
     """Knows x0, so it returns the exact noise (x - x0) / sigma: its loss must be 0."""
 
@@ -71,7 +59,7 @@ def cases() -> dict[str, Case]:
     return {"probe": Case((ProbeDenoiser(), x0, sigma, eps)),
             "small": Case((ProbeDenoiser(), x0[:3], sigma[:3], eps[:3])),
             "oracle": Case((OracleDenoiser(x0), x0, sigma, eps)),
-            "images": Case((ProbeConvDenoiser(10), img, img_sigma, img_eps)),
+            "images": Case((ProbeConv(10), img, img_sigma, img_eps)),
             "one": Case((ProbeDenoiser(11), d0[:1].float(), d_sigma[:1].float(),
                          d_eps[:1].float())),
             "float64": Case((ProbeDenoiser(12).double(), d0, d_sigma, d_eps))}

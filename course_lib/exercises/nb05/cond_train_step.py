@@ -25,7 +25,16 @@ from course_lib.exercises.nb05.probes import (
     seen_labels,
     step_with,
 )
-from course_lib.exercises.nb07.harness import compare, log_uniform_sigmas
+from course_lib.exercises.training_step import (
+    calls_once,
+    compare,
+    log_uniform_sigmas,
+    own_or_dropped,
+    returns_floats,
+    same_losses,
+    same_weights,
+    weights_move,
+)
 from course_lib.guidance import NULL
 
 
@@ -83,38 +92,24 @@ PROPS = Props()
 SAME = ("odd batch", "one sample", "float64")
 
 
-@PROPS
-def _float(outs, refs):
-    """returns the loss of the step as a Python float
+PROPS("""returns the loss of the step as a Python float
 
-    the step reports its loss as a plain number, taken after backpropagation
+      the step reports its loss as a plain number, taken after backpropagation
 
-    code: the loss is a 0-dim tensor until you ask for its number, after backpropagating"""
-    flags = outs["many"].value[FLOATS]
-    return bool(flags.all()), "a float every step" if bool(flags.all()) else "not a float"
+      code: the loss is a 0-dim tensor until you ask for its number, after backpropagating""",
+      returns_floats("many", FLOATS))
 
+PROPS("""calls the model once per step, on the whole batch
 
-@PROPS
-def _calls(outs, refs):
-    """calls the model once per step, on the whole batch
+      one forward pass per step: all B noisy points, each with its label or NULL; the
+      unconditional prediction is not a second pass in training""",
+      calls_once("many", calls=CALLS, settings=SETTINGS, steps_at=3))
 
-    one forward pass per step: all B noisy points, each with its label or NULL; the unconditional
-    prediction is not a second pass in training"""
-    sizes, settings = outs["many"].value[CALLS], refs["many"].value[SETTINGS]
-    steps, batch = int(settings[3]), int(settings[4])
-    ok = len(sizes) == steps and bool((sizes == batch).all())
-    return ok, f"{len(sizes)} calls in {steps} steps, batch sizes {sorted(set(sizes.tolist()))}"
+PROPS(f"""the model sees each point's own label or NULL, nothing else
 
-
-@PROPS(f"""the model sees each point's own label or NULL, nothing else
-
-       a dropped label becomes the "no condition" token NULL = {NULL} (the last row of the label
-       embedding, not class 0); a label that is not dropped reaches the model as it is""")
-def _rows(outs, refs):
-    seen = outs["many"].value[SEEN]
-    bad = int((seen == 2).sum())
-    return bad == 0 and seen.numel() > 0, (f"{bad} of {seen.numel()} labels the model saw are "
-                                           "neither the point's own nor NULL")
+      a dropped label becomes the "no condition" token NULL = {NULL} (the last row of the label
+      embedding, not class 0); a label that is not dropped reaches the model as it is""",
+      own_or_dropped("many", SEEN, "labels the model saw are neither the point's own nor NULL"))
 
 
 @PROPS
@@ -163,14 +158,11 @@ PROPS("""the model gets the noisy points of the course's step on the same draws
       lambda outs, refs: compare(outs, refs, SAME, INPUTS, "in the model's input x")[:2])
 
 
-@PROPS
-def _moves(outs, refs):
-    """steps the optimiser: the model's weights move
+PROPS("""steps the optimiser: the model's weights move
 
-    backpropagate the loss itself (the tensor the model's output went into) and step the optimiser
-    you are given"""
-    moved = bool(outs["odd batch"].value[MOVED])
-    return moved, "the weights moved" if moved else "the weights did not move"
+      backpropagate the loss itself (the tensor the model's output went into) and step the
+      optimiser you are given""",
+      weights_move("odd batch", MOVED))
 
 
 PROPS("""the same losses as the course's step on the same draws
@@ -179,7 +171,7 @@ PROPS("""the same losses as the course's step on the same draws
       averaged over the batch and the coordinates
 
       code: compare the model's output with the noise eps, not with x0; take the mean""",
-      lambda outs, refs: compare(outs, refs, SAME, LOSSES, "loss")[:2])
+      same_losses(SAME, LOSSES))
 
 PROPS("""the same weights as the course's step after every step
 
@@ -187,7 +179,7 @@ PROPS("""the same weights as the course's step after every step
 
       code: each step must apply its own gradient: clear the old ones, backpropagate the loss, step
       the optimiser once""",
-      lambda outs, refs: compare(outs, refs, SAME, WEIGHTS, "weights")[:2])
+      same_weights(SAME, WEIGHTS, LOSSES))
 
 
 def _reuses_answer(model, x0, labels, optimizer, p_uncond, schedule, generator=None):

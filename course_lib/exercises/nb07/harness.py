@@ -3,8 +3,6 @@ a case and records what it does (every call to the model and the VAE, what it le
 the bodies of the longer properties read that record."""
 from __future__ import annotations
 
-import math
-
 import torch
 
 STEPS = 2  # the harness calls the step this many times on each case's batch
@@ -90,18 +88,8 @@ def dropped(got_ids, got_mask, ids, mask, empty) -> torch.Tensor:
     return torch.where(kept, 0, torch.where(emptied, 1, 2))
 
 
-# The bodies of the longer properties: each a Prop test of the harness's data on case `case`.
-
-def calls_once(case: str):
-    """One model call per step, on the whole batch."""
-    def test(outs, refs):
-        sizes, settings = outs[case].value[CALLS], refs[case].value[SETTINGS]
-        steps, batch = int(settings[4]), int(settings[5])
-        ok = len(sizes) == steps and bool((sizes == batch).all())
-        return ok, (f"{len(sizes)} calls in {steps} steps, batch sizes "
-                    f"{sorted(set(sizes.tolist()))} for B = {batch}")
-    return test
-
+# The bodies of the longer properties: each a Prop test of the harness's data on case `case`
+# (those notebook 05's step shares are in training_step.py).
 
 def vae_in_eval(case: str):
     """The VAE's encoder runs every step, never in training mode."""
@@ -148,28 +136,6 @@ def scaled_once(case: str):
     return test
 
 
-def log_uniform_sigmas(case: str, sigmas: int = SIGMAS, settings: int = SETTINGS,
-                       batch_at: int = 5, unit: str = "sample"):
-    """The sigmas the model saw: inside the schedule's range, half below its middle in log
-    sigma, and not one for the whole batch. (Also notebook 05's training step: its record
-    keeps the sigmas and the settings at other places, the batch size at batch_at.)"""
-    def test(outs, refs):
-        sig, kept = outs[case].value[sigmas], refs[case].value[settings]
-        if not len(sig):
-            return False, "the model was never called"
-        lo, hi = math.log(kept[1].item()), math.log(kept[2].item())
-        log_s = sig.clamp(min=1e-30).log()
-        inside = bool(((log_s >= lo - 1e-6) & (log_s <= hi + 1e-6)).all())
-        below = (log_s < (lo + hi) / 2).double().mean().item()
-        batch = int(kept[batch_at])
-        varied = bool(sig[:batch].max() > sig[:batch].min())
-        ok = inside and abs(below - 0.5) < 0.1 and varied
-        return ok, (f"log sigma in [{log_s.min():.2f}, {log_s.max():.2f}] for [{lo:.2f}, "
-                    f"{hi:.2f}]; {below:.0%} below the middle; "
-                    f"{f'one sigma per {unit}' if varied else 'one sigma for the whole batch'}")
-    return test
-
-
 def empty_rate(case: str):
     """The share of captions emptied is p_empty, within 0.09."""
     def test(outs, refs):
@@ -194,42 +160,4 @@ def mixed_batches(case: str):
         mixed = int(((rows != 0).any(1) & (rows == 0).any(1)).sum())
         return mixed == len(rows), (f"{mixed} of {len(rows)} batches of {batch} mix emptied "
                                     "and kept captions")
-    return test
-
-
-def compare(outs, refs, cases, what: int, word: str, atol: float = 1e-5, rtol: float = 1e-4):
-    """Item `what` of the harness's data, step by step, on `cases` against the reference:
-    (ok, detail, (first case that differs, its first step that differs, from 0))."""
-    worst = 0.0
-    for name in cases:
-        got, want = outs[name].value[what], refs[name].value[what]
-        if got.shape != want.shape:
-            return False, f"case '{name}': {len(got)} steps recorded for {len(want)}", (name, 0)
-        for k, (g, w) in enumerate(zip(got.double(), want.double())):
-            diff = (g - w).abs()
-            if not bool((diff <= atol + rtol * w.abs()).all()):
-                return False, (f"case '{name}', step {k + 1}: max |yours - reference| "
-                               f"{word} = {diff.max():.2e}"), (name, k)
-            worst = max(worst, diff.max().item() if diff.numel() else 0.0)
-    return True, f"max |yours - reference| = {worst:.1e}", (None, len(cases))
-
-
-def same_losses(*cases: str):
-    """The loss of every step as the reference's."""
-    def test(outs, refs):
-        return compare(outs, refs, cases, LOSSES, "loss")[:2]
-    return test
-
-
-def same_weights(*cases: str):
-    """The weights after every step as the reference's; where the losses agreed further, the
-    detail asks whether each step's gradient holds that step's loss only."""
-    def test(outs, refs):
-        ok, detail, where = compare(outs, refs, cases, WEIGHTS, "weights")
-        if not ok and where[1] > 0:
-            _, _, loss_where = compare(outs, refs, cases, LOSSES, "loss")
-            if loss_where[0] != where[0] or loss_where[1] > where[1]:  # losses agree to there
-                detail += (f"; the weights and losses matched up to step {where[1]}: does each "
-                           "step's gradient hold that step's loss only?")
-        return ok, detail
     return test

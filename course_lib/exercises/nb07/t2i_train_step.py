@@ -8,9 +8,10 @@ import torch
 
 from course_lib import diffusion, shapes, text
 from course_lib.checking import Case, Props, exercise
+from course_lib.exercises import training_step
 from course_lib.exercises.common import TRAINING_LOOPS, gen, pick
 from course_lib.exercises.nb07 import harness
-from course_lib.exercises.nb07.harness import DROPS, FLOATS, MOVED, VAE, watched
+from course_lib.exercises.nb07.harness import DROPS, VAE, watched
 from course_lib.exercises.nb07.probes import (
     ProbeTextDenoiser,
     make_case,
@@ -80,23 +81,20 @@ STATS, CLEAN = "a few hundred samples", "almost no noise"
 SAME = ("the course's model", "one sample")
 
 
-@PROPS
-def _float(outs, refs):
-    """returns the loss of the step as a Python float
+PROPS("""returns the loss of the step as a Python float
 
-    the step reports its loss as a plain number, taken after backpropagation
+      the step reports its loss as a plain number, taken after backpropagation
 
-    code: the step's loss is a 0-dim tensor until you ask for its number, after backpropagating"""
-    flags = outs[STATS].value[FLOATS]
-    return bool(flags.all()) and len(flags) > 0, (
-        "a float every step" if bool(flags.all()) else "not a float (a tensor?)")
+      code: the step's loss is a 0-dim tensor until you ask for its number, after
+      backpropagating""",
+      training_step.returns_floats(STATS, harness.FLOATS))
 
 
 PROPS("""calls the model once per step, on the whole batch
 
       one forward pass per step: all B noisy latents, each with its own caption (emptied or
       not); the empty prompt is not a second pass in training""",
-      harness.calls_once(STATS))
+      training_step.calls_once(STATS, harness.CALLS, harness.SETTINGS, steps_at=4))
 
 PROPS("""encodes the images with the VAE, leaving it in eval mode
 
@@ -137,19 +135,15 @@ PROPS("""draws one noise level per sample, log-uniform over the schedule's range
 
       code: schedule.sample(B, generator) gives each sample its own sigma between sigma_min and
       sigma_max of the schedule you are given, evenly spread in log sigma""",
-      harness.log_uniform_sigmas(STATS))
+      training_step.log_uniform_sigmas(STATS, harness.SIGMAS, harness.SETTINGS, batch_at=5))
 
 
-@PROPS
-def _rows(outs, refs):
-    """a dropped caption becomes the empty prompt, ids and mask alike; a kept one is unchanged
+PROPS("""a dropped caption becomes the empty prompt, ids and mask alike; a kept one is unchanged
 
-    the model reads a caption through its ids and its mask: a caption replaced by "" takes both
-    from the empty prompt, row by row"""
-    drops = outs[STATS].value[DROPS]
-    bad = int((drops == 2).sum())
-    return bad == 0 and len(drops) > 0, (f"{bad} of {len(drops)} captions the model saw are "
-                                         "neither the given one nor the empty prompt")
+      the model reads a caption through its ids and its mask: a caption replaced by "" takes both
+      from the empty prompt, row by row""",
+      training_step.own_or_dropped(STATS, DROPS, "captions the model saw are neither the "
+                                   "given one nor the empty prompt"))
 
 
 PROPS("""empties each caption with probability p_empty
@@ -164,14 +158,11 @@ PROPS("""decides for each caption on its own
       harness.mixed_batches(STATS))
 
 
-@PROPS
-def _moves(outs, refs):
-    """steps the optimiser: the model's weights move
+PROPS("""steps the optimiser: the model's weights move
 
-    backpropagate the loss itself (the tensor the model's output went into) and step the
-    optimiser you are given"""
-    moved = bool(outs[STATS].value[MOVED])
-    return moved, "the weights moved" if moved else "the weights did not move"
+      backpropagate the loss itself (the tensor the model's output went into) and step the
+      optimiser you are given""",
+      training_step.weights_move(STATS, harness.MOVED))
 
 
 PROPS("""the same losses as the course's step on the same draws
@@ -182,7 +173,7 @@ PROPS("""the same losses as the course's step on the same draws
       code: draw from the generator in the order the docstring gives (one uniform number per
       caption, then sigma, then the noise), scale the latents, and weight each sample's squared
       error by 1 + sigma^2 (sigma_d = 1)""",
-      harness.same_losses(*SAME))
+      training_step.same_losses(SAME, harness.LOSSES))
 
 PROPS("""the same weights as the course's step after every step
 
@@ -190,7 +181,7 @@ PROPS("""the same weights as the course's step after every step
 
       code: each step must apply its own gradient: clear the old ones, backpropagate the loss,
       step the optimiser once""",
-      harness.same_weights(*SAME))
+      training_step.same_weights(SAME, harness.WEIGHTS, harness.LOSSES))
 
 
 def _zero_after(model, vae, images, tokens, empty, optimizer, scale, p_empty, schedule,

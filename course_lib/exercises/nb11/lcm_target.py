@@ -100,64 +100,47 @@ def _ddim(teacher, x, t, s, acp, cond, uncond, w):
     return (x0 + sig_s * eps.double()) * a_s.sqrt()
 
 
-def _step_gap(outs, name: str, w=None) -> float:
-    args = list(cases()[name].args)
-    if w is not None:
-        args[-1] = w
-    with torch.no_grad():
-        want = _ddim(args[0], *args[2:])
-    return (outs[name].value.double() - want).abs().max().item()
-
-
-@PROPS
-def _teacher_step(outs, refs):
-    """with an identity target network it is the teacher's guided DDIM step from t to s
-
-    the teacher moves x_t along its own probability-flow ODE to the earlier timestep: its data
-    guess is kept, and its noise guess is put back at the noise level of s
-
-    code: equation (4): the data guess is made with alpha_bar at t, the new state with alpha_bar
-    at s, and the noise guess in both is the guided one"""
-    gap = _step_gap(outs, "identity target: the teacher's DDIM step")
-    return gap < 1e-4, f"max |yours - the guided DDIM step| = {gap:.1e}"
-
-
-@PROPS
-def _guidance(outs, refs):
-    """the guidance scale is used as in notebook 05 (w = 1: the conditional guess alone)
-
-    classifier-free guidance starts from the unconditional guess and goes w times the way to the
-    conditional one; at w = 1 it lands on the conditional guess
-
-    code: unconditional plus w times (conditional minus unconditional)"""
-    g1 = _step_gap(outs, "w = 1, identity target")
-    args = cases()["w = 1, identity target"].args
-    with torch.no_grad():  # at w = 1 the unconditional input must not matter
-        only_cond = _ddim(args[0], args[2], args[3], args[4], args[5], args[6], args[6], 1.0)
-    g2 = (outs["w = 1, identity target"].value.double() - only_cond).abs().max().item()
-    return max(g1, g2) < 1e-4, f"max |yours - the conditional step| = {max(g1, g2):.1e}"
-
-
-@PROPS
-def _diffusers(outs, refs):
-    """equals diffusers' DDIMScheduler.step to the timestep 20 below (one timestep for all)
-
-    LCM's teacher takes one DDIM step of a 50-step schedule: diffusers' DDIM with 50 inference
-    steps steps from t to t - 20
-
-    code: the state at s is built from the teacher's data guess and noise guess at t"""
+def _diffusers_ddim(teacher, target, x, t, s, acp, cond, uncond, w):
+    """diffusers' DDIMScheduler (SD's schedule, 50 steps) on the teacher's guided guess, for
+    one timestep shared by the batch."""
     from diffusers import DDIMScheduler
 
-    case = cases()["one timestep for all, identity target"]
-    teacher, _, x, t, _, _, cond, uncond, w = case.args
     sched = DDIMScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012,
                           clip_sample=False, set_alpha_to_one=False)
     sched.set_timesteps(50)
-    with torch.no_grad():
-        eps = teacher(x, t, uncond) + w * (teacher(x, t, cond) - teacher(x, t, uncond))
-        want = sched.step(eps, int(t[0]), x).prev_sample
-    gap = (outs["one timestep for all, identity target"].value - want).abs().max().item()
-    return gap < 1e-4, f"max |yours - diffusers| = {gap:.1e}"
+    eps = teacher(x, t, uncond) + w * (teacher(x, t, cond) - teacher(x, t, uncond))
+    return sched.step(eps, int(t[0]), x).prev_sample
+
+
+PROPS("""with an identity target network it is the teacher's guided DDIM step from t to s
+
+      the teacher moves x_t along its own probability-flow ODE to the earlier timestep: its data
+      guess is kept, and its noise guess is put back at the noise level of s
+
+      code: equation (4): the data guess is made with alpha_bar at t, the new state with
+      alpha_bar at s, and the noise guess in both is the guided one""",
+      equals(cases, "identity target: the teacher's DDIM step",
+             lambda teacher, target, *rest: _ddim(teacher, *rest), "the guided DDIM step",
+             atol=1e-4))
+
+PROPS("""the guidance scale is used as in notebook 05 (w = 1: the conditional guess alone)
+
+      classifier-free guidance starts from the unconditional guess and goes w times the way to
+      the conditional one; at w = 1 it lands on the conditional guess
+
+      code: unconditional plus w times (conditional minus unconditional)""",
+      equals(cases, "w = 1, identity target",   # at w = 1 the unconditional input must not matter
+             lambda teacher, target, x, t, s, acp, cond, uncond, w: _ddim(
+                 teacher, x, t, s, acp, cond, cond, 1.0), "the conditional step", atol=1e-4))
+
+PROPS("""equals diffusers' DDIMScheduler.step to the timestep 20 below (one timestep for all)
+
+      LCM's teacher takes one DDIM step of a 50-step schedule: diffusers' DDIM with 50 inference
+      steps steps from t to t - 20
+
+      code: the state at s is built from the teacher's data guess and noise guess at t""",
+      equals(cases, "one timestep for all, identity target", _diffusers_ddim, "diffusers",
+             atol=1e-4))
 
 
 PROPS("""a step of length 0 (s = t) gives the target network's output at x_t

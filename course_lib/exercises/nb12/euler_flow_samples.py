@@ -88,7 +88,7 @@ def _straight(outs, refs):
 PROPS("""the exact flow of a finite set K carries every sample next to a point of K
 
       the last step goes all the way to the last time of the list, 0, where the samples are data""",
-      lands_on("flow of K", lambda: points_set(pick(1249, 5, 3, 7), 1250), tol=0.05))
+      lands_on("flow of K", lambda: points_set(pick(1249, 5, 3, 7), 1250), tol=0.2))
 
 
 @PROPS

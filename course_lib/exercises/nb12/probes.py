@@ -8,6 +8,7 @@ from torch import nn
 
 from course_lib.checking import Case
 from course_lib.exercises.common import gen, seeded
+from course_lib.exercises.toy_models import ProbeConv
 
 
 def per_time(t, x: torch.Tensor) -> torch.Tensor:
@@ -29,17 +30,11 @@ class ProbeVelocity(nn.Module):
         return self.out(torch.tanh(self.lin(torch.cat([x, 4 * t[:, None] - 2], dim=1))))
 
 
-class ProbeConvVelocity(nn.Module):
-    """The same for images (B, C, H, W): a 3x3 convolution of x and a channel holding t."""
+class ProbeConvVelocity(ProbeConv):
+    """The same for images (B, C, H, W): a 3x3 convolution of x and a channel holding 4t - 2."""
 
     def __init__(self, n: int, channels: int = 2):
-        super().__init__()
-        with seeded(n):
-            self.conv = nn.Conv2d(channels + 1, channels, 3, padding=1)
-
-    def forward(self, x, t, cond=None):
-        t = per_time(t, x).reshape(-1, 1, 1, 1).expand(-1, 1, *x.shape[2:])
-        return torch.tanh(self.conv(torch.cat([x, 4 * t - 2], dim=1)))
+        super().__init__(n, channels, feature=lambda t: 4 * t - 2)
 
 
 class ProbeDenoiser(nn.Module):
