@@ -225,3 +225,84 @@ def test_every_watched_library_function_is_found_by_its_name():
         watched = ex.watch()
         assert len(watched) == 1 + len(ex.proxies), ex.id
         assert all(callable(f) for f in watched.values()), ex.id
+
+
+def _line(report, start: str):
+    return next(line for line in report.lines if line.name.startswith(start))
+
+
+def test_a_crash_gets_the_hint_of_its_kind():
+    from course_lib.checking.generic import CRASHES, crash_hints
+
+    kinds = {
+        "RuntimeError: mat1 and mat2 must have the same dtype": "dtypes",
+        "RuntimeError: expected scalar type Double but found Float": "dtypes",
+        "RuntimeError: a leaf Variable that requires grad is being used in an in-place "
+        "operation.": "in place",
+        "TypeError: f() takes 2 positional arguments but 3 were given": "signature",
+        "IndexError: index 7 is out of bounds for dimension 0 with size 5": "index",
+        "RuntimeError: The size of tensor a (3) must match the size of tensor b (2)": "shapes",
+    }
+    for error, kind in kinds.items():
+        hint, code = crash_hints(error)
+        assert {"dtypes": "dtype", "in place": "in place", "signature": "signature",
+                "index": "index", "shapes": "shapes"}[kind] in hint, (error, hint)
+        assert code
+    assert crash_hints("anything else") == CRASHES[-1][1:]
+
+
+def test_a_loop_that_yields_one_tensor_changed_in_place_is_told_so():
+    from course_lib.exercises.nb05.cfg_denoise import cfg_denoise
+
+    def same(denoiser, sigmas, x, cond, w):  # every yielded state is the very same tensor
+        x = x.clone()
+        for sigma, sigma_next in zip(sigmas[:-1], sigmas[1:]):
+            x -= (sigma - sigma_next) * cfg_denoise(denoiser, x, sigma, cond, w)
+            yield x
+    report = evaluate(get_exercise("guided_samples"), same)
+    runs = _line(report, "runs on all")
+    assert not runs.ok and "the same tensor at several steps" in runs.detail, report.render()
+    assert "handed back must not change" in runs.hint
+
+
+def _guided(sign: float = 1.0, sigma_dtype=None):
+    def answer(model, x, sigma, cond, w):
+        sigma = torch.as_tensor(sigma, dtype=sigma_dtype or x.dtype).to(x.dtype)
+        sigma = sigma.expand(x.shape[0])
+        both = model(torch.cat([x, x]), torch.cat([sigma, sigma]),
+                     torch.cat([torch.full_like(cond, NULL), cond]))
+        u, c = both.chunk(2)
+        return u + sign * w * (c - u)
+    return answer
+
+
+def test_a_float64_case_far_off_is_not_blamed_on_the_dtype():
+    ex = get_exercise("cfg_denoise")
+    assert evaluate(ex, _guided()).passed
+    f64 = _line(evaluate(ex, _guided(sign=-1.0)), "keeps float64")  # a formula slip
+    assert not f64.ok and "far more than rounding" in f64.detail
+    assert "not the cause" in f64.hint and not f64.code
+    f64 = _line(evaluate(ex, _guided(sigma_dtype=torch.float32)), "keeps float64")  # precision
+    assert not f64.ok and "far more" not in f64.detail
+    assert f64.hint == next(p.hint for p in ex.props if p.name.startswith("keeps float64"))
+
+
+def test_an_unchecked_line_is_not_ticked():
+    from course_lib.checking import Line
+
+    assert Line(True, "stays on the inputs' device", "not checked: reads values back"
+                ).render().startswith("  – ")
+    assert Line(True, "holds", "").render().startswith("  ✓ ")
+
+
+def test_the_fresh_noise_line_catches_noise_drawn_once():
+    ex = get_exercise("lcm_samples")
+    line = _line(evaluate(ex, ex.bugs["the same noise at every step"]), "fresh noise")
+    assert not line.ok and "add the same noise" in line.detail
+
+
+def test_the_cond_line_fails_only_when_cond_is_lost():
+    ex = get_exercise("dpm_solver_samples")
+    name = "cond reaches the denoiser"
+    assert not _line(evaluate(ex, ex.bugs["cond never reaches the denoiser"]), name).ok
+    assert _line(evaluate(ex, ex.bugs["[held] sigma_prev stays sigmas[0]"]), name).ok

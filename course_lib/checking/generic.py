@@ -21,6 +21,46 @@ def knock_on(name: str, case: str) -> Line:
                 "follows from that failure: fix it first, then run the check again")
 
 
+# What a crash says about its cause, most specific first: (words in the error, the hint, the
+# code hint). The last one, about shapes, is the most common cause and the default.
+CRASHES = [
+    (("the same tensor at several steps",),
+     "a state the loop has handed back must not change afterwards: each step makes a new one",
+     "x = x - step * eps_hat makes a new tensor; x -= ... and x.add_(...) change the one "
+     "yielded before"),
+    (("in-place", "inplace", "leaf Variable"),
+     "an operation changed a tensor in place that autograd still needs (an input that "
+     "requires grad, or a value it saved for the backward pass): compute a new tensor instead",
+     "y = x * a makes a new tensor; x *= a, x.mul_(a) and x[...] = ... change x itself"),
+    (("dtype", "scalar type", "Double", "Half"),
+     "two tensors of different dtypes meet in one operation: something was built or cast in "
+     "another dtype than the inputs, or comes from the notebook (a model, a tensor) instead "
+     "of the arguments",
+     "print the .dtype of each tensor on the failing line; build constants with dtype=x.dtype "
+     "and use only the function's arguments"),
+    (("positional argument", "keyword argument", "required argument", "not callable"),
+     "a function was called with other arguments than it takes: compare the call on the "
+     "failing line with that function's signature and the docstring",
+     "print(inspect.signature(f)) shows what f takes; the docstring says which arguments may "
+     "be None and what each one is"),
+    (("out of bounds", "out of range"),
+     "an index runs past the end of a tensor or a list: which dimension is indexed, and how "
+     "long is it in the failing case?",
+     "print the .shape of the tensor and the smallest and largest index you use on it"),
+    ((),
+     "the error names the failing line; print the shapes of the tensors it combines",
+     "call your function yourself on inputs shaped like the failing case's and print .shape "
+     "of each tensor before that line; the docstring says which shapes must work (a batch of "
+     "one, other ranks)"),
+]
+
+
+def crash_hints(error: str) -> tuple[str, str]:
+    """The hint and the code hint for a crash with this error message."""
+    return next((hint, code) for words, hint, code in CRASHES
+                if not words or any(w in error for w in words))
+
+
 GENERIC = [  # (what the line says, the Outcome flag that breaks it, the hint, the code hint)
     ("returns a new tensor, not one of its inputs", "aliased",
      "the result must own its memory: a caller who changes it must not change an input",

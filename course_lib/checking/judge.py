@@ -8,8 +8,14 @@ from dataclasses import dataclass, field
 import torch
 
 from course_lib.checking.device import ELSEWHERE, device_line
-from course_lib.checking.exercise import Exercise
-from course_lib.checking.generic import CONSEQUENCE, GENERIC, dtype_line, generic_lines
+from course_lib.checking.exercise import NOT_ROUNDING, Exercise
+from course_lib.checking.generic import (
+    CONSEQUENCE,
+    GENERIC,
+    crash_hints,
+    dtype_line,
+    generic_lines,
+)
 from course_lib.checking.line import Line, describe
 from course_lib.checking.probe import FLOAT64, Outcome
 
@@ -77,7 +83,16 @@ def form_problem(out: Outcome, ref: Outcome) -> str | None:
             return f"expected dtype {want.dtype}, got {got.dtype} ({why})"
         if got.is_floating_point() and not torch.isfinite(got).all():
             return "contains NaN or inf"
+    if isinstance(want, float) and (isinstance(got, bool) or not isinstance(got, (int, float))):
+        kind = {"Tensor": "a torch.Tensor", "ndarray": "a numpy array"}.get(out.type_name,
+                                                                            out.type_name)
+        return f"expected a Python float, got {kind} (.item() turns a one-number tensor into one)"
     return None
+
+
+NOT_ROUNDING_HINT = ("an error this large is not float32 rounding, so the dtype is not the cause: "
+                     "this case is wrong the way the lines above are, or for its own shape or "
+                     "values")
 
 
 class _Unusable(KeyError):
@@ -108,11 +123,7 @@ def judge(ex: Exercise, outs: dict[str, Outcome], refs: dict[str, Outcome],
     first_error = next(iter(errors.items()), None)
     lines.append(Line(not errors, f"runs on all {len(outs)} probe inputs",
                       f"case '{first_error[0]}': {first_error[1]}" if first_error else "",
-                      "the error names the failing line; print the shapes of the tensors it "
-                      "combines",
-                      "call your function yourself on inputs shaped like the failing case's and "
-                      "print .shape of each tensor before that line; the docstring says which "
-                      "shapes must work (a batch of one, other ranks)"))
+                      *crash_hints(first_error[1] if first_error else "")))
     example = describe(next(iter(refs.values())).value)
     first_form = next(iter(forms.items()), None)
     form_detail = (f"case '{first_form[0]}': {first_form[1]}" if first_form else
@@ -150,6 +161,8 @@ def judge(ex: Exercise, outs: dict[str, Outcome], refs: dict[str, Outcome],
         except Exception as exc:  # a value the property could not even compare
             ok, detail = False, f"could not compare ({type(exc).__name__}: {exc})"
         lines.append(Line(bool(ok), prop.name, detail, prop.hint, prop.code))
+        if not ok and NOT_ROUNDING in detail:  # a precision line failed by a formula's error
+            lines[-1].hint, lines[-1].code = NOT_ROUNDING_HINT, ""
     if any(line.name == GENERIC[1][0] and not line.ok for line in lines):
         for line in lines[first_prop:]:  # other random numbers give other values everywhere
             if not line.ok:

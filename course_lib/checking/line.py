@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-PASS, FAIL = "✓", "✗"
+PASS, FAIL, UNCHECKED = "✓", "✗", "–"  # UNCHECKED: holds by default, could not be probed
 
 
 @dataclass
@@ -18,7 +18,9 @@ class Line:
     code: str = ""  # the code-level hint: shown from the third failed run (tier 2)
 
     def render(self, tier: int = 1) -> str:
-        text = f"  {PASS if self.ok else FAIL} {self.name}"
+        mark = (FAIL if not self.ok else UNCHECKED if self.detail.startswith("not checked")
+                else PASS)
+        text = f"  {mark} {self.name}"
         if self.detail:
             text += f": {self.detail}"
         if not self.ok and not self.detail.startswith("not checked"):

@@ -71,6 +71,11 @@ def states(loop):
         xs = list(out)
         if not xs or not all(isinstance(x, torch.Tensor) for x in xs):
             raise TypeError("the loop must yield one tensor x after every step")
+        where = [x.data_ptr() for x in xs if x.numel() and not x.is_meta]
+        if len(set(where)) < len(where):
+            raise TypeError("the loop yielded the same tensor at several steps, changed in "
+                            "place (x -= ..., x.add_(...)): each step must yield a new "
+                            "tensor, so that the states it handed back stay as they were")
         return torch.stack(xs)
     return run
 

@@ -101,11 +101,14 @@ BUGS = {
     "[held] the notebook's data and arms, not the arguments": _notebooks_data,
     "[held] argmin without dim (a flat index: right for one sample only)":
         lambda s, t, d, lab: (lab[torch.cdist(s, d).argmin()] == t).float().mean().item(),
+    "a one-number tensor, not a Python float":
+        lambda s, t, d, lab: (_nearest_labels(s, d, lab) == t).float().mean(),
 }
 ALTERNATIVES = {
     "squared distances": lambda s, t, d, lab: (
         lab[((s[:, None] - d[None]) ** 2).sum(-1).argmin(1)] == t).float().mean().item(),
-    "a 0-dim tensor": lambda s, t, d, lab: (_nearest_labels(s, d, lab) == t).double().mean(),
+    "a count over the length, as Python numbers":
+        lambda s, t, d, lab: int((_nearest_labels(s, d, lab) == t).sum()) / len(s),
 }
 
 PROPS("""matches the reference on mixed clouds, and for one float64 sample

@@ -27,7 +27,7 @@ def cases() -> dict[str, Case]:
     return {"w1": Case((u, c, 1.0)), "w0": Case((u, c, 0.0)),
             "w7": Case((u, c, pick(42, 7.5, 3.5, 5.25, 12.5))),
             "batch1": Case((u1, c1, pick(43, 2.5, 1.5, 4.75))),
-            "images_f64": Case((img_u, img_c, pick(44, 1.75, 6.5, 0.3)))}
+            "images_f64": Case((img_u, img_c, pick(44, 1.7, 6.3, 0.3)))}  # not float32 numbers
 
 
 PROPS = Props()
@@ -66,6 +66,8 @@ BUGS = {
         lambda u, c, w: c if w == 1 else u + w * (c - u),
     "[alias] adds into eps_uncond in place": _adds_in_place,
     "[dtype] computes in float32": lambda u, c, w: (u + w * (c - u)).float(),
+    "[dtype] w rounded to float32":
+        lambda u, c, w: u + torch.tensor(w, dtype=torch.float32).item() * (c - u),
 }
 ALTERNATIVES = {
     "(1 - w) eps_u + w eps_c": lambda u, c, w: (1 - w) * u + w * c,

@@ -165,13 +165,26 @@ PROPS("""steps the optimiser: the model's weights move
       weights_move("odd batch", MOVED))
 
 
+@PROPS
+def _noise_dtype(outs, refs):
+    """draws the noise in x0's dtype: float64 points get float64 noise, to the last digit
+
+    the noise is drawn in the dtype of the points it is added to; noise drawn in float32 and
+    added to float64 points is off in the eighth digit
+
+    code: torch.randn(x0.shape, generator=generator, dtype=x0.dtype)"""
+    if not compare(outs, refs, ("float64",), INPUTS, "")[0]:
+        return False, "not checked: the model's inputs differ already (the line about them above)"
+    return compare(outs, refs, ("float64",), INPUTS, "in the model's input x", atol=1e-12,
+                   rtol=1e-10)[:2]
+
 PROPS("""the same losses as the course's step on the same draws
 
       the loss is notebook 01's L: the squared error between the predicted and the true noise,
       averaged over the batch and the coordinates
 
       code: compare the model's output with the noise eps, not with x0; take the mean""",
-      same_losses(SAME, LOSSES))
+      same_losses(SAME, LOSSES, inputs=INPUTS))
 
 PROPS("""the same weights as the course's step after every step
 
@@ -179,7 +192,7 @@ PROPS("""the same weights as the course's step after every step
 
       code: each step must apply its own gradient: clear the old ones, backpropagate the loss, step
       the optimiser once""",
-      same_weights(SAME, WEIGHTS, LOSSES))
+      same_weights(SAME, WEIGHTS, LOSSES, inputs=INPUTS))
 
 
 def _reuses_answer(model, x0, labels, optimizer, p_uncond, schedule, generator=None):
@@ -210,6 +223,7 @@ BUGS = {
     "[rng] draws from the global RNG": step_with(rng=False),
     "[held] p_uncond fixed at 0.2": step_with(p_fixed=0.2),
     "[mutates] writes NULL into the caller's labels": step_with(in_place=True),
+    "[dtype] the noise drawn in float32": step_with(noise_dtype=False),
 }
 ALTERNATIVES = {
     "drop_condition by name, zero_grad after the step, mse_loss": _reuses_answer,

@@ -52,8 +52,9 @@ def _drop_p0(outs, refs):
 
 @PROPS(f"""p = 1 drops every label to NULL
 
-       a dropped label becomes the NULL token, N_CLASSES = {NULL}, the "no condition" row of the
-       embedding, not class 0
+       at p = 1 every label is dropped (every uniform number is below 1), and a dropped label
+       becomes the NULL token, N_CLASSES = {NULL}, the "no condition" row of the embedding, not
+       class 0
 
        code: fill with NULL from course_lib.guidance, e.g. torch.full_like(labels, NULL)""")
 def _drop_p1(outs, refs):

@@ -172,7 +172,7 @@ def kinds(cond, given: torch.Tensor) -> torch.Tensor:
 
 def step_with(drop="rand", null=NULL, zero_grad=True, step=True, detach=False, order="dsn",
               clean_input=False, target="eps", sigma="log", rng=True, in_place=False,
-              p_fixed=None, as_tensor=False):
+              p_fixed=None, as_tensor=False, noise_dtype=True):
     """A training step with one rule changed: the planted bugs of `cond_train_step`."""
     def run(model, x0, labels, optimizer, p_uncond, schedule, generator=None):
         g = generator if rng else None
@@ -188,7 +188,8 @@ def step_with(drop="rand", null=NULL, zero_grad=True, step=True, detach=False, o
                                + torch.rand(B, generator=g) * (schedule.sigma_max
                                                                - schedule.sigma_min))
             else:
-                draws[what] = torch.randn(x0.shape, generator=g, dtype=x0.dtype)
+                draws[what] = torch.randn(x0.shape, generator=g,
+                                          dtype=x0.dtype if noise_dtype else torch.float32)
         drop_, s, eps = draws["d"], draws["s"], draws["n"]
         if in_place:
             labels[drop_] = null

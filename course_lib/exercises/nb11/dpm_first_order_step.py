@@ -15,7 +15,7 @@ def dpm_first_order_step(x: torch.Tensor, x0_hat: torch.Tensor, sigma: torch.Ten
     """The state at noise level sigma_next reached from x at level sigma by section 2's
     first-order step: the ODE written in lambda solved exactly, with the data guess x0_hat
     held fixed over the step. x, x0_hat: (B, *D); sigma > sigma_next >= 0, 0-dim tensors.
-    Returns (B, *D); at sigma_next = 0 it is the data guess."""
+    Returns a new tensor (B, *D); at sigma_next = 0 it equals the data guess."""
     ### BEGIN SOLUTION
     lam, lam_next = -torch.log(sigma), -torch.log(sigma_next)  # half-log-SNR
     h = lam_next - lam                                         # > 0: towards the data

@@ -97,7 +97,17 @@ def cases() -> dict[str, Case]:
                           torch.Generator().manual_seed(seed_a))),
         "one sample, 8 steps": Case((f, _scheduler(8).timesteps, acp, x[:1].clone(),
                                      torch.Generator().manual_seed(seed_b))),
+        # every data guess 0: each intermediate state is then the noise its step added, scaled
+        ZERO: Case((_answers_zero, _scheduler(steps).timesteps, acp, x[:8].clone(),
+                    torch.Generator().manual_seed(seed_a))),
     }
+
+
+ZERO = "a consistency function that answers 0"
+
+
+def _answers_zero(x, t):
+    return torch.zeros_like(x)
 
 
 PROPS = Props()
@@ -122,16 +132,24 @@ PROPS("""equals diffusers' LCMScheduler state by state (the same generator)
 
 @PROPS
 def _fresh(outs, refs):
-    """fresh noise between steps: another generator gives other intermediate states
+    """fresh noise at every step, from the generator: another generator gives other states
 
     a consistency model forgets where it started; what makes several steps better than one is
-    the new noise that each step adds back before the next jump
+    the new noise that each step adds back before the next jump, drawn anew every time
 
     code: draw new noise from the generator at every step but the last"""
     a = outs["LCMScheduler's timesteps"].value
     b = outs["the same, another generator"].value
     gap = (a[:-1] - b[:-1]).abs().max().item() if len(a) > 1 else 0.0
-    return gap > 1e-3, f"largest difference of the intermediate states: {gap:.1e}"
+    if gap <= 1e-3:
+        return False, f"another generator: largest difference of the states {gap:.1e}"
+    added = outs[ZERO].value[:-1].flatten(1).double()     # with x0_hat = 0: the noise, scaled
+    if len(added) and bool((added.norm(dim=1) < 1e-12).any()):
+        return False, f"{ZERO}: an intermediate state is 0, with no noise in it"
+    unit = added / added.norm(dim=1, keepdim=True).clamp(min=1e-30)
+    same = [k + 1 for k in range(len(unit) - 1) if (unit[k + 1] - unit[k]).abs().max() < 1e-6]
+    return not same, (f"steps {same[0]} and {same[0] + 1} add the same noise" if same else
+                      f"other states with another generator ({gap:.1e}); new noise every step")
 
 
 @PROPS

@@ -65,16 +65,6 @@ def cond_shifts(n: int, batch: int) -> torch.Tensor:
     return 2 * torch.stack([angle.cos(), angle.sin()], dim=1)
 
 
-def shifted(K: torch.Tensor):
-    """The exact denoiser of the data set K + cond, each sample with its own shift (B, 2)."""
-    from course_lib.projection import ideal_eps
-
-    def denoiser(x, sigma, cond=None):
-        shift = 0 if cond is None else cond.to(x.dtype)
-        return ideal_eps(x - shift, sigma, K.to(x.dtype))
-    return denoiser
-
-
 def sd_scheduler(steps: int, spacing: str = "trailing"):
     """diffusers' DPM-Solver++ (order 2) on Stable Diffusion's noise schedule, set to `steps`
     steps, predicting the data directly (so a replayed step takes the data guesses given)."""
