@@ -7,6 +7,17 @@ from __future__ import annotations
 import math
 
 
+def step_bugs(step_with) -> dict:
+    """The planted bugs every training step can have, built by the exercise's own step_with
+    (whose zero_grad, as_tensor, detach and rng switch them on)."""
+    return {
+        "no zero_grad: gradients pile up": step_with(zero_grad=False),
+        "returns the loss tensor": step_with(as_tensor=True),
+        "[grad] backpropagates a copy of the loss (loss.item() first)": step_with(detach=True),
+        "[rng] draws from the global RNG": step_with(rng=False),
+    }
+
+
 def returns_floats(case: str, at: int):
     """Every step returned its loss as a Python float."""
     def test(outs, refs):

@@ -33,6 +33,7 @@ from course_lib.exercises.training_step import (
     returns_floats,
     same_losses,
     same_weights,
+    step_bugs,
     weights_move,
 )
 from course_lib.guidance import NULL
@@ -208,19 +209,16 @@ def _reuses_answer(model, x0, labels, optimizer, p_uncond, schedule, generator=N
 
 
 BUGS = {
+    **step_bugs(step_with),
     "one draw drops the whole batch at once": step_with(drop="batch"),
     "drops with probability 1 - p_uncond": step_with(drop="flip"),
     "drops to label 0, not NULL": step_with(null=0),
-    "no zero_grad: gradients pile up": step_with(zero_grad=False),
     "never steps the optimiser": step_with(step=False),
     "noise added to x0, but the model gets the clean x0": step_with(clean_input=True),
     "the loss compares with x0, not the noise": step_with(target="x0"),
     "noise drawn before sigma": step_with(order="dns"),
     "sigma uniform, not log-uniform": step_with(sigma="uniform"),
     "one sigma for the whole batch": step_with(sigma="one"),
-    "returns the loss tensor": step_with(as_tensor=True),
-    "[grad] backpropagates a copy of the loss (loss.item() first)": step_with(detach=True),
-    "[rng] draws from the global RNG": step_with(rng=False),
     "[held] p_uncond fixed at 0.2": step_with(p_fixed=0.2),
     "[mutates] writes NULL into the caller's labels": step_with(in_place=True),
     "[dtype] the noise drawn in float32": step_with(noise_dtype=False),

@@ -77,7 +77,7 @@ def make_case(model, autoencoder, images, captions, vocab, lr: float, p: float, 
 def step_with(scale_by=lambda z, s: z * s, no_grad=True, vae_train=False, drop="rand",
               order="drop sigma eps", zero_grad=True, rng=True, p_fixed=None, weighted=True,
               keep_mask=False, in_place=False, step_vae=False, course=False,
-              detach_loss=False, as_tensor=False):
+              detach=False, as_tensor=False):
     """A training step with one rule changed: the planted bugs of `t2i_train_step`."""
     def step(model, vae, images, tokens, empty, optimizer, scale, p_empty, schedule,
              generator=None):
@@ -113,7 +113,7 @@ def step_with(scale_by=lambda z, s: z * s, no_grad=True, vae_train=False, drop="
         sigma, eps = draws["sigma"], draws["eps"]
         loss = diffusion.weighted_denoising_loss(model, z, sigma, eps,
                                                  sigma_data=1.0 if weighted else None, cond=cond)
-        loss = update(loss, optimizer, detach_loss, zero_grad)
+        loss = update(loss, optimizer, detach, zero_grad)
         if step_vae:
             torch.optim.SGD(vae.parameters(), lr=1e-2).step()
         return loss if as_tensor else loss.item()

@@ -19,6 +19,7 @@ from course_lib.exercises.nb07.probes import (
     probe_vae,
     step_with,
 )
+from course_lib.exercises.training_step import step_bugs
 
 
 # <solution cell>
@@ -222,6 +223,7 @@ def _frozen_flags(model, vae, images, tokens, empty, optimizer, scale, p_empty, 
 
 
 BUGS = {
+    **step_bugs(step_with),
     "latents not scaled": step_with(scale_by=lambda z, s: z),
     "latents scaled twice": step_with(scale_by=lambda z, s: z * s * s),
     "latents divided by the scale (as decoding does)": step_with(scale_by=lambda z, s: z / s),
@@ -233,10 +235,6 @@ BUGS = {
     "empties the ids but keeps the caption's mask": step_with(keep_mask=True),
     "noise drawn before sigma": step_with(order="drop eps sigma"),
     "plain loss, not weighted by 1 + sigma^2": step_with(weighted=False),
-    "no zero_grad: gradients pile up": step_with(zero_grad=False),
-    "returns the loss tensor": step_with(as_tensor=True),
-    "[grad] backpropagates a copy of the loss (loss.item() first)": step_with(detach_loss=True),
-    "[rng] draws from the global RNG": step_with(rng=False),
     "[held] p_empty fixed at 0.1": step_with(p_fixed=0.1),
     "[held] the course's sigma range, not the schedule given": step_with(course=True),
     "[mutates] empties the captions in place": step_with(in_place=True),
