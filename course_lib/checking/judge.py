@@ -132,8 +132,9 @@ def judge(ex: Exercise, outs: dict[str, Outcome], refs: dict[str, Outcome],
     lines.append(Line(not forms and not form_detail,
                       f"returns the right type, shape and dtype (e.g. {example})", form_detail,
                       "a NaN or inf comes from a division by zero, a log of zero or an exp that "
-                      "overflows: look at the edge cases the markdown names (a level of 0, the "
-                      "last step)" if nan else
+                      "overflows: which value reaches it? A level of 0 used where the step's "
+                      "starting level belongs, or an edge case the markdown names (a level of "
+                      "0, the last step)" if nan else
                       "compare with the docstring: shapes and dtype of the result"))
     mutated = [(name, sorted(set(o.changed) - set(refs[name].changed)))
                for name, o in outs.items() if set(o.changed) - set(refs[name].changed)]

@@ -60,8 +60,9 @@ PROPS = Props()
 
 PROPS("""w = 1 equals the conditional denoiser
 
-      the conditional half of the doubled batch carries the labels cond, and at w = 1 the guided
-      combination must give exactly its prediction
+      the conditional half of the doubled batch carries the labels cond, and each sample keeps
+      its own sigma in both halves; at w = 1 the guided combination must give exactly the
+      conditional prediction
 
       code: split the output with .chunk(2) in the order you stacked it, then cfg_eps(eps_uncond,
       eps_cond, w), unconditional first""",
