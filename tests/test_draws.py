@@ -84,3 +84,15 @@ def test_planted_bugs_fail_on_a_grading_draw(exercise_id, bug):
     ex = EXERCISES[exercise_id]
     with probes_drawn(DRAWS[-1]):
         assert not evaluate(ex, ex.bugs[bug]).passed
+
+
+def test_the_draws_command_finds_a_planted_bug_that_passes(capsys):
+    """`python -m course_lib.bench.draws` reports a miss: a 'bug' that is the reference."""
+    from course_lib.bench import draws
+
+    ex = copy.copy(EXERCISES["add_noise"])
+    ex.bugs = {"not a bug at all": ex.reference}
+    found = draws.misses(ex, range(1, 3))
+    assert found == [f"draw {d}: planted bug 'not a bug at all' passed" for d in (1, 2)]
+    assert draws.main(["add_noise", "--from", "5", "--to", "6"]) == 0
+    assert "draws 5 to 5: 0 misses" in capsys.readouterr().out
