@@ -15,9 +15,9 @@ import time
 import torch
 
 
-def misses(ex, draws: range) -> list[str]:
-    """What went wrong on these draws: a right answer that failed or a planted bug that
-    passed, one line each."""
+def misses(ex, draws, bugs: bool = True) -> list[str]:
+    """What went wrong on these draws: a right answer that failed or (with `bugs`) a planted
+    bug that passed, one line each, with the lines that failed a right answer."""
     from course_lib.checking import evaluate
     from course_lib.exercises.common import probes_drawn
 
@@ -27,10 +27,9 @@ def misses(ex, draws: range) -> list[str]:
             for name, fn in {"reference": ex.reference, **ex.alternatives}.items():
                 report = evaluate(ex, fn)
                 if not report.passed:
-                    failed = [f"{line.name}: {line.detail}" for line in report.lines
-                              if not line.ok][:2]
-                    found.append(f"draw {draw}: right answer {name!r} failed: {failed}")
-            for name, fn in ex.bugs.items():
+                    failed = "\n".join(line.render() for line in report.lines if not line.ok)
+                    found.append(f"draw {draw}: right answer {name!r} failed\n{failed}")
+            for name, fn in (ex.bugs if bugs else {}).items():
                 if evaluate(ex, fn).passed:
                     found.append(f"draw {draw}: planted bug {name!r} passed")
     return found

@@ -56,7 +56,7 @@ class Report:
             if ex.reread:
                 notes.append(f"  stuck? reread the section \"{ex.reread}\" above")
             if tier < 2 and any(line.code for line in self.lines
-                                if not line.ok and not line.detail.startswith("not checked")):
+                                if not line.ok and not line.unchecked):
                 more = "once more" if failed_before >= 1 else "twice more"
                 notes.append(f"  (code-level hints appear if this check fails {more})")
         return "\n".join([head] + [line.render(tier) for line in self.lines] + notes)

@@ -17,13 +17,17 @@ class Line:
     hint: str = ""  # what the property means: shown with every failure
     code: str = ""  # the code-level hint: shown from the third failed run (tier 2)
 
+    @property
+    def unchecked(self) -> bool:
+        """Not judged on its own (a case failed above, or the answer cannot be probed so)."""
+        return self.detail.startswith("not checked")
+
     def render(self, tier: int = 1) -> str:
-        mark = (FAIL if not self.ok else UNCHECKED if self.detail.startswith("not checked")
-                else PASS)
+        mark = FAIL if not self.ok else UNCHECKED if self.unchecked else PASS
         text = f"  {mark} {self.name}"
         if self.detail:
             text += f": {self.detail}"
-        if not self.ok and not self.detail.startswith("not checked"):
+        if not self.ok and not self.unchecked:
             if self.hint:
                 text += f"\n      hint: {self.hint}"
             if self.code and tier >= 2:

@@ -95,7 +95,7 @@ def compare(outs, refs, cases, what: int, word: str, atol: float = 1e-5, rtol: f
     return True, f"max |yours - reference| = {worst:.1e}", (None, len(cases))
 
 
-def _inputs_differ(outs, refs, cases, inputs: int | None) -> str:
+def inputs_differ(outs, refs, cases, inputs: int | None) -> str:
     """Where the record keeps the model's inputs (`inputs`), a detail saying that they differ
     already, so that losses and weights cannot agree: not judged on their own."""
     if inputs is None or compare(outs, refs, cases, inputs, "")[0]:
@@ -106,7 +106,7 @@ def _inputs_differ(outs, refs, cases, inputs: int | None) -> str:
 def same_losses(cases: tuple[str, ...], losses: int, inputs: int | None = None):
     """The loss of every step as the reference's."""
     def test(outs, refs):
-        if skip := _inputs_differ(outs, refs, cases, inputs):
+        if skip := inputs_differ(outs, refs, cases, inputs):
             return False, skip
         return compare(outs, refs, cases, losses, "loss")[:2]
     return test
@@ -116,7 +116,7 @@ def same_weights(cases: tuple[str, ...], weights: int, losses: int, inputs: int 
     """The weights after every step as the reference's; where the losses agreed further, the
     detail asks whether each step's gradient holds that step's loss only."""
     def test(outs, refs):
-        if skip := _inputs_differ(outs, refs, cases, inputs):
+        if skip := inputs_differ(outs, refs, cases, inputs):
             return False, skip
         ok, detail, where = compare(outs, refs, cases, weights, "weights")
         if not ok and where[1] > 0:

@@ -28,6 +28,7 @@ from course_lib.exercises.nb05.probes import (
 from course_lib.exercises.training_step import (
     calls_once,
     compare,
+    inputs_differ,
     log_uniform_sigmas,
     own_or_dropped,
     returns_floats,
@@ -174,8 +175,8 @@ def _noise_dtype(outs, refs):
     added to float64 points is off in the eighth digit
 
     code: torch.randn(x0.shape, generator=generator, dtype=x0.dtype)"""
-    if not compare(outs, refs, ("float64",), INPUTS, "")[0]:
-        return False, "not checked: the model's inputs differ already (the line about them above)"
+    if skip := inputs_differ(outs, refs, ("float64",), INPUTS):
+        return False, skip
     return compare(outs, refs, ("float64",), INPUTS, "in the model's input x", atol=1e-12,
                    rtol=1e-10)[:2]
 
